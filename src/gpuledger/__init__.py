@@ -1,0 +1,1 @@
+"""gpuledger: GPU FinOps cost analyzer and chargeback."""

@@ -1,0 +1,375 @@
+"""The command line: one subcommand per user task; each delegates to ``gpuledger.commands``.
+
+Exit status: 0 success, 1 a failure of the work, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpuledger.config import Settings, load_settings
+from gpuledger.errors import GpuledgerError, UsageError
+from gpuledger.progress import stderr_console
+from gpuledger.store import Store
+
+app = typer.Typer(
+    name="gpuledger",
+    help="GPU FinOps: every GPU dollar to a team, a model and a workload.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+ingest_app = typer.Typer(help="Load billing exports and GPU telemetry into the store.")
+app.add_typer(ingest_app, name="ingest")
+config_app = typer.Typer(help="Inspect the configuration.")
+app.add_typer(config_app, name="config")
+
+
+@dataclass
+class Context:
+    """Global options, resolved lazily so that commands which need no store never open one."""
+
+    home: str | None
+    config: Path | None
+    _settings: Settings | None = None
+    _store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.home)
+        return self._store
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ChargebackFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+    focus = "focus"
+
+
+PeriodOption = Annotated[str, typer.Option("--period", help="Billing month, YYYY-MM.")]
+
+
+def _run(ctx: typer.Context, command: str, **options: Any) -> None:
+    """Call ``gpuledger.commands.<command>.run(context, **options)``."""
+    try:
+        module = importlib.import_module(f"gpuledger.commands.{command}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"gpuledger.commands.{command}":
+            raise
+        raise UsageError(f"'{command}' is not available in this version of gpuledger") from exc
+    module.run(ctx.obj, **options)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    home: Annotated[
+        str | None,
+        typer.Option(
+            "--home", envvar="GPULEDGER_HOME", help="Ledger home (folder, s3:// or gs://)."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="GPULEDGER_CONFIG", help="Config file (TOML)."),
+    ] = None,
+) -> None:
+    """Global options shared by every command."""
+    ctx.obj = Context(home=home, config=config)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    no_app: Annotated[bool, typer.Option("--no-app", help="Stop after the summary.")] = False,
+    port: Annotated[int, typer.Option(help="Port for the app.")] = 8501,
+) -> None:
+    """Sample data → full pipeline → summary → the app. Nothing else needed.
+
+    Example: `gpuledger demo --home /tmp/demo --no-app`
+    """
+    _run(ctx, "demo", no_app=no_app, port=port)
+
+
+@app.command("sample-data")
+def sample_data(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    scale: Annotated[float, typer.Option(help="1 = a small company; larger for benchmarks.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
+    period: Annotated[str, typer.Option(help="Month to generate, YYYY-MM.")] = "2026-10",
+) -> None:
+    """Generate a fictional company's exports in the real source formats.
+
+    Example: `gpuledger sample-data --out /tmp/sample --scale 1 --seed 7`
+    """
+    _run(ctx, "sample_data", out=out, scale=scale, seed=seed, period=period)
+
+
+def _ingest(ctx: typer.Context, source: str, src: str, **options: Any) -> None:
+    _run(ctx, "ingest", source=source, src=src, **options)
+
+
+@ingest_app.command("aws")
+def ingest_aws(ctx: typer.Context, src: Annotated[str, typer.Argument()]) -> None:
+    """CUR 2.0, legacy CUR or AWS FOCUS export: file, folder or s3://bucket/prefix.
+
+    Example: `gpuledger ingest aws s3://billing/cur2/`
+    """
+    _ingest(ctx, "aws", src)
+
+
+@ingest_app.command("gcp")
+def ingest_gcp(
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument()],
+    period: Annotated[
+        list[str] | None,
+        typer.Option("--period", help="Invoice month(s) to read from BigQuery, YYYY-MM."),
+    ] = None,
+) -> None:
+    """GCP billing export: file, folder, gs://… or bq://project.dataset.table.
+
+    Example: `gpuledger ingest gcp bq://acme-billing.billing.gcp_billing_export_resource_v1_X`
+    """
+    _ingest(ctx, "gcp", src, periods=period or [])
+
+
+@ingest_app.command("focus")
+def ingest_focus(ctx: typer.Context, src: Annotated[str, typer.Argument()]) -> None:
+    """Any FOCUS 1.x export (Azure, OCI, …): CSV, gzip CSV or Parquet.
+
+    Example: `gpuledger ingest focus exports/azure-focus.csv.gz`
+    """
+    _ingest(ctx, "focus", src)
+
+
+@ingest_app.command("gpu")
+def ingest_gpu(
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument()],
+    start: Annotated[str | None, typer.Option(help="Prometheus: start time (ISO 8601).")] = None,
+    end: Annotated[str | None, typer.Option(help="Prometheus: end time (ISO 8601).")] = None,
+) -> None:
+    """Agent spool files, gpu_usage Parquet/CSV, or prometheus+http://host:9090 (DCGM).
+
+    Example: `gpuledger ingest gpu /var/spool/gpuledger`
+    """
+    _ingest(ctx, "gpu", src, start=start, end=end)
+
+
+@app.command()
+def agent(
+    ctx: typer.Context,
+    spool: Annotated[Path, typer.Option(help="Spool folder for bucket files.")] = Path(
+        "/var/spool/gpuledger"
+    ),
+    interval: Annotated[float, typer.Option(help="Seconds between samples.")] = 1.0,
+    bucket: Annotated[int, typer.Option(help="Bucket length in seconds.")] = 300,
+    once: Annotated[bool, typer.Option(help="Sample one bucket, write it, exit.")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+    resource_id: Annotated[
+        str | None, typer.Option(help="Cloud instance id (skips metadata lookup).")
+    ] = None,
+    max_spool_mb: Annotated[int, typer.Option(help="Spool size bound in MiB.")] = 512,
+) -> None:
+    """NVML sampler for a GPU host: writes 5-minute gpu_usage buckets to a spool.
+
+    Example: `gpuledger agent --spool /var/spool/gpuledger --metrics-port 9401`
+    """
+    _run(
+        ctx,
+        "agent",
+        spool=spool,
+        interval=interval,
+        bucket=bucket,
+        once=once,
+        metrics_port=metrics_port,
+        resource_id=resource_id,
+        max_spool_mb=max_spool_mb,
+    )
+
+
+@app.command()
+def attribute(ctx: typer.Context, period: PeriodOption) -> None:
+    """Split the period's spend over teams, models and workloads.
+
+    Example: `gpuledger attribute --period 2026-10`
+    """
+    _run(ctx, "attribute", period=period)
+
+
+@app.command()
+def chargeback(
+    ctx: typer.Context,
+    period: PeriodOption,
+    format: Annotated[ChargebackFormat, typer.Option("--format")] = ChargebackFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
+    """Per-team statements that reconcile to the invoice.
+
+    Example: `gpuledger chargeback --period 2026-10 --format xlsx --out statements.xlsx`
+    """
+    _run(ctx, "chargeback", period=period, format=format.value, out=out)
+
+
+@app.command()
+def waste(
+    ctx: typer.Context,
+    period: PeriodOption,
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Idle and underused GPU time, in dollars.
+
+    Example: `gpuledger waste --period 2026-10 --team nlp`
+    """
+    _run(ctx, "waste", period=period, team=team, format=format.value)
+
+
+@app.command()
+def recommend(
+    ctx: typer.Context,
+    period: PeriodOption,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    dismiss: Annotated[str | None, typer.Option(help="Dismiss this recommendation id.")] = None,
+    acknowledge: Annotated[str | None, typer.Option(help="Acknowledge this id.")] = None,
+    done: Annotated[str | None, typer.Option(help="Mark this id as done.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --dismiss).")] = None,
+) -> None:
+    """Savings recommendations: spot, rightsize, distill, idle, commit.
+
+    Example: `gpuledger recommend --period 2026-10 --format json`
+    """
+    _run(
+        ctx,
+        "recommend",
+        period=period,
+        format=format.value,
+        dismiss=dismiss,
+        acknowledge=acknowledge,
+        done=done,
+        reason=reason,
+    )
+
+
+@app.command()
+def close(
+    ctx: typer.Context,
+    period: PeriodOption,
+    force: Annotated[bool, typer.Option(help="Close before the invoice is final.")] = False,
+    reopen: Annotated[bool, typer.Option(help="Re-open a closed month.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --reopen).")] = None,
+) -> None:
+    """Freeze a month's statements; later changes become adjustments.
+
+    Example: `gpuledger close --period 2026-10`
+    """
+    _run(ctx, "close", period=period, force=force, reopen=reopen, reason=reason)
+
+
+@app.command()
+def email(
+    ctx: typer.Context,
+    period: PeriodOption,
+    dry_run: Annotated[bool, typer.Option(help="Write .eml files instead of sending.")] = False,
+    outbox: Annotated[Path | None, typer.Option(help="Folder for --dry-run messages.")] = None,
+    team: Annotated[str | None, typer.Option(help="Only this team's lead.")] = None,
+) -> None:
+    """Savings e-mails to team leads and the chargeback summary to finance.
+
+    Example: `gpuledger email --period 2026-10 --dry-run --outbox /tmp/outbox`
+    """
+    _run(ctx, "email", period=period, dry_run=dry_run, outbox=outbox, team=team)
+
+
+@app.command()
+def schedule(
+    ctx: typer.Context,
+    list_jobs: Annotated[bool, typer.Option("--list", help="Show jobs and next runs.")] = False,
+) -> None:
+    """Long-running scheduler: ingest, attribute, recommend, e-mail.
+
+    Example: `gpuledger schedule --list`
+    """
+    _run(ctx, "schedule", list_jobs=list_jobs)
+
+
+@app.command("app")
+def app_command(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """The Streamlit app: chargeback, waste, recommendations, data health.
+
+    Example: `gpuledger app --port 8501`
+    """
+    _run(ctx, "app", port=port, address=address)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """What is ingested, data health, unallocated share.
+
+    Example: `gpuledger status --format json`
+    """
+    _run(ctx, "status", format=format.value)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the effective configuration, secrets redacted.
+
+    Example: `gpuledger --config config/gpuledger.toml config show`
+    """
+    _run(ctx, "config_show")
+
+
+def main() -> None:
+    """Console entry point: run the app and map gpuledger errors to exit codes."""
+    try:
+        app(standalone_mode=False)
+    except GpuledgerError as exc:
+        stderr_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        stderr_console.print("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,150 @@
+"""Where source files come from: a local file or folder, ``s3://bucket/prefix`` or ``gs://…``.
+
+Collectors ask for a listing and for bytes; they never talk to boto3 or GCS directly for plain
+file access. S3 honours ``AWS_ENDPOINT_URL`` (that is how tests point it at a local server);
+credentials come from each SDK's standard chain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from gpuledger.errors import InputError, SourceError
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a source: its URI (what messages name) and its size in bytes."""
+
+    uri: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
+def _gcs_client() -> Any:
+    from google.cloud import storage
+
+    return storage.Client()
+
+
+def list_files(src: str, patterns: Iterable[str] = ("*",)) -> list[SourceFile]:
+    """Every file under ``src`` whose name matches one of ``patterns``, sorted by URI."""
+    wanted = tuple(patterns)
+    scheme = urlparse(src).scheme
+    if scheme == "s3":
+        found = _list_s3(src)
+    elif scheme == "gs":
+        found = _list_gcs(src)
+    elif scheme in ("", "file"):
+        found = _list_local(Path(src.removeprefix("file://")))
+    else:
+        raise InputError(f"{src}: unsupported location", expected="a path, s3://… or gs://…")
+    return sorted(
+        (f for f in found if any(fnmatch(f.name, p) for p in wanted)), key=lambda f: f.uri
+    )
+
+
+def _list_local(path: Path) -> list[SourceFile]:
+    if path.is_file():
+        return [SourceFile(str(path), path.stat().st_size)]
+    if not path.is_dir():
+        raise InputError(f"{path}: no such file or folder")
+    return [
+        SourceFile(str(p), p.stat().st_size)
+        for p in path.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    ]
+
+
+def _list_s3(src: str) -> list[SourceFile]:
+    parsed = urlparse(src)
+    bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
+    client = _s3_client()
+    files: list[SourceFile] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            files.extend(
+                SourceFile(f"s3://{bucket}/{item['Key']}", int(item["Size"]))
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")
+            )
+    except Exception as exc:
+        raise SourceError(f"{src}: cannot list objects: {exc}", transient=True) from exc
+    return files
+
+
+def _list_gcs(src: str) -> list[SourceFile]:
+    parsed = urlparse(src)
+    try:
+        blobs = _gcs_client().list_blobs(parsed.netloc, prefix=parsed.path.lstrip("/"))
+        return [
+            SourceFile(f"gs://{parsed.netloc}/{blob.name}", int(blob.size or 0))
+            for blob in blobs
+            if not blob.name.endswith("/")
+        ]
+    except Exception as exc:
+        raise SourceError(f"{src}: cannot list objects: {exc}", transient=True) from exc
+
+
+def read_bytes(uri: str) -> bytes:
+    """The whole content of one file."""
+    parsed = urlparse(uri)
+    try:
+        if parsed.scheme == "s3":
+            body = _s3_client().get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+            return bytes(body["Body"].read())
+        if parsed.scheme == "gs":
+            blob = _gcs_client().bucket(parsed.netloc).blob(parsed.path.lstrip("/"))
+            return bytes(blob.download_as_bytes())
+        return Path(uri.removeprefix("file://")).read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{uri}: file not found") from exc
+    except Exception as exc:
+        if parsed.scheme in ("s3", "gs"):
+            raise SourceError(f"{uri}: cannot read: {exc}", transient=True) from exc
+        raise
+
+
+def exists(uri: str) -> bool:
+    """Whether a single file is there (used to check a manifest's file list)."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        try:
+            _s3_client().head_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        except Exception:
+            return False
+        return True
+    if parsed.scheme == "gs":
+        return bool(_gcs_client().bucket(parsed.netloc).blob(parsed.path.lstrip("/")).exists())
+    return Path(uri.removeprefix("file://")).is_file()
+
+
+def polars_storage_options(uri: str) -> dict[str, str] | None:
+    """Storage options for Polars scans of a remote URI, honouring ``AWS_ENDPOINT_URL``."""
+    if not uri.startswith("s3://"):
+        return None
+    options: dict[str, str] = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["aws_endpoint_url"] = endpoint
+        if endpoint.startswith("http://"):
+            options["aws_allow_http"] = "true"
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+    if region:
+        options["aws_region"] = region
+    return options or None

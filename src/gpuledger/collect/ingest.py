@@ -1,0 +1,146 @@
+"""The one ingest path every billing collector goes through: validate, quarantine, replace, record.
+
+A collector turns its source into a :class:`CostBatch` (canonical rows plus the rows it refused)
+and never writes the store itself. :func:`ingest_cost` then, in this order:
+
+1. stamps lineage (``x_Source``, ``x_IngestId``, ``x_BillingPeriod``) on every row;
+2. validates the whole batch against the ``cost`` schema: any error aborts before a write;
+3. replaces the quarantine rows of the touched partitions;
+4. replaces the (source, billing account, billing period) partitions of ``cost`` in one commit;
+5. records each period's delivery and invoice state, and the run, in SQLite.
+
+A failure at any step leaves the earlier ``cost`` version in place and records the run as failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from gpuledger.errors import GpuledgerError, InputError
+from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine, validate
+from gpuledger.store import Store
+
+PARTITION_KEYS = (Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the source said about one (billing account, period): its delivery id and finality."""
+
+    billing_account: str
+    period: str
+    delivery_id: str | None = None
+    invoiced: bool = False
+
+
+@dataclass
+class CostBatch:
+    """A collector's output: canonical rows, refused rows, and per-period delivery facts."""
+
+    rows: pl.DataFrame
+    quarantine: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA))
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    run_id: str
+    source: str
+    rows: int
+    quarantined: int
+    partitions: list[tuple[str, str]]  # (billing account, period)
+    cost_version: int | None
+
+    def summary(self) -> str:
+        periods = ", ".join(f"{account} {period}" for account, period in self.partitions)
+        text = f"{self.source}: stored {self.rows:,} line items ({periods or 'no periods'})"
+        if self.quarantined:
+            text += f"; {self.quarantined:,} row(s) quarantined, see `gpuledger status`"
+        return text
+
+
+def billing_period_of(column: str = Cost.BillingPeriodStart) -> pl.Expr:
+    """``YYYY-MM`` of a UTC timestamp column: the partition key of cost rows."""
+    return pl.col(column).dt.strftime("%Y-%m")
+
+
+def ingest_cost(
+    store: Store, source: str, src: str, read: Callable[[str], CostBatch]
+) -> IngestResult:
+    """Run one collector over ``src`` and store its rows; see the module docstring for the steps."""
+    run_id = store.state.start_ingest(source, src)
+    try:
+        batch = read(run_id)
+        rows = batch.rows.with_columns(
+            pl.lit(source).alias(Cost.x_Source),
+            pl.lit(run_id).alias(Cost.x_IngestId),
+            billing_period_of().alias(Cost.x_BillingPeriod),
+        )
+        rows = validate(rows, "cost", source=src)
+        _check_one_currency(rows, src)
+        partitions = sorted(
+            (str(r[Cost.BillingAccountId]), str(r[Cost.x_BillingPeriod]))
+            for r in rows.select(Cost.BillingAccountId, Cost.x_BillingPeriod).unique().to_dicts()
+        )
+        quarantine = batch.quarantine.with_columns(
+            pl.lit(source).alias(Quarantine.x_Source), pl.lit(run_id).alias(Quarantine.x_IngestId)
+        )
+        _replace_quarantine(store, source, quarantine, partitions)
+        version = store.replace_partitions("cost", rows, PARTITION_KEYS) if rows.height else None
+        for delivery in batch.deliveries:
+            store.state.record_billing_period(
+                source,
+                delivery.billing_account,
+                delivery.period,
+                invoiced=delivery.invoiced,
+                delivery=delivery.delivery_id,
+            )
+    except GpuledgerError as exc:
+        store.state.finish_ingest(run_id, status="failed", message=str(exc))
+        raise
+    store.state.finish_ingest(
+        run_id,
+        status="ok",
+        rows=rows.height,
+        quarantined=quarantine.height,
+        partitions=[list(p) for p in partitions],
+    )
+    return IngestResult(run_id, source, rows.height, quarantine.height, partitions, version)
+
+
+def _check_one_currency(rows: pl.DataFrame, src: str) -> None:
+    """One billing period of one account is billed in one currency; a mix means a broken file."""
+    mixed = (
+        rows.group_by(Cost.BillingAccountId, Cost.x_BillingPeriod)
+        .agg(pl.col(Cost.BillingCurrency).unique().sort().alias("currencies"))
+        .filter(pl.col("currencies").list.len() > 1)
+    )
+    if mixed.height:
+        first = mixed.row(0, named=True)
+        raise InputError(
+            f"billing account {first[Cost.BillingAccountId]} period "
+            f"{first[Cost.x_BillingPeriod]} mixes currencies {', '.join(first['currencies'])}",
+            file=src,
+            column=Cost.BillingCurrency,
+            expected="one currency per billing account and period",
+        )
+
+
+def _replace_quarantine(
+    store: Store, source: str, quarantine: pl.DataFrame, partitions: list[tuple[str, str]]
+) -> None:
+    """Quarantine follows its partitions: a re-ingest replaces the rows it refused last time."""
+    clear = [
+        {Quarantine.x_Source: source, Quarantine.BillingAccountId: a, Quarantine.x_BillingPeriod: p}
+        for a, p in partitions
+    ]
+    keys = [Quarantine.x_Source, Quarantine.BillingAccountId, Quarantine.x_BillingPeriod]
+    if quarantine.height or (clear and store.exists("quarantine")):
+        quarantine = quarantine.with_columns(
+            pl.col(Quarantine.BillingAccountId).fill_null(""),
+            pl.col(Quarantine.x_BillingPeriod).fill_null(""),
+        )
+        store.replace_partitions("quarantine", quarantine, keys, replace=clear)

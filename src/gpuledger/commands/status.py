@@ -1,0 +1,93 @@
+"""`gpuledger status`: what is ingested, what was refused, what is unallocated."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from gpuledger.cli import Context
+from gpuledger.report.health import Health, store_health
+
+
+def run(ctx: Context, *, format: str) -> None:
+    health = store_health(ctx.store, ctx.settings)
+    if format == "json":
+        print(json.dumps({"home": ctx.store.home, **health.as_dict()}, indent=2, default=str))
+        return
+    _print_tables(Console(), ctx.store.home, health)
+
+
+def _print_tables(console: Console, home: str, health: Health) -> None:
+    console.print(f"ledger home: {home}", highlight=False)
+    if not health.cost_partitions:
+        console.print("cost: nothing ingested yet (try `gpuledger ingest aws PATH`)")
+    else:
+        table = Table(title="Billing data", title_justify="left")
+        for name in (
+            "period",
+            "source",
+            "provider",
+            "account",
+            "rows",
+            "billed",
+            "effective",
+            "state",
+        ):
+            table.add_column(
+                name, justify="right" if name in ("rows", "billed", "effective") else "left"
+            )
+        for row in health.cost_partitions:
+            table.add_row(
+                row["x_BillingPeriod"],
+                row["x_Source"],
+                row["ProviderName"],
+                row["BillingAccountId"],
+                f"{row['rows']:,}",
+                f"{row['billed_cost']} {row['currency']}",
+                f"{row['effective_cost']} {row['currency']}",
+                "invoiced" if row["invoiced"] else "provisional",
+            )
+        console.print(table)
+    if health.quarantine:
+        table = Table(title="Quarantined rows (refused, kept for review)", title_justify="left")
+        for name in ("source", "period", "reason", "rows", "cost"):
+            table.add_column(name)
+        for row in health.quarantine:
+            table.add_row(
+                row["x_Source"],
+                row["x_BillingPeriod"],
+                row["reason"],
+                f"{row['rows']:,}",
+                str(row["cost"]),
+            )
+        console.print(table)
+    usage = health.gpu_usage
+    if usage.get("rows") and usage["rows"] != "0":
+        console.print(
+            f"gpu_usage: {int(usage['rows']):,} rows, {usage['gpus']} GPUs on {usage['hosts']} hosts,"
+            f" {usage['first_bucket']} → {usage['last_bucket']}",
+            highlight=False,
+        )
+    else:
+        console.print("gpu_usage: no telemetry yet")
+    for row in health.allocation:
+        console.print(
+            f"allocation {row['x_BillingPeriod']}: {row['allocated']} {row['currency']} allocated,"
+            f" {row['unallocated'] or '0.00'} {row['currency']} (unallocated)",
+            highlight=False,
+        )
+    if health.unconfigured_teams:
+        console.print(
+            "teams not in config (from tags): " + ", ".join(health.unconfigured_teams),
+            highlight=False,
+        )
+    if health.closed_periods:
+        console.print("closed periods: " + ", ".join(health.closed_periods), highlight=False)
+    failed = [run for run in health.last_ingests if run["status"] == "failed"]
+    for run in failed[:3]:
+        console.print(
+            f"[red]failed ingest[/] {run['started_at']} {run['source']} {run['src']}: {run['message']}",
+            highlight=False,
+        )

@@ -1,0 +1,234 @@
+"""Settings: one typed model, loaded from TOML, overridable from the environment.
+
+Secrets never live in the file: cloud credentials come from the providers' standard chains and the
+SMTP password from ``GPULEDGER_SMTP_PASSWORD``. Every section forbids unknown keys, so a typo is an
+error that names the key, the file and the line, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from gpuledger.errors import ConfigError
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN)]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportingConfig(Section):
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    cost_basis: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
+    idle: Literal["owner", "shared", "unallocated"] = "owner"
+    mode: Literal["chargeback", "showback"] = "chargeback"
+    timezone: str = "UTC"
+
+
+class TagsConfig(Section):
+    team: list[str] = ["team", "Team", "owner", "cost-center"]
+    model: list[str] = ["model", "Model", "ml-model"]
+    workload: list[str] = ["workload", "app", "job"]
+
+
+class TeamConfig(Section):
+    aliases: list[str] = []
+    lead: str | None = None
+    budget: Decimal | None = None
+    accounts: list[str] = []  # billing sub-accounts / projects this team owns outright
+
+
+class RegexRule(Section):
+    """Ownership by pattern: when ``pattern`` matches ``field`` of a cost row, ``team`` pays."""
+
+    field: Literal["ResourceId", "ResourceName", "ServiceName", "SubAccountName", "SkuId"]
+    pattern: str
+    team: str
+    model: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class SharedPool(Section):
+    """A cost pool spread over teams instead of charged to one (support, networking, tax…)."""
+
+    name: str
+    services: list[str] = []
+    charge_categories: list[str] = []
+    accounts: list[str] = []
+    tag: dict[str, str] = {}
+    split: Literal["proportional", "even", "fixed"] = "proportional"
+    weights: dict[str, float] = {}
+
+
+class RulesConfig(Section):
+    account_map: dict[str, str] = {}
+    regex: list[RegexRule] = []
+    shared: list[SharedPool] = []
+
+
+class SourcesConfig(Section):
+    """Where the scheduler ingests from: local paths, s3://, gs://, bq://, prometheus+http://."""
+
+    aws: list[str] = []
+    gcp: list[str] = []
+    focus: list[str] = []
+    gpu: list[str] = []
+
+
+class WasteThresholds(Section):
+    idle_sm_util: float = 5.0  # below this SM activity a GPU-bucket counts as idle
+    underused_sm_util: float = 30.0
+    memory_headroom: float = 0.2  # keep this share free above the observed peak
+
+
+class RecommendThresholds(Section):
+    spot_interruption_overhead: float = 0.10
+    rightsize_p95_sm_util: float = 40.0
+    rightsize_memory_fill: float = 0.5
+    distill_min_gpu_hours: float = 500.0
+    distill_min_sm_util: float = 50.0
+    distill_gpu_hour_ratio: float = 0.4
+    idle_min_hours: float = 24.0
+    commit_min_baseline_share: float = 0.7
+    commit_discount: float = 0.3
+    min_monthly_saving: Decimal = Decimal("50")
+
+
+class ThresholdsConfig(Section):
+    waste: WasteThresholds = WasteThresholds()
+    recommend: RecommendThresholds = RecommendThresholds()
+
+
+class SmtpConfig(Section):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    sender: str = "gpuledger@localhost"
+    username: str | None = None
+    starttls: bool = True
+    ssl: bool = False
+    timeout_seconds: float = 10.0
+
+    @property
+    def password(self) -> SecretStr | None:
+        """The password, from the environment only."""
+        value = os.environ.get("GPULEDGER_SMTP_PASSWORD")
+        return SecretStr(value) if value else None
+
+
+class ScheduleConfig(Section):
+    timezone: str = "UTC"
+    ingest_billing: str = "0 * * * *"  # crontab: minute hour day month day_of_week (names!)
+    ingest_gpu: str = "*/5 * * * *"
+    attribute: str = "30 * * * *"
+    recommend: str = "0 6 * * *"
+    weekly_email: str = "0 8 * * mon"
+    monthly_notice: str = "0 9 * * *"
+    misfire_grace_seconds: int = 3600
+
+
+class AppConfig(Section):
+    base_url: str = "http://localhost:8501"
+    finance: list[str] = []  # e-mails with the finance role; team leads come from [teams.*].lead
+    auth: Literal["single-user", "oidc"] = "single-user"
+
+
+class EmailConfig(Section):
+    finance: list[str] = []
+    top_recommendations: int = 5
+
+
+class Settings(Section):
+    reporting: ReportingConfig = ReportingConfig()
+    tags: TagsConfig = TagsConfig()
+    teams: dict[str, TeamConfig] = {}
+    rules: RulesConfig = RulesConfig()
+    sources: SourcesConfig = SourcesConfig()
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    app: AppConfig = AppConfig()
+    email: EmailConfig = EmailConfig()
+    fx: dict[Period, dict[str, Decimal]] = {}  # {"2026-05": {"EUR": 1.08}}: 1 unit → reporting
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data, safe to print: no secret is ever part of it."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load settings from ``path`` (or ``GPULEDGER_CONFIG``); defaults when neither is given."""
+    chosen = path or os.environ.get("GPULEDGER_CONFIG")
+    if not chosen:
+        return Settings()
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config file ({exc.strerror})") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, file, text)) from exc
+
+
+def _describe(exc: ValidationError, file: Path, text: str) -> str:
+    """One line per problem: the dotted key, its line in the file, and what was expected."""
+    lines = []
+    for problem in exc.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        line = _line_of(text, [str(part) for part in problem["loc"]])
+        where = f"{file}:{line}" if line else str(file)
+        message = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
+        lines.append(f"{where}: {key}: {message}")
+    return "invalid config\n  " + "\n  ".join(lines)
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best-effort line of the innermost key of ``loc`` in the TOML text."""
+    names = [part for part in loc if not part.isdigit()]
+    if not names:
+        return None
+    last = re.escape(names[-1])
+    pattern = re.compile(rf"^\s*(\[+\s*[^\]]*\b{last}\b[^\]]*\]+|\"?{last}\"?\s*=)")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.search(line):
+            return number
+    return None
+
+
+def canonical_team(settings: Settings, name: str | None) -> str | None:
+    """The configured team a tag value names (case-insensitive, aliases too), else its own spelling.
+
+    Unknown values stay teams of their own under a normalized spelling (trimmed, lower case,
+    spaces and underscores as dashes): they are flagged as not configured, never dropped.
+    """
+    if name is None or not name.strip():
+        return None
+    wanted = name.strip().casefold()
+    for team, team_config in settings.teams.items():
+        if wanted == team.casefold() or wanted in {a.casefold() for a in team_config.aliases}:
+            return team
+    return re.sub(r"[\s_]+", "-", wanted)

@@ -1,0 +1,123 @@
+"""Data health read model: what the store holds, for `gpuledger status` and the app's health page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from gpuledger.config import Settings
+from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine, Usage
+from gpuledger.store import Store
+
+
+@dataclass
+class Health:
+    cost_partitions: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    gpu_usage: dict[str, Any] = field(default_factory=dict)
+    allocation: list[dict[str, Any]] = field(default_factory=list)
+    unconfigured_teams: list[str] = field(default_factory=list)
+    closed_periods: list[str] = field(default_factory=list)
+    last_ingests: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cost": self.cost_partitions,
+            "quarantine": self.quarantine,
+            "gpu_usage": self.gpu_usage,
+            "allocation": self.allocation,
+            "unconfigured_teams": self.unconfigured_teams,
+            "closed_periods": self.closed_periods,
+            "last_ingests": self.last_ingests,
+        }
+
+
+def _money(column: str) -> pl.Expr:
+    return pl.col(column).sum().cast(pl.Decimal(38, 2)).cast(pl.String)
+
+
+def store_health(store: Store, settings: Settings) -> Health:
+    """Everything `status` shows, computed from the store in a few aggregate scans."""
+    health = Health()
+    invoiced = {
+        (p["source"], p["billing_account"], p["period"]): bool(p["invoiced"])
+        for p in store.state.billing_periods()
+    }
+    cost = (
+        store.scan("cost")
+        .group_by(Cost.x_Source, Cost.ProviderName, Cost.BillingAccountId, Cost.x_BillingPeriod)
+        .agg(
+            pl.len().alias("rows"),
+            pl.col(Cost.BillingCurrency).first().alias("currency"),
+            _money(Cost.BilledCost).alias("billed_cost"),
+            _money(Cost.EffectiveCost).alias("effective_cost"),
+        )
+        .sort(Cost.x_BillingPeriod, Cost.x_Source, Cost.BillingAccountId)
+        .collect()
+    )
+    for row in cost.to_dicts():
+        key = (row[Cost.x_Source], row[Cost.BillingAccountId], row[Cost.x_BillingPeriod])
+        row["invoiced"] = invoiced.get(key, False)
+        health.cost_partitions.append(row)
+    health.quarantine = (
+        store.scan("quarantine")
+        .group_by(Quarantine.x_Source, Quarantine.x_BillingPeriod, Quarantine.reason)
+        .agg(pl.len().alias("rows"), _money(Quarantine.cost).alias("cost"))
+        .sort(
+            Quarantine.x_Source, Quarantine.x_BillingPeriod, "rows", descending=[False, False, True]
+        )
+        .collect()
+        .to_dicts()
+    )
+    usage = (
+        store.scan("gpu_usage")
+        .select(
+            pl.len().alias("rows"),
+            pl.col(Usage.gpu_uuid).n_unique().alias("gpus"),
+            pl.col(Usage.host).n_unique().alias("hosts"),
+            pl.col(Usage.bucket_start).min().alias("first_bucket"),
+            pl.col(Usage.bucket_start).max().alias("last_bucket"),
+        )
+        .collect()
+    )
+    health.gpu_usage = {
+        k: (str(v) if v is not None else None) for k, v in usage.row(0, named=True).items()
+    }
+    allocation = store.scan("allocation")
+    health.allocation = (
+        allocation.group_by(Alloc.x_BillingPeriod, Alloc.currency)
+        .agg(
+            _money(Alloc.cost).alias("allocated"),
+            pl.col(Alloc.cost)
+            .filter(pl.col(Alloc.team) == UNALLOCATED)
+            .sum()
+            .cast(pl.Decimal(38, 2))
+            .cast(pl.String)
+            .alias("unallocated"),
+        )
+        .sort(Alloc.x_BillingPeriod)
+        .collect()
+        .to_dicts()
+    )
+    teams = allocation.select(pl.col(Alloc.team).unique()).collect().to_series().to_list()
+    health.unconfigured_teams = (
+        sorted(t for t in teams if t and t != UNALLOCATED and t not in settings.teams)
+        if settings.teams
+        else []
+    )
+    health.closed_periods = sorted(store.state.closed_periods())
+    health.last_ingests = [
+        {
+            "source": run.source,
+            "src": run.src,
+            "started_at": run.started_at,
+            "status": run.status,
+            "rows": run.rows,
+            "quarantined": run.quarantined,
+            "message": run.message,
+        }
+        for run in store.state.ingest_runs(limit=10)
+    ]
+    return health

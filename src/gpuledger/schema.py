@@ -1,0 +1,589 @@
+"""The canonical tables: the contract between collectors, the engine and the outputs.
+
+Column names are spelled once, here. ``cost`` uses FOCUS 1.2 names verbatim and ``x_`` for ours;
+every collector's output passes :func:`validate` before it reaches the store.
+
+Money is ``Decimal(38, 18)``: exact for every source seen (OCI reports 18 decimal places) and wide
+enough for any invoice (20 integer digits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import polars as pl
+
+from gpuledger.errors import SchemaError
+
+MONEY: Final = pl.Decimal(38, 18)
+UTC_TIME: Final = pl.Datetime("us", "UTC")
+TAG: Final = pl.Struct({"key": pl.String, "value": pl.String, "origin": pl.String})
+TAGS: Final = pl.List(TAG)
+
+
+
+def _schema(columns: Mapping[str, Any]) -> pl.Schema:
+    """A Polars schema from a column → dtype mapping (dtype classes and instances mixed)."""
+    return pl.Schema(columns)
+
+
+UNALLOCATED: Final = "(unallocated)"
+IDLE_MODEL: Final = "(idle)"
+UNLABELLED: Final = "(unlabelled)"
+
+
+class Cost:
+    """Columns of ``cost``: one row per billing line item (FOCUS 1.2 names, ``x_`` extensions)."""
+
+    BillingAccountId = "BillingAccountId"
+    BillingAccountName = "BillingAccountName"
+    SubAccountId = "SubAccountId"
+    SubAccountName = "SubAccountName"
+    BillingPeriodStart = "BillingPeriodStart"
+    BillingPeriodEnd = "BillingPeriodEnd"
+    ChargePeriodStart = "ChargePeriodStart"
+    ChargePeriodEnd = "ChargePeriodEnd"
+    ChargeCategory = "ChargeCategory"
+    ChargeClass = "ChargeClass"
+    ChargeDescription = "ChargeDescription"
+    ProviderName = "ProviderName"
+    ServiceName = "ServiceName"
+    ServiceCategory = "ServiceCategory"
+    RegionId = "RegionId"
+    ResourceId = "ResourceId"
+    ResourceName = "ResourceName"
+    ResourceType = "ResourceType"
+    SkuId = "SkuId"
+    PricingCategory = "PricingCategory"
+    PricingQuantity = "PricingQuantity"
+    PricingUnit = "PricingUnit"
+    ConsumedQuantity = "ConsumedQuantity"
+    ConsumedUnit = "ConsumedUnit"
+    BilledCost = "BilledCost"
+    EffectiveCost = "EffectiveCost"
+    ListCost = "ListCost"
+    ContractedCost = "ContractedCost"
+    BillingCurrency = "BillingCurrency"
+    CommitmentDiscountId = "CommitmentDiscountId"
+    CommitmentDiscountType = "CommitmentDiscountType"
+    Tags = "Tags"
+    # extensions
+    x_BillingPeriod = "x_BillingPeriod"  # "YYYY-MM" of BillingPeriodStart: the partition key
+    x_InstanceType = "x_InstanceType"
+    x_GpuModel = "x_GpuModel"
+    x_GpuCount = "x_GpuCount"
+    x_AcceleratorKind = "x_AcceleratorKind"  # gpu | trainium | inferentia | tpu
+    x_ParentResourceId = "x_ParentResourceId"  # the instance a split line (pod, GPU SKU) belongs to
+    x_K8sNamespace = "x_K8sNamespace"
+    x_K8sPod = "x_K8sPod"
+    x_LineItemType = "x_LineItemType"  # the provider's own charge type, kept for audit
+    x_LineItemId = "x_LineItemId"  # the provider's own line id, where it has one
+    x_CreditType = "x_CreditType"
+    x_InvoiceId = "x_InvoiceId"  # set once the provider has invoiced the period
+    x_CurrencyConversionRate = "x_CurrencyConversionRate"
+    x_Source = "x_Source"  # collector: aws | gcp | focus
+    x_SourceFile = "x_SourceFile"
+    x_SourceRow = "x_SourceRow"
+    x_IngestId = "x_IngestId"
+
+
+COST_SCHEMA: Final = _schema(
+    {
+        Cost.BillingAccountId: pl.String,
+        Cost.BillingAccountName: pl.String,
+        Cost.SubAccountId: pl.String,
+        Cost.SubAccountName: pl.String,
+        Cost.BillingPeriodStart: UTC_TIME,
+        Cost.BillingPeriodEnd: UTC_TIME,
+        Cost.ChargePeriodStart: UTC_TIME,
+        Cost.ChargePeriodEnd: UTC_TIME,
+        Cost.ChargeCategory: pl.String,
+        Cost.ChargeClass: pl.String,
+        Cost.ChargeDescription: pl.String,
+        Cost.ProviderName: pl.String,
+        Cost.ServiceName: pl.String,
+        Cost.ServiceCategory: pl.String,
+        Cost.RegionId: pl.String,
+        Cost.ResourceId: pl.String,
+        Cost.ResourceName: pl.String,
+        Cost.ResourceType: pl.String,
+        Cost.SkuId: pl.String,
+        Cost.PricingCategory: pl.String,
+        Cost.PricingQuantity: pl.Float64,
+        Cost.PricingUnit: pl.String,
+        Cost.ConsumedQuantity: pl.Float64,
+        Cost.ConsumedUnit: pl.String,
+        Cost.BilledCost: MONEY,
+        Cost.EffectiveCost: MONEY,
+        Cost.ListCost: MONEY,
+        Cost.ContractedCost: MONEY,
+        Cost.BillingCurrency: pl.String,
+        Cost.CommitmentDiscountId: pl.String,
+        Cost.CommitmentDiscountType: pl.String,
+        Cost.Tags: TAGS,
+        Cost.x_BillingPeriod: pl.String,
+        Cost.x_InstanceType: pl.String,
+        Cost.x_GpuModel: pl.String,
+        Cost.x_GpuCount: pl.Int32,
+        Cost.x_AcceleratorKind: pl.String,
+        Cost.x_ParentResourceId: pl.String,
+        Cost.x_K8sNamespace: pl.String,
+        Cost.x_K8sPod: pl.String,
+        Cost.x_LineItemType: pl.String,
+        Cost.x_LineItemId: pl.String,
+        Cost.x_CreditType: pl.String,
+        Cost.x_InvoiceId: pl.String,
+        Cost.x_CurrencyConversionRate: pl.Float64,
+        Cost.x_Source: pl.String,
+        Cost.x_SourceFile: pl.String,
+        Cost.x_SourceRow: pl.Int64,
+        Cost.x_IngestId: pl.String,
+    }
+)
+
+CHARGE_CATEGORIES: Final = frozenset({"Usage", "Purchase", "Tax", "Credit", "Adjustment"})
+PRICING_CATEGORIES: Final = frozenset({"Standard", "Dynamic", "Committed", "Other"})
+
+
+class Usage:
+    """Columns of ``gpu_usage``: one row per (bucket, GPU, workload); a null workload is idle."""
+
+    bucket_start = "bucket_start"
+    bucket_seconds = "bucket_seconds"
+    host = "host"
+    ResourceId = "ResourceId"
+    gpu_uuid = "gpu_uuid"
+    gpu_index = "gpu_index"
+    gpu_model = "gpu_model"
+    mig_profile = "mig_profile"  # e.g. "3g.40gb"; null on a whole GPU
+    parent_gpu_uuid = "parent_gpu_uuid"  # the physical GPU of a MIG instance
+    namespace = "namespace"
+    pod = "pod"
+    container = "container"
+    job = "job"
+    pid_command = "pid_command"
+    team = "team"
+    model = "model"
+    active_seconds = "active_seconds"
+    sm_util = "sm_util"  # 0-100, mean over the active seconds
+    mem_used_bytes = "mem_used_bytes"  # peak in the bucket
+    mem_total_bytes = "mem_total_bytes"
+    power_w = "power_w"
+    samples = "samples"
+    util_method = "util_method"  # process | memory_share | device: how sm_util was split
+    source = "source"  # agent | dcgm | file
+
+
+GPU_USAGE_SCHEMA: Final = _schema(
+    {
+        Usage.bucket_start: UTC_TIME,
+        Usage.bucket_seconds: pl.Int32,
+        Usage.host: pl.String,
+        Usage.ResourceId: pl.String,
+        Usage.gpu_uuid: pl.String,
+        Usage.gpu_index: pl.Int32,
+        Usage.gpu_model: pl.String,
+        Usage.mig_profile: pl.String,
+        Usage.parent_gpu_uuid: pl.String,
+        Usage.namespace: pl.String,
+        Usage.pod: pl.String,
+        Usage.container: pl.String,
+        Usage.job: pl.String,
+        Usage.pid_command: pl.String,
+        Usage.team: pl.String,
+        Usage.model: pl.String,
+        Usage.active_seconds: pl.Float64,
+        Usage.sm_util: pl.Float64,
+        Usage.mem_used_bytes: pl.Int64,
+        Usage.mem_total_bytes: pl.Int64,
+        Usage.power_w: pl.Float64,
+        Usage.samples: pl.Int32,
+        Usage.util_method: pl.String,
+        Usage.source: pl.String,
+    }
+)
+
+
+class Tokens:
+    """Columns of ``model_tokens``: inference token counts per bucket and model."""
+
+    bucket_start = "bucket_start"
+    bucket_seconds = "bucket_seconds"
+    host = "host"
+    namespace = "namespace"
+    pod = "pod"
+    model = "model"
+    team = "team"
+    prompt_tokens = "prompt_tokens"
+    generation_tokens = "generation_tokens"
+    source = "source"
+
+
+MODEL_TOKENS_SCHEMA: Final = _schema(
+    {
+        Tokens.bucket_start: UTC_TIME,
+        Tokens.bucket_seconds: pl.Int32,
+        Tokens.host: pl.String,
+        Tokens.namespace: pl.String,
+        Tokens.pod: pl.String,
+        Tokens.model: pl.String,
+        Tokens.team: pl.String,
+        Tokens.prompt_tokens: pl.Int64,
+        Tokens.generation_tokens: pl.Int64,
+        Tokens.source: pl.String,
+    }
+)
+
+
+class Alloc:
+    """Columns of ``allocation``: who pays for each dollar, and the rule that put it there."""
+
+    x_BillingPeriod = "x_BillingPeriod"
+    BillingPeriodStart = "BillingPeriodStart"
+    day = "day"
+    ProviderName = "ProviderName"
+    BillingAccountId = "BillingAccountId"
+    SubAccountId = "SubAccountId"
+    ResourceId = "ResourceId"
+    x_GpuModel = "x_GpuModel"
+    ServiceName = "ServiceName"
+    ChargeCategory = "ChargeCategory"
+    PricingCategory = "PricingCategory"
+    team = "team"
+    model = "model"
+    workload = "workload"
+    cost_type = (
+        "cost_type"  # usage | idle | shared | unallocated | credit | tax | commitment | adjustment
+    )
+    gpu_hours = "gpu_hours"
+    cost = "cost"
+    currency = "currency"
+    rule = "rule"
+
+
+ALLOCATION_SCHEMA: Final = _schema(
+    {
+        Alloc.x_BillingPeriod: pl.String,
+        Alloc.BillingPeriodStart: UTC_TIME,
+        Alloc.day: pl.Date,
+        Alloc.ProviderName: pl.String,
+        Alloc.BillingAccountId: pl.String,
+        Alloc.SubAccountId: pl.String,
+        Alloc.ResourceId: pl.String,
+        Alloc.x_GpuModel: pl.String,
+        Alloc.ServiceName: pl.String,
+        Alloc.ChargeCategory: pl.String,
+        Alloc.PricingCategory: pl.String,
+        Alloc.team: pl.String,
+        Alloc.model: pl.String,
+        Alloc.workload: pl.String,
+        Alloc.cost_type: pl.String,
+        Alloc.gpu_hours: pl.Float64,
+        Alloc.cost: MONEY,
+        Alloc.currency: pl.String,
+        Alloc.rule: pl.String,
+    }
+)
+
+COST_TYPES: Final = frozenset(
+    {"usage", "idle", "shared", "unallocated", "credit", "tax", "commitment", "adjustment"}
+)
+
+
+class Stmt:
+    """Columns of ``statement``: the stored lines of a closed month, per team."""
+
+    period = "period"
+    team = "team"
+    model = "model"
+    gpu_model = "gpu_model"
+    cost_type = "cost_type"
+    corrects_period = "corrects_period"  # set on adjustment lines: the closed month they correct
+    gpu_hours = "gpu_hours"
+    cost = "cost"
+    currency = "currency"
+    closed_at = "closed_at"
+    content_hash = "content_hash"
+
+
+STATEMENT_SCHEMA: Final = _schema(
+    {
+        Stmt.period: pl.String,
+        Stmt.team: pl.String,
+        Stmt.model: pl.String,
+        Stmt.gpu_model: pl.String,
+        Stmt.cost_type: pl.String,
+        Stmt.corrects_period: pl.String,
+        Stmt.gpu_hours: pl.Float64,
+        Stmt.cost: pl.Decimal(38, 2),
+        Stmt.currency: pl.String,
+        Stmt.closed_at: UTC_TIME,
+        Stmt.content_hash: pl.String,
+    }
+)
+
+
+class Rec:
+    """Columns of ``recommendation``: one finding with its evidence and saving."""
+
+    period = "period"
+    id = "id"
+    kind = "kind"  # spot | rightsize | distill | idle | commit
+    team = "team"
+    model = "model"
+    resource_ids = "resource_ids"
+    evidence = "evidence"  # JSON text
+    monthly_cost = "monthly_cost"
+    monthly_saving = "monthly_saving"
+    currency = "currency"
+    confidence = "confidence"  # low | medium | high
+    action = "action"
+
+
+RECOMMENDATION_SCHEMA: Final = _schema(
+    {
+        Rec.period: pl.String,
+        Rec.id: pl.String,
+        Rec.kind: pl.String,
+        Rec.team: pl.String,
+        Rec.model: pl.String,
+        Rec.resource_ids: pl.List(pl.String),
+        Rec.evidence: pl.String,
+        Rec.monthly_cost: pl.Decimal(38, 2),
+        Rec.monthly_saving: pl.Decimal(38, 2),
+        Rec.currency: pl.String,
+        Rec.confidence: pl.String,
+        Rec.action: pl.String,
+    }
+)
+
+
+class Quarantine:
+    """Columns of ``quarantine``: rows a collector refused, kept where the user can see them."""
+
+    x_Source = "x_Source"
+    x_BillingPeriod = "x_BillingPeriod"
+    BillingAccountId = "BillingAccountId"
+    file = "file"
+    row = "row"
+    column = "column"
+    reason = "reason"
+    raw = "raw"  # the original row as JSON text
+    cost = "cost"  # best-effort amount of the row, so its weight is visible
+    currency = "currency"
+    x_IngestId = "x_IngestId"
+
+
+QUARANTINE_SCHEMA: Final = _schema(
+    {
+        Quarantine.x_Source: pl.String,
+        Quarantine.x_BillingPeriod: pl.String,
+        Quarantine.BillingAccountId: pl.String,
+        Quarantine.file: pl.String,
+        Quarantine.row: pl.Int64,
+        Quarantine.column: pl.String,
+        Quarantine.reason: pl.String,
+        Quarantine.raw: pl.String,
+        Quarantine.cost: MONEY,
+        Quarantine.currency: pl.String,
+        Quarantine.x_IngestId: pl.String,
+    }
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A canonical table: its schema, how it is partitioned, and the columns it may not miss."""
+
+    name: str
+    schema: pl.Schema
+    partition_by: tuple[str, ...]
+    required: frozenset[str]
+
+
+TABLES: Final[Mapping[str, TableSpec]] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "cost",
+            COST_SCHEMA,
+            (Cost.x_Source, Cost.x_BillingPeriod),
+            frozenset(
+                {
+                    Cost.BillingAccountId,
+                    Cost.BillingPeriodStart,
+                    Cost.BillingPeriodEnd,
+                    Cost.ChargePeriodStart,
+                    Cost.ChargePeriodEnd,
+                    Cost.ChargeCategory,
+                    Cost.ProviderName,
+                    Cost.BilledCost,
+                    Cost.EffectiveCost,
+                    Cost.BillingCurrency,
+                    Cost.x_BillingPeriod,
+                    Cost.x_Source,
+                }
+            ),
+        ),
+        TableSpec(
+            "gpu_usage",
+            GPU_USAGE_SCHEMA,
+            (),
+            frozenset(
+                {
+                    Usage.bucket_start,
+                    Usage.bucket_seconds,
+                    Usage.gpu_uuid,
+                    Usage.active_seconds,
+                    Usage.samples,
+                }
+            ),
+        ),
+        TableSpec("model_tokens", MODEL_TOKENS_SCHEMA, (), frozenset({Tokens.bucket_start})),
+        TableSpec(
+            "allocation",
+            ALLOCATION_SCHEMA,
+            (Alloc.x_BillingPeriod,),
+            frozenset({Alloc.x_BillingPeriod, Alloc.team, Alloc.cost, Alloc.currency, Alloc.rule}),
+        ),
+        TableSpec(
+            "statement",
+            STATEMENT_SCHEMA,
+            (Stmt.period,),
+            frozenset({Stmt.period, Stmt.team, Stmt.cost, Stmt.currency}),
+        ),
+        TableSpec(
+            "recommendation",
+            RECOMMENDATION_SCHEMA,
+            (Rec.period,),
+            frozenset({Rec.period, Rec.id, Rec.kind, Rec.monthly_saving}),
+        ),
+        TableSpec(
+            "quarantine",
+            QUARANTINE_SCHEMA,
+            (Quarantine.x_Source,),
+            frozenset({Quarantine.x_Source, Quarantine.reason}),
+        ),
+    )
+}
+
+
+def empty(table: str) -> pl.DataFrame:
+    """An empty frame of a canonical table, for reads of a table that does not exist yet."""
+    return pl.DataFrame(schema=TABLES[table].schema)
+
+
+def conform(frame: pl.LazyFrame, table: str) -> pl.LazyFrame:
+    """Add the table's missing optional columns as nulls and order columns as the schema does.
+
+    Required columns are never invented: :func:`validate` reports them missing instead.
+    """
+    spec = TABLES[table]
+    present = set(frame.collect_schema().names())
+    missing_required = sorted(spec.required - present)
+    if missing_required:
+        raise SchemaError(
+            f"{table}: missing required column(s) {', '.join(missing_required)}",
+            expected=f"the columns of the {table} table",
+        )
+    return frame.select(
+        [
+            pl.col(name) if name in present else pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in spec.schema.items()
+        ]
+    )
+
+
+def validate(frame: pl.DataFrame, table: str, *, source: str = "") -> pl.DataFrame:
+    """Check a frame against a canonical table and return it with the schema's exact dtypes.
+
+    Raises :class:`SchemaError` naming the column and what was expected for a missing required
+    column, an unknown column, a dtype that cannot be cast losslessly, a null in a required
+    column, a negative duration, or a category outside the allowed values.
+    """
+    spec = TABLES[table]
+    where = f"{source}: " if source else ""
+    unknown = sorted(set(frame.columns) - set(spec.schema.names()))
+    if unknown:
+        raise SchemaError(
+            f"{where}{table}: unknown column(s) {', '.join(unknown)}",
+            expected=f"only the columns of the {table} table",
+        )
+    frame = conform(frame.lazy(), table).collect()
+    for name, dtype in spec.schema.items():
+        actual = frame.schema[name]
+        if actual == dtype:
+            continue
+        try:
+            frame = frame.with_columns(pl.col(name).cast(dtype, strict=True))
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
+            raise SchemaError(
+                f"{where}{table}: column {name!r} has type {actual}",
+                column=name,
+                expected=str(dtype),
+            ) from exc
+    for name in sorted(spec.required):
+        nulls = frame.get_column(name).null_count()
+        if nulls:
+            first = frame.with_row_index("_row").filter(pl.col(name).is_null())["_row"][0]
+            raise SchemaError(
+                f"{where}{table}: {nulls} null value(s) in required column {name!r}",
+                row=int(first),
+                column=name,
+                expected="a value in every row",
+            )
+    _check_domain(frame, table, where)
+    return frame
+
+
+def _check_domain(frame: pl.DataFrame, table: str, where: str) -> None:
+    """Value rules that types cannot express."""
+    if table == "cost":
+        _check_allowed(frame, Cost.ChargeCategory, CHARGE_CATEGORIES, table, where)
+        _check_allowed(frame, Cost.PricingCategory, PRICING_CATEGORIES, table, where)
+        _check_not_before(frame, Cost.ChargePeriodEnd, Cost.ChargePeriodStart, table, where)
+        _check_not_before(frame, Cost.BillingPeriodEnd, Cost.BillingPeriodStart, table, where)
+    elif table == "gpu_usage":
+        bad = frame.with_row_index("_row").filter(
+            (pl.col(Usage.bucket_seconds) <= 0)
+            | (pl.col(Usage.active_seconds) < 0)
+            | (pl.col(Usage.active_seconds) > pl.col(Usage.bucket_seconds))
+            | ~pl.col(Usage.sm_util).is_between(0, 100).fill_null(True)
+        )
+        if bad.height:
+            raise SchemaError(
+                f"{where}{table}: {bad.height} row(s) with impossible durations or utilization",
+                row=int(bad["_row"][0]),
+                expected="0 < bucket_seconds, 0 <= active_seconds <= bucket_seconds, "
+                "0 <= sm_util <= 100",
+            )
+    elif table == "allocation":
+        _check_allowed(frame, Alloc.cost_type, COST_TYPES, table, where)
+
+
+def _check_allowed(
+    frame: pl.DataFrame, column: str, allowed: frozenset[str], table: str, where: str
+) -> None:
+    bad = frame.with_row_index("_row").filter(
+        pl.col(column).is_not_null() & ~pl.col(column).is_in(sorted(allowed))
+    )
+    if bad.height:
+        raise SchemaError(
+            f"{where}{table}: value {bad[column][0]!r} in column {column!r}",
+            row=int(bad["_row"][0]),
+            column=column,
+            expected="one of " + ", ".join(sorted(allowed)),
+        )
+
+
+def _check_not_before(frame: pl.DataFrame, end: str, start: str, table: str, where: str) -> None:
+    bad = frame.with_row_index("_row").filter(pl.col(end) < pl.col(start))
+    if bad.height:
+        raise SchemaError(
+            f"{where}{table}: {end} before {start} (negative duration)",
+            row=int(bad["_row"][0]),
+            column=end,
+            expected=f"{end} >= {start}",
+        )

@@ -1,0 +1,199 @@
+"""Operational state in SQLite (WAL): ingest runs, closed periods and whatever later parts record.
+
+Facts live in Delta tables (``store.py``); this database holds what the tool did and decided.
+Each part that keeps state declares its own tables with :meth:`StateDB.ensure`, so nothing here
+knows about recommendations or e-mails.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+_CORE_DDL = """
+CREATE TABLE IF NOT EXISTS ingest_runs (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    src TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,            -- running | ok | failed
+    rows INTEGER NOT NULL DEFAULT 0,
+    quarantined INTEGER NOT NULL DEFAULT 0,
+    partitions TEXT NOT NULL DEFAULT '[]',
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS billing_periods (
+    source TEXT NOT NULL,
+    billing_account TEXT NOT NULL,
+    period TEXT NOT NULL,
+    invoiced INTEGER NOT NULL,       -- 1 once the provider marked the period final
+    delivery TEXT,                   -- the delivery (assembly, execution) the stored rows came from
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, billing_account, period)
+);
+CREATE TABLE IF NOT EXISTS closed_periods (
+    period TEXT PRIMARY KEY,
+    closed_at TEXT NOT NULL,
+    table_versions TEXT NOT NULL,    -- JSON {table: version}
+    content_hash TEXT NOT NULL,
+    forced INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS period_events (
+    period TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,             -- closed | reopened
+    reason TEXT
+);
+"""
+
+
+def utc_now() -> str:
+    """Now, as ISO-8601 UTC text: the one timestamp format in the state database."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    id: str
+    source: str
+    src: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    rows: int
+    quarantined: int
+    partitions: list[list[str]]
+    message: str | None
+
+
+class StateDB:
+    """The ledger's SQLite database, opened per use so that several processes can share it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+        self.ensure(_CORE_DDL)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed on success, rolled back on error."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=30000")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def ensure(self, ddl: str) -> None:
+        """Create tables that a part of gpuledger keeps, if they do not exist yet."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.executescript(ddl)
+        finally:
+            db.close()
+
+    # ingest runs ---------------------------------------------------------------------------
+
+    def start_ingest(self, source: str, src: str) -> str:
+        run_id = uuid.uuid4().hex[:16]
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO ingest_runs (id, source, src, started_at, status)"
+                " VALUES (?, ?, ?, ?, 'running')",
+                (run_id, source, src, utc_now()),
+            )
+        return run_id
+
+    def finish_ingest(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        rows: int = 0,
+        quarantined: int = 0,
+        partitions: list[list[str]] | None = None,
+        message: str | None = None,
+    ) -> None:
+        with self.connect() as db:
+            db.execute(
+                "UPDATE ingest_runs SET finished_at=?, status=?, rows=?, quarantined=?,"
+                " partitions=?, message=? WHERE id=?",
+                (
+                    utc_now(),
+                    status,
+                    rows,
+                    quarantined,
+                    json.dumps(partitions or []),
+                    message,
+                    run_id,
+                ),
+            )
+
+    def ingest_runs(self, limit: int = 20) -> list[IngestRun]:
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT * FROM ingest_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [
+            IngestRun(**{**dict(row), "partitions": json.loads(row["partitions"])}) for row in rows
+        ]
+
+    # billing periods -----------------------------------------------------------------------
+
+    def record_billing_period(
+        self, source: str, account: str, period: str, *, invoiced: bool, delivery: str | None
+    ) -> None:
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO billing_periods VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (source, billing_account, period) DO UPDATE SET"
+                " invoiced=excluded.invoiced, delivery=excluded.delivery,"
+                " updated_at=excluded.updated_at",
+                (source, account, period, int(invoiced), delivery, utc_now()),
+            )
+
+    def billing_periods(self) -> list[dict[str, Any]]:
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT * FROM billing_periods ORDER BY period, source, billing_account"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def delivery_of(self, source: str, account: str, period: str) -> str | None:
+        """The delivery id whose rows the store holds for this partition, if any."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT delivery FROM billing_periods WHERE source=? AND billing_account=?"
+                " AND period=?",
+                (source, account, period),
+            ).fetchone()
+        return None if row is None else row["delivery"]
+
+    # closed periods ------------------------------------------------------------------------
+
+    def closed_periods(self) -> dict[str, dict[str, Any]]:
+        with self.connect() as db:
+            rows = db.execute("SELECT * FROM closed_periods ORDER BY period").fetchall()
+        return {
+            row["period"]: {**dict(row), "table_versions": json.loads(row["table_versions"])}
+            for row in rows
+        }
+
+    def is_closed(self, period: str) -> bool:
+        return period in self.closed_periods()

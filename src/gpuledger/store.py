@@ -1,0 +1,182 @@
+"""The ledger store: canonical tables as Delta Lake tables under the ledger home.
+
+Writes replace whole partitions in one Delta commit (``replace_partitions``), so a restated export
+replaces its earlier copy and a reader never sees half a write. Every table keeps its history:
+``scan(table, version=N)`` reads it as it was. Writers on one machine take a per-table file lock;
+Delta's optimistic commit protocol guards the log itself.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from gpuledger.errors import StoreError
+from gpuledger.schema import TABLES, empty, validate
+from gpuledger.state import StateDB
+
+DEFAULT_HOME = Path.home() / ".gpuledger"
+
+
+def resolve_home(home: str | Path | None) -> str:
+    """The ledger home: the argument, else ``GPULEDGER_HOME``, else ``~/.gpuledger``."""
+    chosen = home or os.environ.get("GPULEDGER_HOME") or DEFAULT_HOME
+    text = str(chosen)
+    return text if "://" in text else str(Path(text).expanduser().resolve())
+
+
+class Store:
+    """Delta tables for facts, SQLite for operational state, both under one home."""
+
+    def __init__(
+        self, home: str | Path | None = None, storage_options: Mapping[str, str] | None = None
+    ) -> None:
+        self.home = resolve_home(home)
+        self.is_local = "://" not in self.home
+        self.storage_options = dict(storage_options or {})
+        if self.is_local:
+            Path(self.home).mkdir(parents=True, exist_ok=True)
+        state_dir = Path(self.home) if self.is_local else Path.home() / ".gpuledger-state"
+        self.state = StateDB(state_dir / "state.sqlite")
+
+    def uri(self, table: str) -> str:
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}")
+        return f"{self.home}/tables/{table}"
+
+    def _delta(self, table: str, version: int | None = None) -> DeltaTable | None:
+        try:
+            return DeltaTable(
+                self.uri(table), version=version, storage_options=self.storage_options or None
+            )
+        except TableNotFoundError:
+            return None
+
+    def exists(self, table: str) -> bool:
+        return self._delta(table) is not None
+
+    def version(self, table: str) -> int | None:
+        """The table's current version, or None before its first write."""
+        delta = self._delta(table)
+        return None if delta is None else delta.version()
+
+    def versions(self) -> dict[str, int | None]:
+        """Current version of every canonical table: a cache key that changes with any write."""
+        return {name: self.version(name) for name in TABLES}
+
+    def scan(self, table: str, version: int | None = None) -> pl.LazyFrame:
+        """The table as a LazyFrame (at ``version`` if given); empty with its schema if absent."""
+        delta = self._delta(table, version)
+        if delta is None:
+            if version is not None:
+                raise StoreError(f"table {table!r} has no version {version}")
+            return empty(table).lazy()
+        return pl.scan_delta(delta)
+
+    def read(self, table: str, version: int | None = None) -> pl.DataFrame:
+        return self.scan(table, version).collect()
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        delta = self._delta(table)
+        return [] if delta is None else delta.history()
+
+    @contextmanager
+    def _write_lock(self, table: str) -> Iterator[None]:
+        if not self.is_local:
+            yield
+            return
+        lock_dir = Path(self.home) / "locks"
+        lock_dir.mkdir(exist_ok=True)
+        with (lock_dir / f"{table}.lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def replace_partitions(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        keys: Sequence[str],
+        *,
+        replace: Sequence[Mapping[str, str]] | None = None,
+    ) -> int:
+        """Replace every partition named by ``keys`` that ``frame`` touches, in one commit.
+
+        ``replace`` lists extra key combinations to clear even though ``frame`` has no rows for
+        them (a restated export that dropped an account, say). Returns the new table version.
+        The frame is validated against the table first; on any error the table is unchanged.
+        """
+        spec = TABLES[table]
+        frame = validate(frame, table)
+        combos = frame.select(keys).unique().to_dicts() + [dict(c) for c in replace or []]
+        if not combos:
+            return self.version(table) or 0
+        predicate = " OR ".join(
+            "(" + " AND ".join(f"{key} = {_sql_literal(combo[key])}" for key in keys) + ")"
+            for combo in _distinct(combos)
+        )
+        with self._write_lock(table):
+            try:
+                if self._delta(table) is None:
+                    write_deltalake(
+                        self.uri(table),
+                        frame.to_arrow(),
+                        mode="overwrite",
+                        partition_by=list(spec.partition_by) or None,
+                        storage_options=self.storage_options or None,
+                    )
+                else:
+                    write_deltalake(
+                        self.uri(table),
+                        frame.to_arrow(),
+                        mode="overwrite",
+                        predicate=predicate,
+                        storage_options=self.storage_options or None,
+                    )
+            except Exception as exc:  # delta-rs raises several unrelated types
+                raise StoreError(f"could not write table {table!r}: {exc}") from exc
+        version = self.version(table)
+        assert version is not None
+        return version
+
+    def append(self, table: str, frame: pl.DataFrame) -> int:
+        """Append rows (telemetry, quarantine) after validation; returns the new version."""
+        spec = TABLES[table]
+        frame = validate(frame, table)
+        with self._write_lock(table):
+            try:
+                write_deltalake(
+                    self.uri(table),
+                    frame.to_arrow(),
+                    mode="append",
+                    partition_by=list(spec.partition_by) or None,
+                    storage_options=self.storage_options or None,
+                )
+            except Exception as exc:
+                raise StoreError(f"could not write table {table!r}: {exc}") from exc
+        version = self.version(table)
+        assert version is not None
+        return version
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        raise StoreError("partition keys may not be null")
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _distinct(combos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for combo in combos:
+        seen.setdefault(tuple(sorted(combo.items())), combo)
+    return list(seen.values())

@@ -24,7 +24,7 @@ TAGS: Final = pl.List(TAG)
 
 
 
-def _schema(columns: Mapping[str, Any]) -> pl.Schema:
+def make_schema(columns: Mapping[str, Any]) -> pl.Schema:
     """A Polars schema from a column → dtype mapping (dtype classes and instances mixed)."""
     return pl.Schema(columns)
 
@@ -83,13 +83,14 @@ class Cost:
     x_CreditType = "x_CreditType"
     x_InvoiceId = "x_InvoiceId"  # set once the provider has invoiced the period
     x_CurrencyConversionRate = "x_CurrencyConversionRate"
+    x_ProviderColumns = "x_ProviderColumns"  # the source's own x_ columns, as a JSON object
     x_Source = "x_Source"  # collector: aws | gcp | focus
     x_SourceFile = "x_SourceFile"
     x_SourceRow = "x_SourceRow"
     x_IngestId = "x_IngestId"
 
 
-COST_SCHEMA: Final = _schema(
+COST_SCHEMA: Final = make_schema(
     {
         Cost.BillingAccountId: pl.String,
         Cost.BillingAccountName: pl.String,
@@ -136,6 +137,7 @@ COST_SCHEMA: Final = _schema(
         Cost.x_CreditType: pl.String,
         Cost.x_InvoiceId: pl.String,
         Cost.x_CurrencyConversionRate: pl.Float64,
+        Cost.x_ProviderColumns: pl.String,
         Cost.x_Source: pl.String,
         Cost.x_SourceFile: pl.String,
         Cost.x_SourceRow: pl.Int64,
@@ -176,7 +178,7 @@ class Usage:
     source = "source"  # agent | dcgm | file
 
 
-GPU_USAGE_SCHEMA: Final = _schema(
+GPU_USAGE_SCHEMA: Final = make_schema(
     {
         Usage.bucket_start: UTC_TIME,
         Usage.bucket_seconds: pl.Int32,
@@ -221,7 +223,7 @@ class Tokens:
     source = "source"
 
 
-MODEL_TOKENS_SCHEMA: Final = _schema(
+MODEL_TOKENS_SCHEMA: Final = make_schema(
     {
         Tokens.bucket_start: UTC_TIME,
         Tokens.bucket_seconds: pl.Int32,
@@ -263,7 +265,7 @@ class Alloc:
     rule = "rule"
 
 
-ALLOCATION_SCHEMA: Final = _schema(
+ALLOCATION_SCHEMA: Final = make_schema(
     {
         Alloc.x_BillingPeriod: pl.String,
         Alloc.BillingPeriodStart: UTC_TIME,
@@ -308,7 +310,7 @@ class Stmt:
     content_hash = "content_hash"
 
 
-STATEMENT_SCHEMA: Final = _schema(
+STATEMENT_SCHEMA: Final = make_schema(
     {
         Stmt.period: pl.String,
         Stmt.team: pl.String,
@@ -342,7 +344,7 @@ class Rec:
     action = "action"
 
 
-RECOMMENDATION_SCHEMA: Final = _schema(
+RECOMMENDATION_SCHEMA: Final = make_schema(
     {
         Rec.period: pl.String,
         Rec.id: pl.String,
@@ -376,7 +378,7 @@ class Quarantine:
     x_IngestId = "x_IngestId"
 
 
-QUARANTINE_SCHEMA: Final = _schema(
+QUARANTINE_SCHEMA: Final = make_schema(
     {
         Quarantine.x_Source: pl.String,
         Quarantine.x_BillingPeriod: pl.String,

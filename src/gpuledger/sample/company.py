@@ -13,16 +13,17 @@ about sixteen per unit of scale, for benchmarks (scale 62 ≈ 1,000 GPU instance
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import resources
 
 import numpy as np
 import polars as pl
 
 from gpuledger.catalog import gpu_catalog
+from gpuledger.sample.accounts import ACCOUNTS, REGIONS, month_bounds
+from gpuledger.sample.company_charges import other_charges
 from gpuledger.schema import MONEY, UTC_TIME
 
 GIB = 1024**3
@@ -35,23 +36,6 @@ TEAMS: list[tuple[str, str, list[str], int]] = [
     ("recsys", "Recommendations", ["RecSys"], 40_000),
     ("speech", "Speech", ["Speech"], 20_000),
 ]
-
-ACCOUNTS = {
-    "AWS": [
-        ("999999999999", "acme-payer", "111111111111", "ml-prod"),
-        ("999999999999", "acme-payer", "222222222222", "ml-dev"),
-    ],
-    "GCP": [
-        ("01A2B3-C4D5E6-F7A8B9", "Acme GCP billing", "acme-vision-prod", "Acme Vision Prod"),
-        ("01A2B3-C4D5E6-F7A8B9", "Acme GCP billing", "acme-ml-research", "Acme ML Research"),
-    ],
-    "Microsoft": [
-        ("8611537", "Acme EA", "5a7c1d2e-3f40-4b5c-8d6e-7f8091a2b3c4", "acme-azure-ml"),
-    ],
-}
-
-REGIONS = {"AWS": ("us-east-1", "us-east-1a"), "GCP": ("us-central1", "us-central1-a")}
-REGIONS["Microsoft"] = ("eastus", "eastus-1")
 
 # On-demand $/instance-hour (see the price notes: AWS after the June-2025 cut, GCP March 2025).
 ON_DEMAND = {
@@ -83,7 +67,7 @@ EFFECTIVE_SHARE = {
 
 @dataclass(frozen=True)
 class Template:
-    """A kind of instance in the fleet and how it is used."""
+    """A kind of instance in the fleet and how it is used (a row of ``data/sample_fleet.csv``)."""
 
     provider: str
     account: int  # index into ACCOUNTS[provider]
@@ -95,307 +79,22 @@ class Template:
     schedule: str  # always | bursty | office | half_month
     sm_util: float  # mean SM activity when busy
     mem_fill: float  # share of GPU memory used when busy
-    gpus_used: float = 1.0  # share of the instance's GPUs that ever work
-    team_tag: str | None = "="  # "=" means: tag with the owner team's id
-    model_tag: str | None = "="
-    telemetry: bool = True
-    count: int = 1
+    gpus_used: float  # share of the instance's GPUs that ever work
+    team_tag: str | None  # "=" means: tag with the owner team's id; empty: untagged
+    model_tag: str | None
+    telemetry: bool
+    count: int
 
 
-BASE_FLEET: list[Template] = [
-    Template(
-        "AWS",
-        0,
-        "p5.48xlarge",
-        "savings_plan",
-        "nlp",
-        "llama-pretrain-70b",
-        "pretrain",
-        "always",
-        88,
-        0.85,
-    ),
-    Template(
-        "AWS",
-        0,
-        "p5.48xlarge",
-        "on_demand",
-        "nlp",
-        "nlp-finetune-8b",
-        "finetune",
-        "bursty",
-        72,
-        0.6,
-        team_tag="NLP",
-    ),
-    Template(
-        "AWS",
-        0,
-        "g6e.12xlarge",
-        "on_demand",
-        "nlp",
-        "chat-70b-serving",
-        "inference",
-        "always",
-        66,
-        0.9,
-        count=2,
-    ),
-    Template(
-        "AWS",
-        0,
-        "p4d.24xlarge",
-        "reserved",
-        "search-ranking",
-        "ranker-xl",
-        "ranking",
-        "always",
-        61,
-        0.7,
-        team_tag="Search Ranking",
-    ),
-    Template(
-        "AWS",
-        0,
-        "p5.4xlarge",
-        "on_demand",
-        "search-ranking",
-        "embed-v3",
-        "embedding",
-        "always",
-        11,
-        0.12,
-    ),
-    Template(
-        "AWS",
-        1,
-        "g5.xlarge",
-        "on_demand",
-        "ml-platform",
-        "notebooks",
-        "dev",
-        "office",
-        35,
-        0.4,
-        count=2,
-        model_tag=None,
-    ),
-    Template(
-        "AWS",
-        1,
-        "g6.xlarge",
-        "spot",
-        "ml-platform",
-        "batch-eval",
-        "batch",
-        "bursty",
-        80,
-        0.5,
-        team_tag="ML Platform",
-    ),
-    Template(
-        "AWS",
-        1,
-        "g5.12xlarge",
-        "on_demand",
-        "speech",
-        "speech-asr",
-        "inference",
-        "always",
-        40,
-        0.5,
-        team_tag=None,
-        model_tag=None,
-        telemetry=False,
-    ),
-    Template(
-        "GCP",
-        0,
-        "a3-highgpu-8g",
-        "cud",
-        "vision",
-        "vision-diffusion",
-        "pretrain",
-        "always",
-        82,
-        0.8,
-    ),
-    Template(
-        "GCP",
-        0,
-        "a2-highgpu-1g",
-        "on_demand",
-        "vision",
-        "vision-detector",
-        "inference",
-        "always",
-        45,
-        0.5,
-        team_tag="cv",
-    ),
-    Template(
-        "GCP",
-        1,
-        "g2-standard-8",
-        "spot",
-        "speech",
-        "speech-tts",
-        "finetune",
-        "bursty",
-        75,
-        0.6,
-        count=2,
-        team_tag="Speech",
-    ),
-    Template(
-        "GCP",
-        1,
-        "a2-highgpu-8g",
-        "on_demand",
-        "recsys",
-        "recsys-dlrm",
-        "pretrain",
-        "always",
-        70,
-        0.6,
-        gpus_used=0.5,
-        team_tag="RecSys",
-    ),
-    Template(
-        "Microsoft",
-        0,
-        "Standard_NC24ads_A100_v4",
-        "on_demand",
-        "recsys",
-        "recsys-serving",
-        "inference",
-        "always",
-        38,
-        0.45,
-        telemetry=False,
-    ),
-    Template(
-        "Microsoft",
-        0,
-        "Standard_ND96isr_H100_v5",
-        "on_demand",
-        "nlp",
-        "llama-pretrain-70b",
-        "pretrain",
-        "half_month",
-        85,
-        0.8,
-        team_tag="NLP",
-        telemetry=False,
-    ),
-]
-
-# Added once per unit of scale above 1: mostly single-GPU instances, as a large fleet has.
-BULK_FLEET: list[Template] = [
-    Template(
-        "AWS",
-        0,
-        "g5.xlarge",
-        "on_demand",
-        "search-ranking",
-        "embed-v3",
-        "embedding",
-        "always",
-        45,
-        0.5,
-        count=3,
-    ),
-    Template(
-        "AWS",
-        0,
-        "g6.xlarge",
-        "spot",
-        "ml-platform",
-        "batch-eval",
-        "batch",
-        "bursty",
-        70,
-        0.5,
-        count=3,
-    ),
-    Template(
-        "AWS",
-        0,
-        "g6e.xlarge",
-        "on_demand",
-        "nlp",
-        "chat-8b-serving",
-        "inference",
-        "always",
-        55,
-        0.7,
-        count=3,
-    ),
-    Template(
-        "AWS",
-        1,
-        "g5.xlarge",
-        "on_demand",
-        "ml-platform",
-        "notebooks",
-        "dev",
-        "office",
-        30,
-        0.3,
-        count=2,
-    ),
-    Template(
-        "AWS",
-        0,
-        "p5.4xlarge",
-        "savings_plan",
-        "nlp",
-        "nlp-finetune-8b",
-        "finetune",
-        "bursty",
-        75,
-        0.6,
-    ),
-    Template(
-        "GCP",
-        0,
-        "a2-highgpu-1g",
-        "on_demand",
-        "vision",
-        "vision-detector",
-        "inference",
-        "always",
-        45,
-        0.5,
-        count=2,
-    ),
-    Template(
-        "GCP",
-        1,
-        "g2-standard-8",
-        "spot",
-        "speech",
-        "speech-tts",
-        "finetune",
-        "bursty",
-        70,
-        0.6,
-        count=1,
-    ),
-    Template(
-        "AWS",
-        0,
-        "g6.xlarge",
-        "on_demand",
-        "recsys",
-        "recsys-serving",
-        "inference",
-        "always",
-        35,
-        0.4,
-        team_tag=None,
-    ),
-]
+def fleet_templates(fleet: str) -> list[Template]:
+    """The ``base`` (scale 1) or ``bulk`` (added per unit of scale) instance templates."""
+    path = resources.files("gpuledger") / "data" / "sample_fleet.csv"
+    with path.open("rb") as handle:
+        table = pl.read_csv(
+            handle.read(), schema_overrides={"team_tag": pl.String, "model_tag": pl.String}
+        )
+    rows = table.filter(pl.col("fleet") == fleet).drop("fleet").iter_rows(named=True)
+    return [Template(**row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -411,14 +110,6 @@ class Company:
     seed: int
 
 
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """First instant of the month and of the next, UTC."""
-    year, number = (int(part) for part in month.split("-"))
-    start = datetime(year, number, 1, tzinfo=UTC)
-    days = calendar.monthrange(year, number)[1]
-    return start, start + timedelta(days=days)
-
-
 def build_company(scale: float = 1, seed: int = 7, months: list[str] | None = None) -> Company:
     """Build the company at ``scale`` for ``months`` (default 2026-09 and 2026-10)."""
     months = months or ["2026-09", "2026-10"]
@@ -432,7 +123,9 @@ def build_company(scale: float = 1, seed: int = 7, months: list[str] | None = No
         instances=instances.drop("schedule", "sm_util", "mem_fill", "gpus_used", "telemetry"),
         instance_hours=instance_hours,
         gpu_hours=_gpu_hours(instances, instance_hours, months[-1], rng),
-        other_charges=_other_charges(instances, instance_hours, months, rng),
+        other_charges=other_charges(
+            instances, instance_hours, months, rng, base_fleet_size=len(_fleet(1))
+        ),
         seed=seed,
     )
 
@@ -452,11 +145,11 @@ def _teams() -> pl.DataFrame:
 
 def _fleet(scale: float) -> list[Template]:
     extra_units = max(0.0, scale - 1)
-    fleet = list(BASE_FLEET)
+    fleet = fleet_templates("base")
+    bulk = fleet_templates("bulk")
     whole = int(extra_units)
-    fraction = extra_units - whole
-    fleet += [t for _ in range(whole) for t in BULK_FLEET]
-    fleet += BULK_FLEET[: round(fraction * len(BULK_FLEET))]
+    fleet += [t for _ in range(whole) for t in bulk]
+    fleet += bulk[: round((extra_units - whole) * len(bulk))]
     return [t for t in fleet for _ in range(t.count)]
 
 
@@ -641,299 +334,3 @@ def _gpu_hours(
             "power_w",
         )
     )
-
-
-SIDE_SERVICES = {
-    # provider: (storage service, network service, compute service, cpu type, cpu $/h, disk $/h)
-    "AWS": (
-        "Amazon Elastic Block Store",
-        "AWS Data Transfer",
-        "Amazon Elastic Compute Cloud",
-        "m6i.2xlarge",
-        "0.384",
-        "0.2244",
-    ),
-    "GCP": (
-        "Compute Engine",
-        "Networking",
-        "Compute Engine",
-        "n2-standard-8",
-        "0.388472",
-        "0.2301",
-    ),
-    "Microsoft": ("Storage", "Bandwidth", "Virtual Machines", "Standard_D8s_v5", "0.384", "0.2104"),
-}
-
-OTHER_CHARGES_SCHEMA = {
-    "provider": pl.String,
-    "billing_account_id": pl.String,
-    "sub_account_id": pl.String,
-    "service_name": pl.String,
-    "service_category": pl.String,
-    "charge_kind": pl.String,
-    "resource_id": pl.String,
-    "instance_type": pl.String,
-    "team_tag": pl.String,
-    "hour_start": UTC_TIME,
-    "month": pl.String,
-    "usage_amount": pl.Float64,
-    "usage_unit": pl.String,
-    "amount": MONEY,
-    "description": pl.String,
-}
-
-
-def _other_charges(
-    instances: pl.DataFrame,
-    instance_hours: pl.DataFrame,
-    months: list[str],
-    rng: np.random.Generator,
-) -> pl.DataFrame:
-    """Disks, network and CPU side-cars of the GPU fleet, plus monthly support, tax, credits."""
-    hourly = instance_hours.join(
-        instances.select(
-            "resource_id",
-            "provider",
-            "billing_account_id",
-            "sub_account_id",
-            "resource_name",
-            "team_tag",
-            "zone",
-        ),
-        on="resource_id",
-    )
-    bulk = instances.height > len(BASE_FLEET) + 4
-    frames = [_disk_rows(hourly), _network_rows(hourly, rng, hourly_rows=bulk)]
-    if bulk:
-        frames.append(_cpu_rows(hourly))
-    frames.append(_monthly_rows(instances, instance_hours, months))
-    return pl.concat(
-        [f.select(list(OTHER_CHARGES_SCHEMA)).cast(OTHER_CHARGES_SCHEMA) for f in frames]
-    )
-
-
-def _side(provider_column: str, index: int) -> pl.Expr:
-    return pl.col(provider_column).replace_strict(
-        {p: v[index] for p, v in SIDE_SERVICES.items()}, return_dtype=pl.String
-    )
-
-
-def _disk_rows(hourly: pl.DataFrame) -> pl.DataFrame:
-    disk_id = (
-        pl.when(pl.col("provider") == "AWS")
-        .then(pl.concat_str(pl.lit("vol-0"), pl.col("resource_id").str.slice(3, 16)))
-        .when(pl.col("provider") == "GCP")
-        .then(
-            pl.concat_str(
-                pl.lit("//compute.googleapis.com/projects/"),
-                pl.col("sub_account_id"),
-                pl.lit("/zones/"),
-                pl.col("zone"),
-                pl.lit("/disks/"),
-                pl.col("resource_name"),
-                pl.lit("-data"),
-            )
-        )
-        .otherwise(
-            pl.concat_str(
-                pl.col("resource_id").str.replace("virtualMachines", "disks"), pl.lit("-data")
-            )
-        )
-    )
-    return hourly.with_columns(
-        _side("provider", 0).alias("service_name"),
-        pl.lit("Storage").alias("service_category"),
-        pl.lit("storage").alias("charge_kind"),
-        disk_id.alias("resource_id"),
-        pl.lit(None, pl.String).alias("instance_type"),
-        pl.lit(2048 / 730).alias("usage_amount"),
-        pl.lit("GB-Hours").alias("usage_unit"),
-        _side("provider", 5).cast(MONEY).alias("amount"),
-        pl.lit("2 TiB SSD data volume").alias("description"),
-    )
-
-
-def _network_rows(
-    hourly: pl.DataFrame, rng: np.random.Generator, *, hourly_rows: bool
-) -> pl.DataFrame:
-    """Egress from each instance: hourly at benchmark scales, one row a day in the small sample."""
-    rows = (
-        hourly
-        if hourly_rows
-        else hourly.with_columns(pl.col("hour_start").dt.truncate("1d")).unique(
-            ["resource_id", "hour_start"], maintain_order=True
-        )
-    )
-    per_row = 1 if hourly_rows else 24
-    gigabytes = rng.gamma(2.0, 1.5, rows.height) * per_row
-    return rows.with_columns(
-        _side("provider", 1).alias("service_name"),
-        pl.lit("Networking").alias("service_category"),
-        pl.lit("network").alias("charge_kind"),
-        pl.lit(None, pl.String).alias("instance_type"),
-        pl.Series("usage_amount", gigabytes.round(3)),
-        pl.lit("GB").alias("usage_unit"),
-        (pl.Series(gigabytes.round(3)) * 0.09)
-        .round(6)
-        .cast(pl.Decimal(38, 6))
-        .cast(MONEY)
-        .alias("amount"),
-        pl.lit("Data transfer out to the internet").alias("description"),
-    )
-
-
-def _cpu_rows(hourly: pl.DataFrame) -> pl.DataFrame:
-    """A CPU side-car instance per GPU instance (data loaders, API gateways)."""
-    cpu_id = (
-        pl.when(pl.col("provider") == "AWS")
-        .then(pl.concat_str(pl.lit("i-1"), pl.col("resource_id").str.slice(3, 16)))
-        .otherwise(pl.concat_str(pl.col("resource_id"), pl.lit("-cpu")))
-    )
-    return hourly.with_columns(
-        _side("provider", 2).alias("service_name"),
-        pl.lit("Compute").alias("service_category"),
-        pl.lit("usage").alias("charge_kind"),
-        cpu_id.alias("resource_id"),
-        _side("provider", 3).alias("instance_type"),
-        pl.lit(1.0).alias("usage_amount"),
-        pl.lit("Hrs").alias("usage_unit"),
-        _side("provider", 4).cast(MONEY).alias("amount"),
-        pl.lit("CPU side-car instance").alias("description"),
-    )
-
-
-def _monthly_rows(
-    instances: pl.DataFrame, instance_hours: pl.DataFrame, months: list[str]
-) -> pl.DataFrame:
-    """Support, tax, credits, a refund and shared networking: lines no instance tag explains."""
-    usage = (
-        instance_hours.join(
-            instances.select(
-                "resource_id", "provider", "billing_account_id", "sub_account_id", "effective_rate"
-            ),
-            on="resource_id",
-        )
-        .group_by("provider", "billing_account_id", "sub_account_id", "month")
-        .agg(pl.col("effective_rate").sum().alias("usage"))
-    )
-    rows: list[dict[str, object]] = []
-    for month in months:
-        start, end = month_bounds(month)
-        aws = usage.filter((pl.col("provider") == "AWS") & (pl.col("month") == month))
-        payer = ACCOUNTS["AWS"][0][0]
-        aws_total = sum(aws["usage"].to_list(), Decimal(0))
-        rows.append(
-            _line(
-                "AWS",
-                payer,
-                payer,
-                "AWS Support (Business)",
-                "Support",
-                "support",
-                month,
-                (aws_total * Decimal("0.03")).quantize(Decimal("0.01")),
-                "AWS Support (Business) 3% of usage",
-            )
-        )
-        for row in aws.filter(pl.col("sub_account_id") == ACCOUNTS["AWS"][1][2]).iter_rows(
-            named=True
-        ):
-            rows.append(
-                _line(
-                    "AWS",
-                    payer,
-                    row["sub_account_id"],
-                    "Amazon Elastic Compute Cloud",
-                    "Compute",
-                    "tax",
-                    month,
-                    (row["usage"] * Decimal("0.0625")).quantize(Decimal("0.01")),
-                    "Sales tax 6.25%",
-                )
-            )
-        rows.append(
-            _line(
-                "AWS",
-                payer,
-                ACCOUNTS["AWS"][0][2],
-                "AWS Transit Gateway",
-                "Networking",
-                "network",
-                month,
-                Decimal("1.20") * Decimal((end - start).days * 24),
-                "Shared transit gateway attachments",
-            )
-        )
-        if month == months[0]:
-            rows.append(
-                _line(
-                    "AWS",
-                    payer,
-                    ACCOUNTS["AWS"][1][2],
-                    "Amazon Elastic Compute Cloud",
-                    "Compute",
-                    "credit",
-                    month,
-                    Decimal("-1500.00"),
-                    "AWS Activate promotional credit",
-                )
-            )
-        if month == months[-1]:
-            rows.append(
-                _line(
-                    "AWS",
-                    payer,
-                    ACCOUNTS["AWS"][0][2],
-                    "Amazon Elastic Compute Cloud",
-                    "Compute",
-                    "refund",
-                    month,
-                    Decimal("-212.50"),
-                    "Refund: capacity reservation not delivered",
-                )
-            )
-            gcp = ACCOUNTS["GCP"][1]
-            rows.append(
-                _line(
-                    "GCP",
-                    gcp[0],
-                    gcp[2],
-                    "Compute Engine",
-                    "Compute",
-                    "credit",
-                    month,
-                    Decimal("-750.00"),
-                    "Research promotion credit",
-                )
-            )
-    return pl.DataFrame(rows, schema=OTHER_CHARGES_SCHEMA)
-
-
-def _line(
-    provider: str,
-    billing: str,
-    sub: str,
-    service: str,
-    category: str,
-    kind: str,
-    month: str,
-    amount: Decimal,
-    description: str,
-) -> dict[str, object]:
-    return {
-        "provider": provider,
-        "billing_account_id": billing,
-        "sub_account_id": sub,
-        "service_name": service,
-        "service_category": category,
-        "charge_kind": kind,
-        "resource_id": None,
-        "instance_type": None,
-        "team_tag": None,
-        "hour_start": None,
-        "month": month,
-        "usage_amount": None,
-        "usage_unit": None,
-        "amount": amount,
-        "description": description,
-    }

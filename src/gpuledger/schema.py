@@ -78,6 +78,8 @@ class Cost:
     x_ParentResourceId = "x_ParentResourceId"  # the instance a split line (pod, GPU SKU) belongs to
     x_K8sNamespace = "x_K8sNamespace"
     x_K8sPod = "x_K8sPod"
+    x_SplitCost = "x_SplitCost"  # EKS split cost allocation: the pod's share of its parent
+    x_SplitUnusedCost = "x_SplitUnusedCost"  # and its share of the parent's unused capacity
     x_LineItemType = "x_LineItemType"  # the provider's own charge type, kept for audit
     x_LineItemId = "x_LineItemId"  # the provider's own line id, where it has one
     x_CreditType = "x_CreditType"
@@ -132,6 +134,8 @@ COST_SCHEMA: Final = make_schema(
         Cost.x_ParentResourceId: pl.String,
         Cost.x_K8sNamespace: pl.String,
         Cost.x_K8sPod: pl.String,
+        Cost.x_SplitCost: MONEY,
+        Cost.x_SplitUnusedCost: MONEY,
         Cost.x_LineItemType: pl.String,
         Cost.x_LineItemId: pl.String,
         Cost.x_CreditType: pl.String,
@@ -176,6 +180,7 @@ class Usage:
     samples = "samples"
     util_method = "util_method"  # process | memory_share | device: how sm_util was split
     source = "source"  # agent | dcgm | file
+    x_BillingPeriod = "x_BillingPeriod"  # "YYYY-MM" of bucket_start: the partition key
 
 
 GPU_USAGE_SCHEMA: Final = make_schema(
@@ -204,6 +209,7 @@ GPU_USAGE_SCHEMA: Final = make_schema(
         Usage.samples: pl.Int32,
         Usage.util_method: pl.String,
         Usage.source: pl.String,
+        Usage.x_BillingPeriod: pl.String,
     }
 )
 
@@ -432,7 +438,7 @@ TABLES: Final[Mapping[str, TableSpec]] = {
         TableSpec(
             "gpu_usage",
             GPU_USAGE_SCHEMA,
-            (),
+            (Usage.source, Usage.x_BillingPeriod),
             frozenset(
                 {
                     Usage.bucket_start,
@@ -477,7 +483,7 @@ def empty(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema=TABLES[table].schema)
 
 
-def conform(frame: pl.LazyFrame, table: str) -> pl.LazyFrame:
+def conform(frame: pl.LazyFrame, table: str, *, source: str = "") -> pl.LazyFrame:
     """Add the table's missing optional columns as nulls and order columns as the schema does.
 
     Required columns are never invented: :func:`validate` reports them missing instead.
@@ -486,8 +492,9 @@ def conform(frame: pl.LazyFrame, table: str) -> pl.LazyFrame:
     present = set(frame.collect_schema().names())
     missing_required = sorted(spec.required - present)
     if missing_required:
+        where = f"{source}: " if source else ""
         raise SchemaError(
-            f"{table}: missing required column(s) {', '.join(missing_required)}",
+            f"{where}{table}: missing required column(s) {', '.join(missing_required)}",
             expected=f"the columns of the {table} table",
         )
     return frame.select(
@@ -513,7 +520,7 @@ def validate(frame: pl.DataFrame, table: str, *, source: str = "") -> pl.DataFra
             f"{where}{table}: unknown column(s) {', '.join(unknown)}",
             expected=f"only the columns of the {table} table",
         )
-    frame = conform(frame.lazy(), table).collect()
+    frame = conform(frame.lazy(), table, source=source).collect()
     for name, dtype in spec.schema.items():
         actual = frame.schema[name]
         if actual == dtype:

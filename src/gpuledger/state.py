@@ -80,8 +80,6 @@ class StateDB:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
         self.ensure(_CORE_DDL)
 
     @contextmanager
@@ -102,8 +100,10 @@ class StateDB:
 
     def ensure(self, ddl: str) -> None:
         """Create tables that a part of gpuledger keeps, if they do not exist yet."""
-        db = sqlite3.connect(self.path, timeout=30)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(ddl)
         finally:
             db.close()

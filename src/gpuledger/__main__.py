@@ -1,0 +1,5 @@
+"""`python -m gpuledger` runs the command line."""
+
+from gpuledger.cli import main
+
+main()

@@ -1,0 +1,98 @@
+"""`gpuledger demo`: a fresh home, the sample company's exports through every stage, the app.
+
+The steps are the ones a real deployment runs, in the same order and through the same code:
+ingest each source, attribute each month, print the chargeback, recommendations and waste, then
+serve the app. Nothing here computes anything itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.rule import Rule
+
+import gpuledger
+from gpuledger.cli import Context
+from gpuledger.errors import UsageError
+from gpuledger.sample import write_sample
+from gpuledger.sample.company import build_company
+
+MARKER = ".gpuledger-demo"
+DEFAULT_HOME = Path.home() / ".gpuledger-demo"
+SOURCES = (("aws", "aws"), ("gcp", "gcp"), ("focus", "azure"), ("gpu", "gpu"))
+
+
+def _repo_sample_data() -> Path | None:
+    candidate = Path(gpuledger.__file__).resolve().parents[2] / "sample_data"
+    return candidate if (candidate / "aws").is_dir() else None
+
+
+def _fresh_home(home: Path) -> None:
+    """Start from an empty home; refuse to wipe a folder the demo did not create."""
+    if home.exists() and any(home.iterdir()):
+        if not (home / MARKER).exists():
+            raise UsageError(
+                f"{home} is not empty and was not made by the demo; pass --home to a new folder"
+            )
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("made by `gpuledger demo`; safe to delete\n")
+
+
+def _step(console: Console, title: str, command: str, ctx: Context, **options: Any) -> None:
+    console.print(Rule(title, align="left"))
+    module = importlib.import_module(f"gpuledger.commands.{command}")
+    module.run(ctx, **options)
+
+
+def run(ctx: Context, *, no_app: bool, port: int) -> None:
+    console = Console()
+    home = Path(ctx.home) if ctx.home else DEFAULT_HOME
+    _fresh_home(home)
+    if ctx.config is None:
+        example = Path(gpuledger.__file__).parent / "data" / "gpuledger.toml"
+        shutil.copyfile(example, home / "gpuledger.toml")
+        ctx = Context(home=str(home), config=home / "gpuledger.toml")
+    else:
+        ctx = Context(home=str(home), config=ctx.config)
+    sample = _repo_sample_data()
+    if sample is None:
+        sample = home / "sample_data"
+        console.print(f"writing sample data to {sample}")
+        write_sample(sample)
+    months = build_company(1, 7).months
+    console.print(f"ledger home: {home}\nsample data: {sample}", highlight=False)
+    for source, folder in SOURCES:
+        _step(console, f"ingest {source}", "ingest", ctx, source=source, src=str(sample / folder))
+    for month in months:
+        _step(console, f"attribute {month}", "attribute", ctx, period=month)
+    latest = months[-1]
+    _step(
+        console, f"chargeback {latest}", "chargeback", ctx, period=latest, format="table", out=None
+    )
+    _step(console, f"waste {latest}", "waste", ctx, period=latest, team=None, format="table")
+    _step(
+        console,
+        f"recommendations {latest}",
+        "recommend",
+        ctx,
+        period=latest,
+        format="table",
+        dismiss=None,
+        acknowledge=None,
+        done=None,
+        reason=None,
+    )
+    _step(console, "status", "status", ctx, format="table")
+    console.print(
+        f"\nTry: gpuledger --home {home} --config {ctx.config} chargeback --period {latest}"
+        " --format xlsx --out statements.xlsx",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not no_app:
+        _step(console, "app", "app", ctx, port=port, address="127.0.0.1")

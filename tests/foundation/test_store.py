@@ -1,0 +1,155 @@
+"""The Delta store: atomic, idempotent partition replaces, time travel, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from gpuledger.collect.ingest import PARTITION_KEYS
+from gpuledger.errors import SchemaError
+from gpuledger.schema import Cost
+from gpuledger.store import Store
+from tests.factories import cost_rows
+
+
+def _partition(account: str, amount: str, rows: int = 3) -> pl.DataFrame:
+    return cost_rows(
+        *[{Cost.BillingAccountId: account, Cost.EffectiveCost: Decimal(amount)}] * rows
+    )
+
+
+def _totals(store: Store, version: int | None = None) -> dict[str, tuple[int, Decimal]]:
+    frame = (
+        store.scan("cost", version)
+        .group_by(Cost.BillingAccountId)
+        .agg(pl.len(), pl.col(Cost.EffectiveCost).sum())
+        .collect()
+    )
+    return {row[0]: (row[1], row[2]) for row in frame.iter_rows()}
+
+
+def test_missing_table_reads_as_empty_with_its_schema(store: Store) -> None:
+    assert store.read("cost").height == 0
+    assert store.version("cost") is None
+
+
+def test_same_partition_twice_keeps_one_copy(store: Store) -> None:
+    store.replace_partitions("cost", _partition("111", "1.5"), PARTITION_KEYS)
+    store.replace_partitions("cost", _partition("111", "1.5"), PARTITION_KEYS)
+    assert _totals(store) == {"111": (3, Decimal("4.5"))}
+
+
+def test_replace_touches_only_its_own_partitions(store: Store) -> None:
+    store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    store.replace_partitions("cost", _partition("222", "2"), PARTITION_KEYS)
+    store.replace_partitions("cost", _partition("111", "10", rows=1), PARTITION_KEYS)
+    assert _totals(store) == {"111": (1, Decimal("10")), "222": (3, Decimal("6"))}
+
+
+def test_time_travel_returns_the_old_version(store: Store) -> None:
+    first = store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    store.replace_partitions("cost", _partition("111", "7"), PARTITION_KEYS)
+    assert _totals(store, version=first) == {"111": (3, Decimal("3"))}
+    assert _totals(store) == {"111": (3, Decimal("21"))}
+
+
+def test_invalid_frame_leaves_the_table_as_it_was(store: Store) -> None:
+    version = store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    bad = _partition("111", "5").with_columns(pl.lit("Bogus").alias(Cost.ChargeCategory))
+    with pytest.raises(SchemaError):
+        store.replace_partitions("cost", bad, PARTITION_KEYS)
+    assert store.version("cost") == version
+    assert _totals(store) == {"111": (3, Decimal("3"))}
+
+
+def test_replace_can_clear_a_partition_the_frame_no_longer_has(store: Store) -> None:
+    store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    store.replace_partitions("cost", _partition("222", "2"), PARTITION_KEYS)
+    gone = {Cost.x_Source: "aws", Cost.BillingAccountId: "111", Cost.x_BillingPeriod: "2026-10"}
+    store.replace_partitions("cost", _partition("222", "2"), PARTITION_KEYS, replace=[gone])
+    assert _totals(store) == {"222": (3, Decimal("6"))}
+
+
+_WRITER = """
+import sys
+from decimal import Decimal
+import polars as pl
+from gpuledger.collect.ingest import PARTITION_KEYS
+from gpuledger.schema import Cost
+from gpuledger.store import Store
+from tests.factories import cost_rows
+store = Store(sys.argv[1])
+account, amount, rows, repeats = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+frame = cost_rows({Cost.BillingAccountId: account, Cost.EffectiveCost: Decimal(amount)})
+frame = frame.join(pl.DataFrame({"_n": range(rows)}), how="cross").drop("_n")
+print("writing", flush=True)
+for _ in range(repeats):
+    store.replace_partitions("cost", frame, PARTITION_KEYS)
+print("done", flush=True)
+"""
+
+
+def _writer(
+    home: Path, account: str, amount: str, rows: int, repeats: int
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(home), account, amount, str(rows), str(repeats)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_concurrent_writers_do_not_corrupt_the_table(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Store(home).replace_partitions("cost", _partition("000", "1"), PARTITION_KEYS)
+    writers = [
+        _writer(home, "111", "1", 500, 4),
+        _writer(home, "222", "2", 500, 4),
+        _writer(home, "111", "1", 500, 4),
+    ]
+    for writer in writers:
+        assert writer.wait(timeout=120) == 0
+    assert _totals(Store(home)) == {
+        "000": (3, Decimal("3")),
+        "111": (500, Decimal("500")),
+        "222": (500, Decimal("1000")),
+    }
+
+
+@pytest.mark.slow
+def test_a_killed_writer_leaves_the_previous_version_readable(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Store(home).replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    writer = _writer(home, "111", "2", 400_000, 1)
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "writing"
+    time.sleep(0.3)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    totals = _totals(Store(home))
+    assert totals in (
+        {"111": (3, Decimal("3"))},
+        {"111": (400_000, Decimal("800000"))},
+    )
+
+
+def test_processes_share_the_state_database(store: Store) -> None:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        run_ids = pool.starmap(_start_run, [(store.home, n) for n in range(6)])
+    assert len(set(run_ids)) == 6
+    assert len(store.state.ingest_runs(limit=10)) == 6
+
+
+def _start_run(home: str, number: int) -> str:
+    return Store(home).state.start_ingest("aws", f"file-{number}")

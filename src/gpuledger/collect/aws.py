@@ -1,0 +1,102 @@
+"""`gpuledger ingest aws SRC`: AWS billing exports (CUR 2.0, legacy CUR, FOCUS) → ``cost``.
+
+Collect step, AWS. The flow, each part in its own module:
+
+1. :mod:`~gpuledger.collect.aws_deliveries` lists ``SRC`` (folder, file or ``s3://``) and keeps
+   the newest complete delivery of every period, refusing one whose manifest names missing files;
+2. :mod:`~gpuledger.collect.aws_read` reads each file of those deliveries (streaming, one file
+   at a time) and maps it with :mod:`~gpuledger.collect.aws_cur2` or
+   :mod:`~gpuledger.collect.aws_focus`;
+3. :func:`gpuledger.collect.ingest.ingest_cost` validates everything and replaces each
+   (billing account, period) partition in one commit, so a re-delivery replaces the old copy.
+
+Any file-level fault raises before the store is touched. A period counts as invoiced once every
+one of its rows carries an invoice id (``bill_invoice_id``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from gpuledger.collect.aws_deliveries import AwsDelivery, find_deliveries
+from gpuledger.collect.aws_read import read_file
+from gpuledger.collect.ingest import (
+    CostBatch,
+    Delivery,
+    IngestResult,
+    billing_period_of,
+    ingest_cost,
+)
+from gpuledger.config import Settings
+from gpuledger.progress import progress_bar
+from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost
+from gpuledger.store import Store
+
+SOURCE = "aws"
+
+
+def ingest(store: Store, settings: Settings, src: str, **options: Any) -> IngestResult:
+    """Ingest every AWS billing delivery under ``src`` into the store."""
+    return ingest_cost(store, SOURCE, src, lambda run_id: read_batch(src))
+
+
+def read_batch(src: str) -> CostBatch:
+    """All rows of the current deliveries under ``src``, their refused rows and delivery facts."""
+    deliveries = find_deliveries(src)
+    rows: list[pl.DataFrame] = []
+    refused: list[pl.DataFrame] = []
+    delivery_of: dict[str, AwsDelivery] = {}
+    files = [(d, f) for d in deliveries for f in d.files]
+    with progress_bar() as progress:
+        task = progress.add_task(f"AWS {src}", total=len(files))
+        for delivery, file in files:
+            file_rows, file_refused, _ = read_file(file)
+            rows.append(file_rows)
+            refused.append(file_refused)
+            delivery_of[file.uri] = delivery
+            progress.advance(task)
+    frame = _concat(rows, COST_SCHEMA)
+    return CostBatch(
+        rows=frame,
+        quarantine=_concat(refused, QUARANTINE_SCHEMA),
+        deliveries=period_deliveries(frame, delivery_of),
+    )
+
+
+def _concat(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """One frame from per-file frames whose optional columns may differ."""
+    present = [f for f in frames if f.height]
+    if not present:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(present, how="diagonal_relaxed", rechunk=False)
+
+
+def period_deliveries(rows: pl.DataFrame, delivery_of: dict[str, AwsDelivery]) -> list[Delivery]:
+    """Per (billing account, period): the delivery it came from and whether it is invoiced."""
+    if rows.is_empty():
+        return []
+    periods = (
+        rows.group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
+        .agg(
+            pl.col(Cost.x_SourceFile).first().alias("file"),
+            pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
+        )
+        .sort(Cost.BillingAccountId, "period")
+    )
+    return [
+        Delivery(
+            billing_account=row[Cost.BillingAccountId],
+            period=row["period"],
+            delivery_id=_delivery_id(delivery_of.get(row["file"])),
+            invoiced=bool(row["invoiced"]),
+        )
+        for row in periods.iter_rows(named=True)
+    ]
+
+
+def _delivery_id(delivery: AwsDelivery | None) -> str | None:
+    if delivery is None:
+        return None
+    return delivery.delivery_id or delivery.manifest or delivery.files[0].uri

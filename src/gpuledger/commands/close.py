@@ -1,0 +1,29 @@
+"""`gpuledger close`: freeze a month's statements, or re-open a closed month with a reason."""
+
+from __future__ import annotations
+
+from gpuledger.cli import Context
+from gpuledger.engine.period_close import close_period, provisional_accounts, reopen_period
+from gpuledger.progress import stderr_console
+
+
+def run(ctx: Context, *, period: str, force: bool, reopen: bool, reason: str | None) -> None:
+    if reopen:
+        reopen_period(ctx.store, period, reason)
+        stderr_console.print(f"re-opened {period}: {reason}", highlight=False)
+        return
+    provisional = provisional_accounts(ctx.store, period)
+    if provisional and force:
+        stderr_console.print(
+            f"[yellow]warning:[/] {period} is not invoiced yet for {', '.join(provisional)};"
+            " closing anyway (--force). Later changes become adjustments of the next month.",
+            highlight=False,
+        )
+    result = close_period(ctx.store, ctx.settings, period, force=force)
+    statements = result.statements
+    stderr_console.print(
+        f"closed {period}: {len(statements.teams)} teams, invoice"
+        f" {statements.invoice_total:,} {statements.currency}, content hash"
+        f" {result.content_hash[:16]}, table versions {result.table_versions}",
+        highlight=False,
+    )

@@ -1,0 +1,116 @@
+"""Statements as text tables for a terminal (rich), one summary and one table per team."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gpuledger.engine.statements import Statements, TeamStatement
+from gpuledger.report.export_cells import wording
+
+WIDTH = 120
+
+
+def _amount(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _signed(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:+,}"
+
+
+def render_table(statements: Statements) -> bytes:
+    """Plain text (no colour codes), the same on every terminal and in a file."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=WIDTH, color_system=None, force_terminal=False)
+    words = wording(statements)
+    state = f"closed {statements.closed_at}" if statements.closed else "open"
+    console.print(
+        Text(
+            f"{words.title} {statements.period} — {statements.currency},"
+            f" {statements.cost_basis}, {state}"
+        )
+    )
+    console.print(Text(words.note))
+    console.print(_summary(statements))
+    for team in statements.teams:
+        console.print(_team_table(statements, team))
+    console.print(
+        Text(
+            f"invoice {_amount(statements.invoice_total)} = allocated"
+            f" {_amount(statements.allocated_total)} + (unallocated)"
+            f" {_amount(statements.unallocated_total)} {statements.currency}"
+            + (
+                f"; adjustments of closed months {_signed(statements.adjustment_total)}"
+                if statements.adjustment_total
+                else ""
+            )
+        )
+    )
+    return buffer.getvalue().encode("utf-8")
+
+
+def _summary(statements: Statements) -> Table:
+    words = wording(statements)
+    table = Table(title="Teams", title_justify="left")
+    table.add_column("team")
+    for name in ("total", "previous", "change", "budget", "variance", "forecast", "adjustments"):
+        table.add_column(name, justify="right")
+    table.add_column(words.amount.lower(), justify="right")
+    for team in statements.teams:
+        change = None if team.previous_total is None else team.total - team.previous_total
+        table.add_row(
+            Text(team.team),
+            _amount(team.total),
+            _amount(team.previous_total),
+            _signed(change),
+            _amount(team.budget),
+            _signed(team.variance),
+            _amount(team.forecast),
+            _signed(team.adjustment_total) if team.adjustments else "",
+            _amount(team.amount_due),
+        )
+    table.add_section()
+    table.add_row(
+        Text("invoice"),
+        _amount(statements.invoice_total),
+        *([""] * 6),
+        _amount(statements.invoice_total + statements.adjustment_total),
+    )
+    return table
+
+
+def _team_table(statements: Statements, team: TeamStatement) -> Table:
+    table = Table(
+        title=f"{team.team} — {_amount(team.amount_due)} {statements.currency}",
+        title_justify="left",
+    )
+    for name in ("model", "GPU", "cost type"):
+        table.add_column(name)
+    for name in ("GPU-hours", "cost", "previous"):
+        table.add_column(name, justify="right")
+    for line in team.lines:
+        table.add_row(
+            Text(line.model),
+            Text(line.gpu_model or ""),
+            Text(line.cost_type),
+            f"{line.gpu_hours:,.1f}",
+            _amount(line.cost),
+            _amount(line.previous),
+        )
+    for line in team.adjustments:
+        table.add_row(
+            Text(line.model),
+            Text(line.gpu_model or ""),
+            Text(f"adjustment of {line.corrects_period}: {line.cost_type}"),
+            f"{line.gpu_hours:+,.1f}",
+            _signed(line.cost),
+            "",
+        )
+    table.add_section()
+    table.add_row(Text("total"), "", "", "", _amount(team.amount_due), _amount(team.previous_total))
+    return table

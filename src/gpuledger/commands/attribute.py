@@ -1,0 +1,47 @@
+"""`gpuledger attribute --period YYYY-MM`: split the period's spend, then say where it went."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from gpuledger.cli import Context
+from gpuledger.engine.attribute import AttributionResult, run_attribution
+from gpuledger.errors import GpuledgerError
+
+
+def run(ctx: Context, *, period: str) -> None:
+    result = run_attribution(ctx.store, ctx.settings, period)
+    console = Console()
+    if not result.invoice:
+        console.print(f"{period}: no cost rows in the store; allocation for {period} is empty.")
+        return
+    console.print(summary_table(result))
+    if not result.conserved:
+        raise GpuledgerError(
+            f"{period}: allocation {result.allocated} does not equal the cost basis "
+            f"{result.invoice}; the allocation was written, please report this"
+        )
+    console.print(
+        f"conservation: allocation == cost basis in every currency "
+        f"({result.rows:,} rows, allocation version {result.version})",
+        highlight=False,
+    )
+
+
+def summary_table(result: AttributionResult) -> Table:
+    """Total, allocated by rule kind and unallocated, per currency, with the check per line."""
+    table = Table(title=f"Attribution {result.period}", title_justify="left")
+    for name in ("currency", "line", "amount"):
+        table.add_column(name, justify="right" if name == "amount" else "left")
+    for currency, invoice in sorted(result.invoice.items()):
+        table.add_row(currency, "cost basis (invoice)", f"{invoice:,.2f}")
+        for (kind_currency, kind), amount in sorted(result.by_rule.items()):
+            if kind_currency == currency:
+                table.add_row("", f"by rule: {kind}", f"{amount:,.2f}")
+        allocated = result.allocated.get(currency, 0)
+        table.add_row("", "allocated in total", f"{allocated:,.2f}")
+        table.add_row("", "of which (unallocated)", f"{result.unallocated.get(currency, 0):,.2f}")
+        check = "ok" if allocated == invoice else f"MISMATCH {allocated - invoice:,.18f}"
+        table.add_row("", "conservation", check)
+    return table

@@ -1,0 +1,310 @@
+"""cost + gpu_usage → allocation: every dollar of a period to a team, a model and a workload.
+
+This is the engine's centre (``gpuledger attribute --period YYYY-MM``). It reads the period's cost
+rows (``x_BillingPeriod``) and the telemetry buckets that start inside the month, and writes one
+allocation row per (day, provider, account, sub-account, resource, GPU model, service, charge
+category, pricing category, currency, team, model, workload, cost type, rule), in the billing
+currency. The amount split is the configured cost basis (``[reporting] cost_basis``, EffectiveCost
+by default); a null amount counts as zero. A split line's resource is its parent
+(``x_ParentResourceId``), so a GPU instance's core, RAM and GPU lines meet.
+
+The rules, exactly as applied:
+
+1. **Shared pools first.** A row that matches a ``[[rules.shared]]`` pool (every criterion the
+   pool names: ``services`` on ServiceName, ``charge_categories`` on ChargeCategory, ``accounts`` on
+   SubAccountId/SubAccountName/BillingAccountId, ``tag`` key=value pairs, ``cost_types`` on what the
+   row is — tax, credit, adjustment, commitment, usage) belongs to the first such pool and is split
+   over teams by the pool's ``split`` (see :mod:`gpuledger.engine.shared`): ``proportional`` to
+   each team's direct cost in the period and currency (everything rules 2–4 gave it, idle
+   included), ``even`` over the teams with direct cost, or ``fixed`` weights. Cost type
+   ``shared``, model ``(unlabelled)``, rule ``shared:<pool>``; no team to spread over →
+   ``(unallocated)``. A row is a *commitment* when its ChargeCategory is Purchase or its provider
+   line type is an unused-commitment fee (RIFee, SavingsPlanRecurringFee).
+2. **GPU instances with telemetry.** Every other row whose resource has gpu_usage buckets in the
+   month is split by telemetry. An instance's GPU count N is the largest ``x_GpuCount`` on its rows
+   in the period (else the most GPUs its telemetry covered in any hour). Each hour of the row's own
+   charge period [ChargePeriodStart, ChargePeriodEnd) gets the part of the amount its overlap
+   covers; within an hour a workload receives ``its GPU-seconds / (N × 3600)`` of that part, where
+   its GPU-seconds come from :mod:`gpuledger.engine.gpu_weights` (a bucket's ``bucket_seconds`` ×
+   the slot's share of its GPU — 1, or MIG slices/total — shared by ``active_seconds × sm_util``,
+   equally when all are zero). If the workloads of an hour add up to more than the instance's
+   GPUs, their shares are scaled down to fill it exactly. What no workload used — idle buckets,
+   hours or GPUs without buckets — is **idle**. A workload's team is its telemetry ``team`` label
+   (rule ``telemetry``), else the instance's owner by rule 3 (under that rule's name); its model is
+   its ``model`` label, else the owner's model; cost type ``usage``.
+3. **Idle GPU time** follows ``[reporting] idle``: ``owner`` (default) → the instance's owner by
+   rule 4, model ``(idle)``, rule ``idle:owner``; ``shared`` → the teams whose labelled workloads ran
+   on the instance in the period, in proportion to their GPU-seconds there (the owner when there
+   are none), rule ``idle:shared``; ``unallocated`` → ``(unallocated)``, rule ``idle:unallocated``.
+   Cost type ``idle``.
+4. **Everything else** (GPU instances without telemetry and all other spend) goes to its owner, by
+   the first rule that names one: the first configured ``[tags] team`` key present on the row
+   (case-insensitive; rule ``tag:<key>``) → the account map (``[rules.account_map]``, then each
+   team's ``accounts``, on SubAccountId, SubAccountName, BillingAccountId; rule ``account-map``) →
+   ``[[rules.regex]]`` in order (rule ``regex:<pattern>``) → ``(unallocated)`` (rule
+   ``unallocated``). Model: the first ``[tags] model`` tag, else the regex rule's model, else
+   ``(unlabelled)``; workload: the first ``[tags] workload`` tag. Team names from tags and
+   telemetry go through ``[teams]`` aliases (case-insensitive); unknown names are teams of their
+   own.
+
+Cost types: usage rows keep ``usage`` (``unallocated`` when their team is ``(unallocated)``); tax,
+credit, adjustment and commitment rows keep their own type wherever they land. GPU-hours are
+``x_GpuCount × hours`` of usage rows that carry a GPU count, split like their cost. Amounts split
+by a share are settled exactly (:mod:`gpuledger.engine.money`): the parts of each source group add
+up to its amount, so the allocation of a period equals its cost basis per currency, to the last of
+18 decimal places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+import polars as pl
+
+from gpuledger.config import Settings
+from gpuledger.engine import gpu_weights as gw
+from gpuledger.engine.gpu_split import GPU_HOURS, GPUS, telemetry_allocation
+from gpuledger.engine.money import AMOUNT, COST, PART, settle
+from gpuledger.engine.rules import (
+    NATURE,
+    OWNER_MODEL,
+    OWNER_RULE,
+    OWNER_TEAM,
+    OWNER_WORKLOAD,
+    cost_type,
+    nature,
+    owner_columns,
+    pool_name,
+)
+from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
+from gpuledger.errors import UsageError
+from gpuledger.progress import progress_bar
+from gpuledger.schema import (
+    ALLOCATION_SCHEMA,
+    MONEY,
+    UNALLOCATED,
+    UNLABELLED,
+    Alloc,
+    Cost,
+    Usage,
+)
+from gpuledger.store import Store
+
+TELEMETRY: Final = "_telemetry"
+
+# The allocation columns that describe the source row (everything but the labels and measures).
+SOURCE_KEYS: Final = (
+    Alloc.x_BillingPeriod,
+    Alloc.BillingPeriodStart,
+    Alloc.day,
+    Alloc.ProviderName,
+    Alloc.BillingAccountId,
+    Alloc.SubAccountId,
+    Alloc.ResourceId,
+    Alloc.x_GpuModel,
+    Alloc.ServiceName,
+    Alloc.ChargeCategory,
+    Alloc.PricingCategory,
+    Alloc.currency,
+)
+LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) of ``YYYY-MM``, in UTC."""
+    try:
+        year, month = (int(part) for part in period.split("-"))
+        start = datetime(year, month, 1, tzinfo=UTC)
+    except ValueError as exc:
+        raise UsageError(f"period {period!r} is not a month (expected YYYY-MM)") from exc
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _rule_inputs(settings: Settings) -> list[str]:
+    """Cost columns the ownership rules read, beyond the allocation's own columns."""
+    regex_fields = {rule.field for rule in settings.rules.regex}
+    return sorted(
+        {Cost.Tags, Cost.SubAccountName, *regex_fields} - {Cost.ResourceId, Cost.ServiceName}
+    )
+
+
+def prepare_costs(
+    cost: pl.LazyFrame, hourly: pl.LazyFrame, settings: Settings, period: str
+) -> pl.LazyFrame:
+    """The period's cost rows reduced to the columns the rules need, summed where rules agree.
+
+    Rows of telemetry instances keep their charge period (rule 2 weighs each hour of it); other
+    rows are summed per day. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
+    :data:`AMOUNT`, :data:`GPU_HOURS` and :data:`GPUS` (largest ``x_GpuCount``).
+    """
+    telemetry = hourly.select(Usage.ResourceId).unique().with_columns(pl.lit(True).alias(TELEMETRY))
+    duration_h = (
+        pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
+    ).dt.total_seconds() / 3600.0
+    rows = (
+        cost.filter(pl.col(Cost.x_BillingPeriod) == period)
+        .with_columns(
+            pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
+            pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId).alias(Alloc.ResourceId),
+            pl.col(Cost.ChargePeriodStart).dt.date().alias(Alloc.day),
+            pl.col(Cost.BillingCurrency).alias(Alloc.currency),
+            nature().alias(NATURE),
+        )
+        .with_columns(pool_name(settings).alias(POOL))
+        .join(telemetry, on=Alloc.ResourceId, how="left")
+        .with_columns(
+            (pl.col(TELEMETRY).fill_null(False) & pl.col(POOL).is_null()).alias(TELEMETRY),
+            pl.when((pl.col(NATURE) == "usage") & (pl.col(Cost.x_GpuCount) > 0))
+            .then(pl.col(Cost.x_GpuCount) * duration_h)
+            .otherwise(0.0)
+            .alias(GPU_HOURS),
+        )
+    )
+    in_hours = [
+        pl.when(pl.col(TELEMETRY)).then(pl.col(column)).alias(column)
+        for column in (Cost.ChargePeriodStart, Cost.ChargePeriodEnd)
+    ]
+    keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings)]
+    return (
+        rows.with_columns(in_hours)
+        .group_by([*keys, Cost.ChargePeriodStart, Cost.ChargePeriodEnd])
+        .agg(
+            pl.col(AMOUNT).sum(),
+            pl.col(GPU_HOURS).sum(),
+            pl.col(Cost.x_GpuCount).max().alias(GPUS),
+        )
+    )
+
+
+def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:
+    """Rule 4: rows with one owner each, summed exactly (no split, nothing to settle)."""
+    return (
+        owned.with_columns(
+            pl.col(OWNER_TEAM).alias(Alloc.team),
+            pl.col(OWNER_MODEL).alias(Alloc.model),
+            pl.col(OWNER_WORKLOAD).alias(Alloc.workload),
+            cost_type(pl.col(OWNER_TEAM)).alias(Alloc.cost_type),
+            pl.col(OWNER_RULE).alias(Alloc.rule),
+        )
+        .group_by([*SOURCE_KEYS, *LABELS])
+        .agg(pl.col(AMOUNT).sum().alias(Alloc.cost), pl.col(GPU_HOURS).sum().alias(Alloc.gpu_hours))
+    )
+
+
+def pooled_allocation(
+    pooled: pl.LazyFrame, direct: pl.LazyFrame, settings: Settings
+) -> pl.LazyFrame:
+    """Rule 1: pool rows split over teams by their pool's split, settled exactly."""
+    group = [*SOURCE_KEYS, NATURE, POOL]
+    sources = pooled.group_by(group).agg(pl.col(AMOUNT).sum(), pl.col(GPU_HOURS).sum())
+    shares = pool_shares(settings, direct_team_costs(direct))
+    pieces = split_pools(sources, shares).select(
+        *group,
+        Alloc.team,
+        (pl.col(AMOUNT).cast(pl.Float64) * pl.col(SHARE)).alias(PART),
+        (pl.col(GPU_HOURS) * pl.col(SHARE)).alias(Alloc.gpu_hours),
+    )
+    settled = settle(pieces, sources.select(*group, AMOUNT), group, [Alloc.team])
+    return settled.select(
+        *SOURCE_KEYS,
+        Alloc.team,
+        pl.lit(UNLABELLED).alias(Alloc.model),
+        pl.lit(None, dtype=pl.String).alias(Alloc.workload),
+        pl.lit("shared").alias(Alloc.cost_type),
+        pl.concat_str(pl.lit("shared:"), pl.col(POOL)).alias(Alloc.rule),
+        pl.col(COST).alias(Alloc.cost),
+        Alloc.gpu_hours,
+    )
+
+
+def attribute(
+    cost: pl.LazyFrame, usage: pl.LazyFrame, settings: Settings, period: str
+) -> pl.LazyFrame:
+    """The allocation of ``period`` (``ALLOCATION_SCHEMA``), by the rules in the module docstring."""
+    start, end = period_bounds(period)
+    hourly = gw.hourly_gpu_seconds(usage, start, end)
+    prepared = prepare_costs(cost, hourly, settings, period).with_columns(owner_columns(settings))
+    owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
+    measured = telemetry_allocation(
+        prepared.filter(pl.col(TELEMETRY)), hourly, settings, SOURCE_KEYS
+    )
+    direct = pl.concat([owned, measured], how="vertical")
+    pooled = pooled_allocation(prepared.filter(pl.col(POOL).is_not_null()), direct, settings)
+    return (
+        pl.concat([direct, pooled], how="vertical")
+        .group_by([*SOURCE_KEYS, *LABELS])
+        .agg(pl.col(Alloc.cost).sum(), pl.col(Alloc.gpu_hours).sum())
+        .filter((pl.col(Alloc.cost) != 0) | (pl.col(Alloc.gpu_hours) != 0))
+        .select(pl.col(name).cast(dtype).alias(name) for name, dtype in ALLOCATION_SCHEMA.items())
+        .sort([*SOURCE_KEYS, *LABELS], nulls_last=True)
+    )
+
+
+@dataclass(frozen=True)
+class AttributionResult:
+    """What one attribution run wrote, for the command's summary."""
+
+    period: str
+    rows: int
+    version: int
+    invoice: dict[str, Decimal]  # cost basis per currency
+    allocated: dict[str, Decimal]  # allocation per currency
+    by_rule: dict[tuple[str, str], Decimal]  # (currency, rule kind) → amount
+    unallocated: dict[str, Decimal]
+
+    @property
+    def conserved(self) -> bool:
+        return self.invoice == self.allocated
+
+
+def _sums(frame: pl.DataFrame, keys: list[str], value: str) -> dict[Any, Decimal]:
+    """``{key: sum}`` of a small aggregate, keys as a tuple when there are several."""
+    summed = frame.group_by(keys).agg(pl.col(value).sum()).rows()
+    if len(keys) == 1:
+        return {row[0]: Decimal(row[1]) for row in summed}
+    return {tuple(row[:-1]): Decimal(row[-1]) for row in summed}
+
+
+def rule_kind(rule: pl.Expr) -> pl.Expr:
+    """A rule's family for summaries: ``tag:team`` → ``tag``, ``shared:support`` → ``shared``."""
+    return rule.str.split(":").list.first()
+
+
+def run_attribution(store: Store, settings: Settings, period: str) -> AttributionResult:
+    """Attribute ``period`` from the store and replace its allocation partition in one commit."""
+    period_bounds(period)
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task(f"attributing {period}", total=3)
+        cost = store.scan("cost")
+        frame = attribute(cost, store.scan("gpu_usage"), settings, period).collect()
+        bar.advance(task)
+        invoice = (
+            cost.filter(pl.col(Cost.x_BillingPeriod) == period)
+            .group_by(Cost.BillingCurrency)
+            .agg(pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).sum())
+            .collect()
+        )
+        bar.advance(task)
+        version = store.replace_partitions(
+            "allocation",
+            frame,
+            [Alloc.x_BillingPeriod],
+            replace=[{Alloc.x_BillingPeriod: period}],
+        )
+        bar.advance(task)
+    kinds = frame.with_columns(rule_kind(pl.col(Alloc.rule)).alias("_kind"))
+    return AttributionResult(
+        period=period,
+        rows=frame.height,
+        version=version,
+        invoice=_sums(invoice, [Cost.BillingCurrency], settings.reporting.cost_basis),
+        allocated=_sums(frame, [Alloc.currency], Alloc.cost),
+        by_rule=_sums(kinds, [Alloc.currency, "_kind"], Alloc.cost),
+        unallocated=_sums(
+            frame.filter(pl.col(Alloc.team) == UNALLOCATED), [Alloc.currency], Alloc.cost
+        ),
+    )

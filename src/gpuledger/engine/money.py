@@ -1,0 +1,54 @@
+"""Exact splitting of money for the attribution engine: float shares in, Decimal parts out.
+
+Shares (GPU activity, a team's part of a shared pool) are ratios, so a part is computed as a
+float; each part is then cast to ``MONEY`` (Decimal(38, 18)) and the difference between the source
+amount and the sum of its parts — a few units of 1e-9 at most — is added to the part with the
+largest absolute value in its group. The parts of every source group therefore add up *exactly*
+to the group's amount, so conservation holds at every level above it (day, team, period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import polars as pl
+
+from gpuledger.schema import MONEY
+
+PART: Final = "_part"  # a piece's share of its source amount, as a float
+AMOUNT: Final = "_amount"  # the exact source amount of a group (MONEY)
+COST: Final = "_cost"  # the piece's exact amount after settling (MONEY)
+
+# Parts are rounded to this many decimal places before they become Decimals: far below a cent,
+# far above float noise, so amounts read cleanly.
+_PART_DECIMALS: Final = 9
+
+
+def settle(
+    pieces: pl.LazyFrame, totals: pl.LazyFrame, group: Sequence[str], order: Sequence[str]
+) -> pl.LazyFrame:
+    """Turn float pieces into Decimal amounts that sum exactly to their group's total.
+
+    ``pieces`` holds the ``group`` columns, the ``order`` columns (which, with ``group``, identify
+    a piece) and :data:`PART`; ``totals`` holds ``group`` and :data:`AMOUNT`, one row per group,
+    and every group of ``totals`` must have at least one piece. The result is ``pieces`` with
+    :data:`COST` added (and :data:`PART` kept). The residual of a group goes to its piece with
+    the largest absolute part, the first in ``order`` on a tie, so the outcome is deterministic.
+    """
+    keys = [*group, *order]
+    ranked = (
+        pieces.sort(keys, nulls_last=True)
+        .with_columns(pl.col(PART).round(_PART_DECIMALS).cast(MONEY).alias(COST))
+        .join(totals, on=list(group), how="left", nulls_equal=True)
+    )
+    position = pl.int_range(pl.len()).over(group)
+    largest = pl.col(PART).abs().arg_max().over(group)
+    residual = pl.col(AMOUNT) - pl.col(COST).sum().over(group)
+    return ranked.with_columns(
+        pl.when(position == largest)
+        .then(pl.col(COST) + residual)
+        .otherwise(pl.col(COST))
+        .cast(MONEY)
+        .alias(COST)
+    ).drop(AMOUNT)

@@ -28,6 +28,7 @@ from gpuledger.errors import InputError
 from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost, Quarantine
 
 Format = Literal["legacy-cur", "cur2", "focus"]
+PRODUCT: Final = "product"  # CUR 2.0's map of product attributes
 FOCUS_MARKERS: Final = frozenset({"BilledCost", "ChargeCategory", "BillingPeriodStart"})
 
 
@@ -73,7 +74,7 @@ def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
 
 
 def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    named = to_cur2_names(raw).with_row_index(ROW, offset=1)
+    named = _with_product_name(to_cur2_names(raw)).with_row_index(ROW, offset=1)
     check_required(named.collect_schema().names(), uri)
     typed = parse_raw(named, uri)
     mapped = map_cur2(
@@ -88,6 +89,16 @@ def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     if refused.height and rows.is_empty():
         _refuse_hopeless_column(refused, uri)
     return rows, _quarantine(refused, named, uri)
+
+
+def _with_product_name(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """CUR 2.0 keeps the service's name in the ``product`` map; lift it out for the mapping."""
+    schema = frame.collect_schema()
+    if Cur.product_product_name in schema or not isinstance(schema.get(PRODUCT), pl.Map):
+        return frame
+    return frame.with_columns(
+        pl.col(PRODUCT).map.get("product_name").alias(Cur.product_product_name)
+    )
 
 
 def _refuse_hopeless_column(refused: pl.DataFrame, uri: str) -> None:

@@ -1,0 +1,157 @@
+"""`gpuledger recommend`: the period's savings recommendations, or a status change on one of them."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from gpuledger.cli import Context
+from gpuledger.engine.recommend import (
+    FINGERPRINT,
+    STATUS,
+    current_recommendations,
+    done_outcomes,
+    recommend,
+    total_saving,
+)
+from gpuledger.engine.recommendation_status import set_status
+from gpuledger.errors import UsageError
+from gpuledger.schema import Rec
+
+
+def run(
+    ctx: Context,
+    *,
+    period: str,
+    format: str,
+    dismiss: str | None,
+    acknowledge: str | None,
+    done: str | None,
+    reason: str | None,
+) -> None:
+    changes = [
+        (s, i)
+        for s, i in (("dismissed", dismiss), ("acknowledged", acknowledge), ("done", done))
+        if i
+    ]
+    if len(changes) > 1:
+        raise UsageError("give one of --dismiss, --acknowledge, --done at a time")
+    if changes:
+        status, rec_id = changes[0]
+        _change_status(ctx, period, rec_id, status, reason)
+        return
+    frame = recommend(ctx.store, ctx.settings, period)
+    document = as_json(frame, period, ctx.settings.reporting.currency)
+    document["outcomes"] = [_plain_dict(o) for o in done_outcomes(ctx.store, ctx.settings, period)]
+    if format == "json":
+        print(json.dumps(document, indent=2))
+        return
+    print_table(Console(), frame, document, period)
+
+
+def _change_status(ctx: Context, period: str, rec_id: str, status: str, reason: str | None) -> None:
+    frame = current_recommendations(ctx.store, ctx.settings, period)
+    row = frame.filter(pl.col(Rec.id) == rec_id)
+    if row.is_empty():
+        raise UsageError(
+            f"no recommendation {rec_id!r} in {period}; run `gpuledger recommend --period {period}`"
+        )
+    record = row.to_dicts()[0]
+    set_status(
+        ctx.store.state,
+        rec_id,
+        status,
+        reason=reason,
+        period=period,
+        fingerprint=json.loads(record[Rec.evidence])[FINGERPRINT],
+        monthly_saving=record[Rec.monthly_saving],
+        monthly_cost=record[Rec.monthly_cost],
+    )
+    Console().print(f"{rec_id}: {status}", highlight=False)
+
+
+def _plain(value: object) -> object:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _plain_dict(row: dict[str, object]) -> dict[str, object]:
+    return {key: _plain(value) for key, value in row.items()}
+
+
+def as_json(frame: pl.DataFrame, period: str, currency: str) -> dict[str, Any]:
+    """The documented JSON shape, plus the open total."""
+    recommendations = []
+    for row in frame.to_dicts():
+        evidence = json.loads(row[Rec.evidence])
+        evidence.pop(FINGERPRINT, None)
+        recommendations.append(
+            {
+                "id": row[Rec.id],
+                "kind": row[Rec.kind],
+                "status": row[STATUS],
+                "team": row[Rec.team],
+                "model": row[Rec.model],
+                "resource_ids": row[Rec.resource_ids],
+                "monthly_cost": float(row[Rec.monthly_cost]),
+                "monthly_saving": float(row[Rec.monthly_saving]),
+                "confidence": row[Rec.confidence],
+                "action": row[Rec.action],
+                "evidence": evidence,
+            }
+        )
+    return {
+        "period": period,
+        "currency": currency,
+        "recommendations": recommendations,
+        "open_monthly_saving": float(total_saving(frame)),
+    }
+
+
+def print_table(
+    console: Console, frame: pl.DataFrame, document: dict[str, Any], period: str
+) -> None:
+    shown = frame.filter(pl.col(STATUS) != "dismissed")
+    table = Table(
+        title=f"Recommendations {period}: {document['open_monthly_saving']:,.2f}"
+        f" {document['currency']}/month open",
+        title_justify="left",
+    )
+    for name in (
+        "id",
+        "kind",
+        "status",
+        "team",
+        "model",
+        "saving/mo",
+        "cost/mo",
+        "conf.",
+        "action",
+    ):
+        table.add_column(name, justify="right" if name.endswith("/mo") else "left")
+    for row in shown.to_dicts():
+        table.add_row(
+            row[Rec.id],
+            row[Rec.kind],
+            row[STATUS],
+            row[Rec.team],
+            row[Rec.model] or "-",
+            f"{row[Rec.monthly_saving]:,}",
+            f"{row[Rec.monthly_cost]:,}",
+            row[Rec.confidence],
+            row[Rec.action],
+        )
+    console.print(table)
+    hidden = frame.height - shown.height
+    if hidden:
+        console.print(f"{hidden} dismissed recommendation(s) not shown (see --format json)")
+    for outcome in document["outcomes"]:
+        console.print(
+            f"done {outcome['id']} ({outcome['done_in']}): estimated {outcome['estimated_saving']:,.2f},"
+            f" realized {outcome['realized_saving']:,.2f} this month",
+            highlight=False,
+        )

@@ -59,7 +59,7 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
         )
     statements = live_statements(store, settings, period)
     adjustments = adjustments_for(store, settings, period)
-    if not statements.teams and not adjustments and not statements.table_versions.get("cost"):
+    if not statements.teams and not adjustments and not statements.invoice_by_currency:
         raise UsageError(
             f"no billing data for {period}: ingest the month's exports first"
             " (`gpuledger ingest aws|gcp|focus SRC`)"

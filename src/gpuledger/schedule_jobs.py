@@ -112,11 +112,10 @@ def attribute(store: Store, settings: Settings, now: datetime) -> str:
 
 
 def recommend(store: Store, settings: Settings, now: datetime) -> str:
-    from gpuledger.engine.recommend import current_recommendations
+    from gpuledger.engine.recommend import recommend as recompute
 
     counts = [
-        f"{period}: {current_recommendations(store, settings, period).height}"
-        for period in open_periods(store)
+        f"{period}: {recompute(store, settings, period).height}" for period in open_periods(store)
     ]
     return "recommendations " + ", ".join(counts) if counts else "no open months"
 

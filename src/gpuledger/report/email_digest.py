@@ -18,12 +18,14 @@ from urllib.parse import urlencode
 import polars as pl
 
 from gpuledger.config import Settings
+from gpuledger.engine.rounding import round_money
+from gpuledger.errors import UsageError
 from gpuledger.schema import IDLE_MODEL, Alloc, Rec
 from gpuledger.store import Store
 
 CENT = Decimal("0.01")
 FINANCE = "(finance)"  # the send-log team of the chargeback notice; never a configured team
-STATUS_ORDER = ("new", "acknowledged", "done")  # dismissed ones are never mailed
+STATUS_ORDER = ("new", "acknowledged")  # dismissed ones are never mailed, done ones need no action
 
 
 @dataclass(frozen=True)
@@ -103,41 +105,54 @@ def previous_period(period: str) -> str:
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
 
 
-def spend_by_team(store: Store, period: str) -> dict[str, Decimal]:
-    """Allocated cost per team for one period, to the cent (unallocated is its own team)."""
-    frame = (
-        store.scan("allocation")
-        .filter(pl.col(Alloc.x_BillingPeriod) == period)
-        .group_by(Alloc.team)
-        .agg(pl.col(Alloc.cost).sum())
-        .collect()
-    )
-    return {row[Alloc.team]: _cents(row[Alloc.cost]) for row in frame.to_dicts()}
+def spend_by_team(store: Store, settings: Settings, period: str) -> dict[str, Decimal]:
+    """Each team's statement total for the period: the very figure its chargeback shows.
+
+    Read from the statements rather than summed here, so that rounding (largest remainder, to the
+    cent) and currency conversion match the chargeback exactly. A month without billing data has
+    no spend; a month whose allocation does not reconcile raises, and no mail goes out with it.
+    """
+    from gpuledger.engine.chargeback import build_statements
+
+    try:
+        statements = build_statements(store, settings, period)
+    except UsageError:
+        return {}
+    return {team.team: team.total for team in statements.teams}
 
 
-def daily_spend(store: Store, period: str, team: str) -> tuple[DailySpend, ...]:
+def daily_spend(
+    store: Store, settings: Settings, period: str, team: str
+) -> tuple[DailySpend, ...]:
     """The team's cost per day of the period, idle GPU time apart: the chart's bars."""
-    idle = pl.col(Alloc.cost_type) == "idle"
+    from gpuledger.engine.chargeback import fx_rates
+
     frame = (
         store.scan("allocation")
         .filter((pl.col(Alloc.x_BillingPeriod) == period) & (pl.col(Alloc.team) == team))
-        .group_by(Alloc.day)
-        .agg(
-            pl.col(Alloc.cost).filter(~idle).sum().alias("busy"),
-            pl.col(Alloc.cost).filter(idle).sum().alias("idle"),
-        )
-        .sort(Alloc.day)
+        .filter(pl.col(Alloc.day).is_not_null())
+        .group_by(Alloc.day, Alloc.currency, (pl.col(Alloc.cost_type) == "idle").alias("idle"))
+        .agg(pl.col(Alloc.cost).sum())
         .collect()
     )
+    rates = fx_rates(settings, period, set(frame.get_column(Alloc.currency).to_list()))
+    days: dict[date, dict[bool, Decimal]] = {}
+    for row in frame.to_dicts():
+        amount = Decimal(row[Alloc.cost]) * rates[row[Alloc.currency]]
+        split = days.setdefault(row[Alloc.day], {True: Decimal(0), False: Decimal(0)})
+        split[row["idle"]] += amount
+    currency = settings.reporting.currency
     return tuple(
-        DailySpend(row[Alloc.day], _cents(row["busy"]), _cents(row["idle"]))
-        for row in frame.to_dicts()
-        if row[Alloc.day] is not None
+        DailySpend(d, round_money(split[False], currency), round_money(split[True], currency))
+        for d, split in sorted(days.items())
     )
 
 
 def mailable_recommendations(frame: pl.DataFrame, team: str) -> list[RecommendationLine]:
-    """The team's open recommendations: never dismissed ones, new ones first, then by saving."""
+    """The team's open recommendations: new ones first, then acknowledged, each by saving.
+
+    Dismissed ones are never mailed (the lead said no, with a reason); done ones need no action.
+    """
     rows = frame.filter(
         (pl.col(Rec.team) == team) & pl.col("status").is_in(list(STATUS_ORDER))
     ).to_dicts()
@@ -189,8 +204,8 @@ def team_digests(
     """Each listed team's savings e-mail content for ``period``."""
     from gpuledger.engine.recommend import current_recommendations
 
-    spend = spend_by_team(store, period)
-    before = spend_by_team(store, previous_period(period))
+    spend = spend_by_team(store, settings, period)
+    before = spend_by_team(store, settings, previous_period(period))
     recommendations = current_recommendations(store, settings, period)
     top = settings.email.top_recommendations
     digests = []
@@ -204,7 +219,7 @@ def team_digests(
                 spend=spend.get(team, Decimal("0.00")),
                 previous_spend=before.get(team),
                 waste=waste_dollars(store, settings, period, team),
-                daily=daily_spend(store, period, team),
+                daily=daily_spend(store, settings, period, team),
                 recommendations=tuple(lines[:top]),
                 hidden_recommendations=max(0, len(lines) - top),
                 app_url=app_link(settings, "recommendations", team=team, period=period),

@@ -63,7 +63,9 @@ def proc_tree(root: Path) -> None:
         cgroup=k8s_cgroup(POD_B, CTR_B, shape="crio-v2"),
         environ={"HOSTNAME": "serve-1", "POD_NAMESPACE": "search"},
     )
-    write_proc(root, 201, comm="train.py", environ={"SLURM_JOB_ID": "4242", "SLURM_JOB_ACCOUNT": "vision"})
+    write_proc(
+        root, 201, comm="train.py", environ={"SLURM_JOB_ID": "4242", "SLURM_JOB_ACCOUNT": "vision"}
+    )
     # 202 has no /proc entry (exited, or hidden): still counted, as unlabelled
     write_proc(
         root,
@@ -82,7 +84,9 @@ def spooled(tmp_path: Path) -> tuple[Agent, pl.DataFrame]:
     agent = Agent(
         NvmlBackend(),
         WorkloadResolver(proc_root=tmp_path / "proc"),
-        AgentOptions(spool=tmp_path / "spool", host="gpu-1", resource_id="i-0abc", bucket_seconds=60),
+        AgentOptions(
+            spool=tmp_path / "spool", host="gpu-1", resource_id="i-0abc", bucket_seconds=60
+        ),
     )
     with fake.installed():
         agent.start()
@@ -117,31 +121,105 @@ def row(bucket: int, uuid: str, index: int, gpu_model: str, **values: object) ->
 def expected_rows() -> pl.DataFrame:
     """Hand-computed: see the fleet's script and the splitting rules of agent_buckets."""
     h100, a10g, a100 = "NVIDIA H100 80GB HBM3", "NVIDIA A10G", "NVIDIA A100-SXM4-80GB"
-    pod_a = {Usage.namespace: "nlp", Usage.pod: "trainer-0", Usage.container: CTR_A[:12],
-             Usage.pid_command: "python", Usage.model: "llm-7b"}
-    pod_b = {Usage.namespace: "search", Usage.pod: "serve-1", Usage.container: CTR_B[:12],
-             Usage.pid_command: "vllm"}
+    pod_a = {
+        Usage.namespace: "nlp",
+        Usage.pod: "trainer-0",
+        Usage.container: CTR_A[:12],
+        Usage.pid_command: "python",
+        Usage.model: "llm-7b",
+    }
+    pod_b = {
+        Usage.namespace: "search",
+        Usage.pod: "serve-1",
+        Usage.container: CTR_B[:12],
+        Usage.pid_command: "vllm",
+    }
     slurm = {Usage.job: "4242", Usage.pid_command: "train.py", Usage.team: "vision"}
     unknown = {Usage.pid_command: "pid 202", Usage.team: UNLABELLED}
-    ranker = {Usage.container: CTR_D[:12], Usage.pid_command: "ranker", Usage.team: "search",
-              Usage.model: "ranker-v3"}
-    mig = {Usage.parent_gpu_uuid: "GPU-a100", Usage.mig_profile: "3g.40gb", Usage.mem_total_bytes: 40 * GIB}
-    mig1 = {Usage.parent_gpu_uuid: "GPU-a100", Usage.mig_profile: "1g.10gb", Usage.mem_total_bytes: 10 * GIB}
-    l4 = {Usage.mem_total_bytes: 24 * GIB, Usage.sm_util: 0.0, Usage.mem_used_bytes: BASE_MEMORY,
-          Usage.power_w: 60.0}
+    ranker = {
+        Usage.container: CTR_D[:12],
+        Usage.pid_command: "ranker",
+        Usage.team: "search",
+        Usage.model: "ranker-v3",
+    }
+    mig = {
+        Usage.parent_gpu_uuid: "GPU-a100",
+        Usage.mig_profile: "3g.40gb",
+        Usage.mem_total_bytes: 40 * GIB,
+    }
+    mig1 = {
+        Usage.parent_gpu_uuid: "GPU-a100",
+        Usage.mig_profile: "1g.10gb",
+        Usage.mem_total_bytes: 10 * GIB,
+    }
+    l4 = {
+        Usage.mem_total_bytes: 24 * GIB,
+        Usage.sm_util: 0.0,
+        Usage.mem_used_bytes: BASE_MEMORY,
+        Usage.power_w: 60.0,
+    }
     rows = []
     for b in (0, 1):
         # pod A alone for 30 s of each bucket at 40 % (180 W), with pod B for the other 30 s (270 W)
-        rows.append(row(b, "GPU-h100", 0, h100, **pod_a, sm_util=40.0, mem_used_bytes=10 * GIB,
-                        mem_total_bytes=80 * GIB, power_w=225.0, util_method="process"))
-        rows.append(row(b, "GPU-h100", 0, h100, **pod_b, sm_util=30.0, mem_used_bytes=20 * GIB,
-                        mem_total_bytes=80 * GIB, power_w=270.0, util_method="process",
-                        active_seconds=30.0, samples=30))
+        rows.append(
+            row(
+                b,
+                "GPU-h100",
+                0,
+                h100,
+                **pod_a,
+                sm_util=40.0,
+                mem_used_bytes=10 * GIB,
+                mem_total_bytes=80 * GIB,
+                power_w=225.0,
+                util_method="process",
+            )
+        )
+        rows.append(
+            row(
+                b,
+                "GPU-h100",
+                0,
+                h100,
+                **pod_b,
+                sm_util=30.0,
+                mem_used_bytes=20 * GIB,
+                mem_total_bytes=80 * GIB,
+                power_w=270.0,
+                util_method="process",
+                active_seconds=30.0,
+                samples=30,
+            )
+        )
         # 40 % device util split 6:2 by memory
-        rows.append(row(b, "GPU-a10g", 1, a10g, **slurm, sm_util=30.0, mem_used_bytes=6 * GIB,
-                        mem_total_bytes=24 * GIB, power_w=180.0, util_method="memory_share"))
-        rows.append(row(b, "GPU-a10g", 1, a10g, **unknown, sm_util=10.0, mem_used_bytes=2 * GIB,
-                        mem_total_bytes=24 * GIB, power_w=180.0, util_method="memory_share"))
+        rows.append(
+            row(
+                b,
+                "GPU-a10g",
+                1,
+                a10g,
+                **slurm,
+                sm_util=30.0,
+                mem_used_bytes=6 * GIB,
+                mem_total_bytes=24 * GIB,
+                power_w=180.0,
+                util_method="memory_share",
+            )
+        )
+        rows.append(
+            row(
+                b,
+                "GPU-a10g",
+                1,
+                a10g,
+                **unknown,
+                sm_util=10.0,
+                mem_used_bytes=2 * GIB,
+                mem_total_bytes=24 * GIB,
+                power_w=180.0,
+                util_method="memory_share",
+            )
+        )
         rows.append(row(b, "MIG-a100-3g", 2, a100, **ranker, **mig, mem_used_bytes=30 * GIB))
         rows.append(row(b, "MIG-a100-1g", 2, a100, **mig1, mem_used_bytes=BASE_MEMORY))
         rows.append(row(b, "GPU-idle", 3, "NVIDIA L4", **l4))

@@ -157,7 +157,9 @@ class FakeNvml:
         gpu = self._device(handle)
         _util, used = self._state(gpu)
         used = min(used, gpu.memory_total)
-        return pynvml.c_nvmlMemory_t(total=gpu.memory_total, free=gpu.memory_total - used, used=used)
+        return pynvml.c_nvmlMemory_t(
+            total=gpu.memory_total, free=gpu.memory_total - used, used=used
+        )
 
     def nvmlDeviceGetMigMode(self, handle: FakeGpu) -> list[int]:
         gpu = self._device(handle)
@@ -251,9 +253,7 @@ def k8s_cgroup(pod_uid: str, container_id: str, *, shape: str = "containerd-v2")
             f"kubepods-burstable-pod{underscored}.slice/cri-containerd-{container_id}.scope\n"
         )
     if shape == "crio-v2":
-        return (
-            f"0::/kubepods.slice/kubepods-pod{underscored}.slice/crio-{container_id}.scope\n"
-        )
+        return f"0::/kubepods.slice/kubepods-pod{underscored}.slice/crio-{container_id}.scope\n"
     if shape == "cgroupfs-v1":
         return "".join(
             f"{n}:{ctl}:/kubepods/besteffort/pod{pod_uid}/{container_id}\n"

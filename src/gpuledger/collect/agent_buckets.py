@@ -114,7 +114,9 @@ class BucketAggregator:
         epoch = int(when.timestamp())
         return epoch - epoch % self.bucket_seconds
 
-    def add(self, when: datetime, device: GpuDevice, reading: GpuReading, shares: list[Share]) -> None:
+    def add(
+        self, when: datetime, device: GpuDevice, reading: GpuReading, shares: list[Share]
+    ) -> None:
         rows = self._open.setdefault(self.bucket_of(when), {})
         for share in shares:
             key = (device.uuid, share.workload)
@@ -142,7 +144,9 @@ class BucketAggregator:
             self._record(bucket_start, workload, acc) for (_uuid, workload), acc in rows.items()
         ]
         frame = pl.DataFrame(records, schema=GPU_USAGE_SCHEMA, orient="row")
-        return bucket_start, frame.sort(Usage.gpu_uuid, Usage.namespace, Usage.pod, Usage.pid_command)
+        return bucket_start, frame.sort(
+            Usage.gpu_uuid, Usage.namespace, Usage.pod, Usage.pid_command
+        )
 
     def _record(
         self, bucket_start: datetime, workload: Workload | None, acc: _Accumulator

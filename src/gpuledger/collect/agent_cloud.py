@@ -73,7 +73,9 @@ def _gcp(client: httpx.Client, at: MetadataEndpoints) -> str | None:
             return None
         parts[key] = answer.text.strip()
     zone = parts["zone"].rsplit("/", 1)[-1]  # "projects/123/zones/us-central1-a"
-    return f"//compute.googleapis.com/projects/{parts['project']}/zones/{zone}/instances/{parts['id']}"
+    return (
+        f"//compute.googleapis.com/projects/{parts['project']}/zones/{zone}/instances/{parts['id']}"
+    )
 
 
 def _azure(client: httpx.Client, at: MetadataEndpoints) -> str | None:

@@ -22,13 +22,18 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
-        self.gpu_util = Gauge("gpuledger_gpu_sm_util_percent", "GPU utilization", _GPU, registry=reg)
+        self.gpu_util = Gauge(
+            "gpuledger_gpu_sm_util_percent", "GPU utilization", _GPU, registry=reg
+        )
         self.gpu_memory = Gauge(
             "gpuledger_gpu_memory_used_bytes", "GPU memory in use", _GPU, registry=reg
         )
         self.gpu_power = Gauge("gpuledger_gpu_power_watts", "GPU power draw", _GPU, registry=reg)
         self.gpu_lost = Gauge(
-            "gpuledger_gpu_faulted", "1 while the GPU fails its queries", ("gpu_uuid",), registry=reg
+            "gpuledger_gpu_faulted",
+            "1 while the GPU fails its queries",
+            ("gpu_uuid",),
+            registry=reg,
         )
         self.workload_util = Gauge(
             "gpuledger_workload_sm_util_percent", "Workload share of SM", _WORKLOAD, registry=reg
@@ -50,7 +55,9 @@ class AgentMetrics:
             "gpuledger_agent_buckets_written", "Bucket files written", registry=reg
         )
         self.spool_write_errors = Counter(
-            "gpuledger_agent_spool_write_errors", "Bucket files that could not be written", registry=reg
+            "gpuledger_agent_spool_write_errors",
+            "Bucket files that could not be written",
+            registry=reg,
         )
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 - scraped remotely
@@ -74,7 +81,16 @@ class AgentMetrics:
             w = share.workload
             if w is None:
                 continue
-            labels = (device.uuid, w.namespace, w.pod, w.container, w.job, w.pid_command, w.team, w.model)
+            labels = (
+                device.uuid,
+                w.namespace,
+                w.pod,
+                w.container,
+                w.job,
+                w.pid_command,
+                w.team,
+                w.model,
+            )
             text = tuple(value or "" for value in labels)
             self.workload_memory.labels(*text).set(share.memory_bytes)
             if share.sm_util is not None:

@@ -130,7 +130,9 @@ class Agent:
         self.metrics.fault(fault.uuid, fault.error)
         if fault.uuid not in self.faulted:
             self.faulted.add(fault.uuid)
-            log.error("GPU %s fails NVML queries (%s); sampling the others", fault.uuid, fault.error)
+            log.error(
+                "GPU %s fails NVML queries (%s); sampling the others", fault.uuid, fault.error
+            )
 
     def _refresh_devices(self) -> None:
         """Pick up MIG reconfiguration between buckets; keep the old list if NVML balks.

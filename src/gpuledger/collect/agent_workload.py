@@ -19,7 +19,9 @@ from typing import Any
 from gpuledger.schema import UNLABELLED
 
 # pod<uid>: dashes in cgroupfs paths, underscores in systemd slice names
-_POD_UID = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
+_POD_UID = re.compile(
+    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})"
+)
 _CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
 _SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
@@ -98,7 +100,9 @@ class KubeletPods:
         if _SA_TOKEN.is_file():
             headers["Authorization"] = f"Bearer {_SA_TOKEN.read_text().strip()}"
         try:
-            response = httpx.get(f"{self.url}/pods", headers=headers, timeout=2.0, verify=self.verify)
+            response = httpx.get(
+                f"{self.url}/pods", headers=headers, timeout=2.0, verify=self.verify
+            )
             response.raise_for_status()
             self._pods = parse_pod_list(response.json())
         except (httpx.HTTPError, ValueError):

@@ -11,6 +11,7 @@ pynvml's handles, ctypes structs and error classes stay in here. Faults are mapp
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -104,10 +105,8 @@ class NvmlBackend:
             raise NvmlUnavailable("NVML found no NVIDIA GPU on this host")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()
-        except pynvml.NVMLError:
-            pass
 
     def devices(self) -> list[GpuDevice]:
         """Every GPU to account for: whole GPUs, and the MIG instances of MIG-enabled ones."""

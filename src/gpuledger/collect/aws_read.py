@@ -28,6 +28,7 @@ from gpuledger.errors import InputError
 from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost, Quarantine
 
 Format = Literal["legacy-cur", "cur2", "focus"]
+STATED_COST: Final = "_stated_cost"  # the line's cost as the file states it; null if unreadable
 PRODUCT: Final = "product"  # CUR 2.0's map of product attributes
 FOCUS_MARKERS: Final = frozenset({"BilledCost", "ChargeCategory", "BillingPeriodStart"})
 
@@ -66,7 +67,10 @@ def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
             return rows, refused, fmt
         rows, refused = _read_cur(raw, file.uri)
     except pl.exceptions.PolarsError as exc:
-        raise InputError(f"cannot be read ({type(exc).__name__}: {exc})", file=file.uri) from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(
+            f"cannot be read ({type(exc).__name__}: {first_line})", file=file.uri
+        ) from exc
     except OSError as exc:
         raise InputError(f"cannot be read ({exc})", file=file.uri) from exc
     _check_currencies(rows, file.uri)
@@ -83,9 +87,10 @@ def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     )
     keep = [name for name in COST_SCHEMA.names() if name in mapped.collect_schema()]
-    frame = mapped.select(*keep, REASON).collect(engine="streaming")
+    stated_cost = pl.col(Cur.line_item_unblended_cost).alias(STATED_COST)
+    frame = mapped.select(*keep, REASON, stated_cost).collect(engine="streaming")
     refused = frame.filter(pl.col(REASON).is_not_null())
-    rows = frame.filter(pl.col(REASON).is_null()).drop(REASON)
+    rows = frame.filter(pl.col(REASON).is_null()).drop(REASON, STATED_COST)
     if refused.height and rows.is_empty():
         _refuse_hopeless_column(refused, uri)
     return rows, _quarantine(refused, named, uri)
@@ -141,7 +146,7 @@ def _quarantine(refused: pl.DataFrame, named: pl.LazyFrame, uri: str) -> pl.Data
             pl.col(REASON).str.split(":").list.first().alias(Quarantine.column),
             pl.col(REASON).alias(Quarantine.reason),
             pl.col(Quarantine.raw),
-            pl.col(Cost.BilledCost).alias(Quarantine.cost),
+            pl.col(STATED_COST).alias(Quarantine.cost),
             pl.col(Cost.BillingCurrency).alias(Quarantine.currency),
             pl.lit(None, dtype=pl.String).alias(Quarantine.x_IngestId),
         )

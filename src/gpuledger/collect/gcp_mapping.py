@@ -279,19 +279,25 @@ def _gpu_facts(mapped: pl.LazyFrame) -> pl.LazyFrame:
         .cast(pl.Int32, strict=False)
     )
     instance_hour = [Cost.ResourceId, Cost.ChargePeriodStart]
-    on_instance = pl.col(Cost.ResourceId).is_not_null()
+    # Only the instance's own usage rows (GPU, vCPU, RAM SKUs), not its disks, egress or credits.
+    on_instance = (
+        pl.col(Cost.ResourceId).is_not_null()
+        & (pl.col(Cost.ChargeCategory) == "Usage")
+        & (pl.col(Cost.ResourceType) == "Compute Engine instance")
+        & (pl.col(Cost.ServiceName) == "Compute Engine")
+    )
     with_sku = mapped.join(per_gpu, on="_gpu_sku", how="left").with_columns(
         pl.when(pl.col("_sku_model").is_not_null()).then(count).alias("_sku_count"),
+        on_instance.fill_null(False).alias("_on_instance"),
     )
     shared = with_sku.with_columns(
-        pl.when(on_instance)
-        .then(pl.col(Cost.x_InstanceType).max().over(instance_hour))
+        pl.when("_on_instance")
+        .then(pl.col(Cost.x_InstanceType).max().over([*instance_hour, "_on_instance"]))
         .otherwise(pl.col(Cost.x_InstanceType))
         .alias(Cost.x_InstanceType),
         *[
-            pl.when(on_instance)
-            .then(pl.col(src).max().over(instance_hour))
-            .otherwise(pl.col(src))
+            pl.when("_on_instance")
+            .then(pl.col(src).max().over([*instance_hour, "_on_instance"]))
             .alias(dst)
             for src, dst in (
                 ("_sku_model", Cost.x_GpuModel),
@@ -303,6 +309,9 @@ def _gpu_facts(mapped: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.col(Cost.ResourceId))
         .alias(Cost.x_ParentResourceId),
     )
-    return attach_gpu_facts(shared).drop(
-        "_gpu_sku", "_sku_model", "_sku_kind", "_sku_count", "_usage_unit"
+    facts = (Cost.x_GpuModel, Cost.x_GpuCount, Cost.x_AcceleratorKind)
+    return (
+        attach_gpu_facts(shared)
+        .with_columns(pl.when(pl.col("_on_instance")).then(pl.col(f)).alias(f) for f in facts)
+        .drop("_gpu_sku", "_sku_model", "_sku_kind", "_sku_count", "_usage_unit", "_on_instance")
     )

@@ -1,0 +1,52 @@
+"""Who is looking: single-user mode for local use, or Streamlit's OIDC login mapped to a role.
+
+``[app] auth = "single-user"`` (the default) makes the local user finance: that mode is for one
+person on their own machine, which is why ``gpuledger app`` binds to 127.0.0.1 unless told
+otherwise. ``[app] auth = "oidc"`` asks for a login (``st.login``, configured in
+``.streamlit/secrets.toml`` under ``[auth]``) and gives the signed-in e-mail the role config says:
+finance when listed in ``[app] finance``, team lead of the teams whose ``lead`` it is, else nothing.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gpuledger.config import Settings
+from gpuledger.report.readmodel_access import Viewer, single_user_viewer, viewer_for
+
+
+def _signed_in_email() -> str | None:
+    if not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    return str(email) if email else None
+
+
+def current_viewer(settings: Settings) -> Viewer:
+    """The viewer of this session; stops the page with a login or a refusal when there is none."""
+    if settings.app.auth == "single-user":
+        return single_user_viewer()
+    if not st.user.is_logged_in:
+        st.title("gpuledger")
+        st.write("Sign in to see GPU cost, waste and recommendations.")
+        st.button("Log in", on_click=st.login, type="primary")
+        st.stop()
+    email = _signed_in_email()
+    viewer = viewer_for(settings, email)
+    if viewer is None:
+        st.error(
+            f"{email or 'This account'} has no role in gpuledger. Finance users are listed in"
+            " `[app] finance`, team leads as `lead` of a team in the config."
+        )
+        st.button("Log out", on_click=st.logout)
+        st.stop()
+    return viewer
+
+
+def show_identity(settings: Settings, viewer: Viewer) -> None:
+    """Who is signed in and as what, in the sidebar, with a logout where there is a login."""
+    teams = ", ".join(sorted(viewer.teams))
+    role = viewer.role if viewer.finance else f"{viewer.role} of {teams}"
+    st.sidebar.caption(f"{viewer.email} · {role}")
+    if settings.app.auth == "oidc":
+        st.sidebar.button("Log out", on_click=st.logout)

@@ -1,0 +1,157 @@
+"""Chargeback page (finance): the month's statements, reconciled to the invoice, with drill-down."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from gpuledger.report import readmodel
+from gpuledger.report.readmodel_chargeback import ChargebackView, Col, drill
+from gpuledger.schema import UNALLOCATED
+from ledger_ui import for_display, money, money_column, money_table, period_picker, session
+
+ledger, viewer = session()
+info = period_picker(ledger)
+if info is None:
+    st.stop()
+view = readmodel.chargeback(ledger, info.period, viewer)
+currency = view.currency
+
+
+def headline(view: ChargebackView) -> None:
+    """Invoice vs allocated vs unallocated: always first, never folded away."""
+    title = f"Chargeback {view.period}"
+    st.title(title + (" · closed" if view.closed else " · open"))
+    if view.closed:
+        st.caption(f"Closed {view.closed_at}: these statements no longer change.")
+    elif view.days_with_data:
+        st.caption(
+            f"Open month: data through day {view.days_with_data} of {view.days_in_period};"
+            " forecasts run the rate to month end."
+        )
+    share = None
+    if view.invoice_total:
+        share = f"{float(view.unallocated_total / view.invoice_total):.1%} of the invoice"
+    columns = st.columns(3)
+    if view.invoice_total is not None and view.allocated_total is not None:
+        columns[0].metric("Invoice", money(view.invoice_total, currency))
+        columns[1].metric("Allocated to teams", money(view.allocated_total, currency))
+    else:
+        mine = view.teams.filter(pl.col(Col.team) != UNALLOCATED)[Col.amount_due].sum()
+        columns[0].metric("Your teams' amount due", money(mine, currency))
+    columns[2].metric(UNALLOCATED, money(view.unallocated_total, currency), help=share)
+    st.caption(f"Cost basis: {view.cost_basis} · {view.mode} · amounts in {currency}")
+
+
+TEAM_COLUMNS = {
+    Col.team: "Team",
+    Col.total: "Total",
+    Col.previous_total: "Last month",
+    Col.delta: "Change",
+    Col.budget: "Budget",
+    Col.variance: "Over budget",
+    Col.forecast: "Forecast",
+    Col.adjustments: "Adjustments",
+    Col.amount_due: "Amount due",
+}
+
+
+def team_table(view: ChargebackView) -> None:
+    """Every visible team's statement total, month over month, against budget and forecast."""
+    st.subheader("Team statements")
+    st.table(money_table(view.teams, TEAM_COLUMNS, currency))
+    chart_rows = for_display(view.teams.select(Col.team, Col.total, Col.previous_total))
+    long = chart_rows.unpivot(index=Col.team, variable_name="month", value_name="amount")
+    chart = (
+        alt.Chart(long.to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("amount:Q", title=currency),
+            y=alt.Y(f"{Col.team}:N", sort="-x", title=None),
+            yOffset="month:N",
+            color=alt.Color("month:N", title=None),
+            tooltip=[Col.team, "month", alt.Tooltip("amount:Q", format=",.2f")],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def drill_down(view: ChargebackView) -> None:
+    """Team → model → GPU model → instance."""
+    st.subheader("Drill down")
+    teams = view.team_names()
+    if not teams:
+        st.info("No statement lines this month.")
+        return
+    team = st.selectbox("Team", teams, key="drill_team")
+    models = drill(view.lines, str(team))
+    amounts = {
+        Col.cost: money_column("Cost", currency),
+        Col.previous: money_column("Last month", currency),
+    }
+    st.dataframe(for_display(models), hide_index=True, column_config=amounts, key="drill_models")
+    model_names = models[Col.model].to_list()
+    if not model_names:
+        return
+    model = st.selectbox("Model", model_names, key="drill_model")
+    lines = drill(view.lines, str(team), str(model))
+    st.dataframe(for_display(lines), hide_index=True, column_config=amounts, key="drill_lines")
+    instances = readmodel.instance_costs(ledger, view.period, viewer, str(team))
+    instances = instances.filter(pl.col(Col.model) == model)
+    st.caption("Instances (allocation as attributed, billing currency, before statement rounding)")
+    st.dataframe(
+        for_display(instances),
+        hide_index=True,
+        column_config={Col.cost: st.column_config.NumberColumn("Cost", format="%.2f")},
+        key="drill_instances",
+    )
+
+
+def adjustments(view: ChargebackView) -> None:
+    st.subheader("Adjustments from restated closed months")
+    if view.adjustments.is_empty():
+        st.caption("None: no closed month's billing data changed after it was closed.")
+        return
+    rows = view.adjustments.select(
+        Col.team, Col.corrects_period, Col.model, Col.gpu_model, Col.cost_type, Col.cost
+    )
+    st.dataframe(
+        for_display(rows),
+        hide_index=True,
+        column_config={Col.cost: money_column("Adjustment", currency)},
+        key="adjustments_table",
+    )
+
+
+def downloads(view: ChargebackView) -> None:
+    """The CLI's exports, byte for byte; every team is in them, so finance only."""
+    if not viewer.finance:
+        return
+    st.subheader("Downloads")
+    formats = (("csv", "text/csv", "csv"), ("xlsx", "application/vnd.ms-excel", "xlsx"))
+    columns = st.columns(3)
+    for column, (fmt, mime, extension) in zip(columns, formats, strict=False):
+        column.download_button(
+            f"Statements ({fmt})",
+            data=partial(readmodel.download, ledger, view.period, viewer, fmt),
+            file_name=f"chargeback-{view.period}.{extension}",
+            mime=mime,
+            key=f"download_{fmt}",
+        )
+    columns[2].download_button(
+        "FOCUS export (parquet)",
+        data=partial(readmodel.download, ledger, view.period, viewer, "focus"),
+        file_name=f"chargeback-{view.period}-focus.parquet",
+        mime="application/vnd.apache.parquet",
+        key="download_focus",
+    )
+
+
+headline(view)
+team_table(view)
+drill_down(view)
+adjustments(view)
+downloads(view)

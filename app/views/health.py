@@ -1,0 +1,86 @@
+"""Data health page (finance): sources, periods, quarantine, GPUs without telemetry, coverage."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from gpuledger.report import readmodel
+from gpuledger.report.readmodel_health import BASIS, SHARE
+from gpuledger.schema import Alloc, Quarantine
+from ledger_ui import for_display, money, session
+
+ledger, viewer = session()
+view = readmodel.health(ledger, viewer)
+health = view.health
+currency = ledger.settings().reporting.currency
+
+st.title("Data health")
+
+st.subheader("Sources and their last ingest")
+if view.sources.is_empty():
+    st.info("Nothing ingested yet.")
+else:
+    st.dataframe(view.sources, hide_index=True, key="sources")
+
+st.subheader("Periods")
+closed = set(health.closed_periods)
+partitions = pl.DataFrame(health.cost_partitions) if health.cost_partitions else pl.DataFrame()
+if partitions.is_empty():
+    st.caption("No billing data.")
+else:
+    partitions = partitions.with_columns(
+        pl.col("x_BillingPeriod").is_in(sorted(closed)).alias("closed")
+    )
+    st.dataframe(partitions, hide_index=True, key="periods")
+st.caption("Closed: " + (", ".join(sorted(closed)) or "none"))
+
+st.subheader("Quarantined rows")
+if not health.quarantine:
+    st.caption("None: every row of every source was accepted.")
+else:
+    quarantine = pl.DataFrame(health.quarantine)
+    st.metric(
+        "Quarantined rows", f"{quarantine['rows'].sum():,}", help="cost is per source currency"
+    )
+    st.dataframe(quarantine, hide_index=True, key="quarantine")
+    st.caption(f"Reasons are in column `{Quarantine.reason}`; rows stay in the store's quarantine.")
+
+st.subheader("GPU instances without telemetry")
+if view.untracked_gpus.is_empty():
+    st.caption("Every billed GPU instance sent telemetry.")
+else:
+    st.dataframe(for_display(view.untracked_gpus), hide_index=True, key="untracked")
+
+st.subheader("How cost was attributed")
+if view.coverage.is_empty():
+    st.caption("No allocation yet: run `gpuledger attribute --period YYYY-MM`.")
+else:
+    chart = (
+        alt.Chart(for_display(view.coverage).to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{SHARE}:Q", axis=alt.Axis(format="%"), title="share of cost"),
+            y=alt.Y(f"{Alloc.x_BillingPeriod}:N", title=None, sort="descending"),
+            color=alt.Color(f"{BASIS}:N", title="attributed by"),
+            tooltip=[Alloc.x_BillingPeriod, BASIS, alt.Tooltip(f"{SHARE}:Q", format=".1%")],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(
+        for_display(view.coverage),
+        hide_index=True,
+        column_config={SHARE: st.column_config.NumberColumn("Share", format="percent")},
+        key="coverage",
+    )
+    unallocated = view.coverage.filter(pl.col(BASIS) == "unallocated")
+    for row in unallocated.to_dicts():
+        st.caption(
+            f"{row[Alloc.x_BillingPeriod]}: {money(row[Alloc.cost], row[Alloc.currency])}"
+            f" unallocated ({row[SHARE]:.1%})"
+        )
+
+if health.unconfigured_teams:
+    st.warning("Teams not in the config: " + ", ".join(health.unconfigured_teams))
+st.caption(f"Reporting currency: {currency}")

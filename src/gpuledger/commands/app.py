@@ -1,0 +1,68 @@
+"""`gpuledger app`: serve the Streamlit app (``app/Home.py``) on the ledger home.
+
+The app reads the same home and config the CLI resolves; they travel to the Streamlit process
+through ``GPULEDGER_HOME`` and ``GPULEDGER_CONFIG``. It binds to 127.0.0.1 by default because
+single-user mode makes whoever reaches the port finance.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gpuledger
+from gpuledger.cli import Context
+from gpuledger.errors import GpuledgerError, UsageError
+from gpuledger.store import resolve_home
+
+
+def app_script() -> Path:
+    """``app/Home.py`` next to the package's source tree (the app ships with the repository)."""
+    script = Path(gpuledger.__file__).resolve().parents[2] / "app" / "Home.py"
+    if not script.is_file():
+        raise UsageError(
+            f"the Streamlit app is not installed here (looked for {script}); run `gpuledger app`"
+            " from a checkout of the gpuledger repository"
+        )
+    return script
+
+
+def streamlit_command(script: Path, *, port: int, address: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def app_environment(ctx: Context) -> dict[str, str]:
+    """The environment of the Streamlit process: ours, plus the resolved home and config."""
+    env = dict(os.environ)
+    env["GPULEDGER_HOME"] = resolve_home(ctx.home)
+    if ctx.config is not None:
+        env["GPULEDGER_CONFIG"] = str(Path(ctx.config).resolve())
+    return env
+
+
+def run(ctx: Context, *, port: int, address: str) -> None:
+    ctx.settings  # noqa: B018 - a broken config is reported here, not as a page error
+    command = streamlit_command(app_script(), port=port, address=address)
+    print(f"gpuledger app: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
+    try:
+        code = subprocess.call(command, env=app_environment(ctx))
+    except KeyboardInterrupt:
+        return
+    if code not in (0, -2, 130):
+        raise GpuledgerError(f"the Streamlit app exited with status {code}")

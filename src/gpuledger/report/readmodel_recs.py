@@ -1,0 +1,124 @@
+"""Read model of the recommendations page, and the one write the app makes: a status change.
+
+Recommendations come from :func:`gpuledger.engine.recommend.current_recommendations`; a status
+change goes through :func:`gpuledger.engine.recommendation_status.set_status` with the same
+arguments ``gpuledger recommend --dismiss ID --reason …`` passes, so the CLI and the app record
+the same thing. A team lead reads and changes their own team's recommendations only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from gpuledger.config import Settings
+from gpuledger.engine.recommend import (
+    FINGERPRINT,
+    STATUS,
+    current_recommendations,
+    done_outcomes,
+    total_saving,
+)
+from gpuledger.engine.recommendation_status import set_status
+from gpuledger.errors import UsageError
+from gpuledger.report.readmodel_access import Viewer
+from gpuledger.schema import Rec, make_schema
+from gpuledger.store import Store
+
+# What the app offers; the CLI's flags map to the same statuses.
+ACTIONS = {"acknowledge": "acknowledged", "dismiss": "dismissed", "done": "done"}
+OUTCOME_SCHEMA = make_schema(
+    {
+        "id": pl.String,
+        "kind": pl.String,
+        "done_in": pl.String,
+        "estimated_saving": pl.Decimal(38, 2),
+        "realized_saving": pl.Decimal(38, 2),
+    }
+)
+
+
+@dataclass(frozen=True)
+class RecsView:
+    period: str
+    currency: str
+    rows: pl.DataFrame  # schema.Rec columns + status, evidence without the internal fingerprint
+    open_saving: Decimal  # monthly saving of the ones neither dismissed nor done
+    outcomes: pl.DataFrame  # done ones: estimated vs realized monthly saving
+
+
+def _visible(frame: pl.DataFrame, viewer: Viewer) -> pl.DataFrame:
+    if viewer.finance:
+        return frame
+    return frame.filter(pl.col(Rec.team).is_in(sorted(viewer.teams)))
+
+
+def public_evidence(text: str) -> str:
+    """Evidence JSON as people read it: the lifecycle's fingerprint is bookkeeping, not evidence."""
+    evidence = json.loads(text)
+    evidence.pop(FINGERPRINT, None)
+    return json.dumps(evidence, indent=1, sort_keys=True)
+
+
+def recs_view(store: Store, settings: Settings, period: str, viewer: Viewer) -> RecsView:
+    """The period's recommendations for the viewer's teams, and realized savings of done ones."""
+    rows = _visible(current_recommendations(store, settings, period), viewer)
+    rows = rows.with_columns(
+        pl.col(Rec.evidence).map_elements(public_evidence, return_dtype=pl.String)
+    )
+    teams = _teams_by_id(store)
+    outcomes = [
+        {key: outcome[key] for key in OUTCOME_SCHEMA}
+        for outcome in done_outcomes(store, settings, period)
+        if viewer.sees(teams.get(str(outcome["id"])))
+    ]
+    return RecsView(
+        period=period,
+        currency=settings.reporting.currency,
+        rows=rows,
+        open_saving=total_saving(rows),
+        outcomes=pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA),
+    )
+
+
+def _teams_by_id(store: Store) -> dict[str, str]:
+    """The team of every recommendation ever stored (ids are stable across months)."""
+    frame = store.scan("recommendation").select(Rec.id, Rec.team).unique().collect()
+    return dict(zip(frame[Rec.id].to_list(), frame[Rec.team].to_list(), strict=True))
+
+
+def change_status(
+    store: Store,
+    settings: Settings,
+    period: str,
+    viewer: Viewer,
+    rec_id: str,
+    action: str,
+    reason: str | None,
+) -> str:
+    """Acknowledge, dismiss (with a reason) or mark done one recommendation; returns the status."""
+    status = ACTIONS.get(action)
+    if status is None:
+        raise UsageError(f"unknown action {action!r} (expected {', '.join(ACTIONS)})")
+    frame = current_recommendations(store, settings, period).filter(pl.col(Rec.id) == rec_id)
+    if frame.is_empty():
+        raise UsageError(f"no recommendation {rec_id!r} in {period}")
+    record = frame.row(0, named=True)
+    viewer.require_team(record[Rec.team])
+    set_status(
+        store.state,
+        rec_id,
+        status,
+        reason=reason,
+        period=period,
+        fingerprint=json.loads(record[Rec.evidence])[FINGERPRINT],
+        monthly_saving=record[Rec.monthly_saving],
+        monthly_cost=record[Rec.monthly_cost],
+    )
+    return status
+
+
+__all__ = ["ACTIONS", "STATUS", "RecsView", "change_status", "recs_view"]

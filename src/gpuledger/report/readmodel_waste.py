@@ -1,0 +1,164 @@
+"""Read model of the GPU waste page: the engine's waste frame and utilization, per viewer.
+
+Waste dollars come from :func:`gpuledger.engine.waste.compute_waste` unchanged; this module only
+sums them along the dimension a team lead picks. The heatmaps read the same labelled telemetry the
+waste engine reads (:func:`gpuledger.engine.waste_inputs.usage_rows`), reduced lazily to one row
+per GPU and hour before anything reaches a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from gpuledger.config import Settings
+from gpuledger.engine.waste import Waste, compute_waste, waste_totals
+from gpuledger.engine.waste_inputs import HELD_S, SM, TEAM, resource_costs, usage_rows
+from gpuledger.report.readmodel_access import Viewer
+from gpuledger.schema import Usage
+from gpuledger.store import Store
+
+GROUPINGS = {
+    "team": (Waste.team,),
+    "model": (Waste.team, Waste.model),
+    "instance": (Waste.team, Waste.ResourceId, Waste.gpu_model),
+}
+SUMMED = (
+    Waste.gpu_hours,
+    Waste.idle_gpu_hours,
+    Waste.unused_gpu_hours,
+    Waste.cost,
+    Waste.idle_cost,
+    Waste.unused_cost,
+    Waste.waste_cost,
+)
+
+
+class Util:
+    """Columns of the utilization frames."""
+
+    gpu = "gpu"  # host/index, or the GPU uuid where the host is unknown
+    gpu_model = "gpu_model"
+    hour = "hour"
+    day = "day"
+    hour_of_day = "hour_of_day"
+    held_hours = "held_hours"
+    sm_util = "sm_util"  # held-time-weighted SM activity, 0-100; idle time counts as 0
+
+
+@dataclass(frozen=True)
+class WasteView:
+    """A month's waste for the viewer's teams, with its totals from the engine."""
+
+    period: str
+    currency: str
+    rows: pl.DataFrame  # the engine's waste frame (schema ``WASTE_SCHEMA``)
+    gpu_hours: float
+    idle_gpu_hours: float
+    cost: Decimal
+    waste_cost: Decimal
+
+
+def _visible(frame: pl.DataFrame, team_column: str, viewer: Viewer) -> pl.DataFrame:
+    if viewer.finance:
+        return frame
+    return frame.filter(pl.col(team_column).is_in(sorted(viewer.teams)))
+
+
+def waste_view(store: Store, settings: Settings, period: str, viewer: Viewer) -> WasteView:
+    """The waste frame of ``period`` cut to the viewer's teams, and its totals."""
+    rows = _visible(compute_waste(store, settings, period), Waste.team, viewer)
+    totals = waste_totals(rows)
+    return WasteView(
+        period=period,
+        currency=settings.reporting.currency,
+        rows=rows,
+        gpu_hours=float(totals["gpu_hours"]),  # type: ignore[arg-type]
+        idle_gpu_hours=float(totals["idle_gpu_hours"]),  # type: ignore[arg-type]
+        cost=Decimal(str(totals["cost"])),
+        waste_cost=Decimal(str(totals["waste_cost"])),
+    )
+
+
+def waste_by(rows: pl.DataFrame, grouping: str) -> pl.DataFrame:
+    """The waste frame summed by team, team × model or team × instance, worst first."""
+    keys = GROUPINGS[grouping]
+    return (
+        rows.group_by(*keys)
+        .agg(*(pl.col(name).sum() for name in SUMMED))
+        .sort(Waste.waste_cost, *keys, descending=[True, *[False] * len(keys)], nulls_last=True)
+    )
+
+
+def memory_headroom(rows: pl.DataFrame) -> pl.DataFrame:
+    """Peak and p95 memory against capacity per team × instance × model, emptiest first."""
+    return (
+        rows.filter(pl.col(Waste.mem_capacity_gib) > 0)
+        .select(
+            Waste.team,
+            Waste.model,
+            Waste.ResourceId,
+            Waste.gpu_model,
+            Waste.mem_peak_gib,
+            Waste.mem_p95_gib,
+            Waste.mem_capacity_gib,
+            (1 - pl.col(Waste.mem_peak_gib) / pl.col(Waste.mem_capacity_gib)).alias("headroom"),
+        )
+        .sort("headroom", Waste.team, Waste.ResourceId, descending=[True, False, False])
+    )
+
+
+def gpu_hours_frame(store: Store, settings: Settings, period: str, viewer: Viewer) -> pl.DataFrame:
+    """Utilization per GPU and hour for the viewer's teams: the heatmaps' one input.
+
+    A GPU-hour's utilization is its SM activity weighted by held time, counting idle time as 0,
+    over the rows of the viewer's teams only (a lead sees their share of a shared GPU).
+    """
+    owners = {rid: r.owner for rid, r in resource_costs(store, settings, period).items()}
+    rows = usage_rows(store, settings, period, owners)
+    if not viewer.finance:
+        rows = rows.filter(pl.col(TEAM).is_in(sorted(viewer.teams)))
+    gpu = pl.when(pl.col(Usage.host).is_not_null()).then(
+        pl.format("{}/{}", Usage.host, Usage.gpu_index)
+    )
+    return (
+        rows.group_by(
+            pl.coalesce(gpu, pl.col(Usage.gpu_uuid)).alias(Util.gpu),
+            pl.col(Usage.bucket_start).dt.truncate("1h").alias(Util.hour),
+        )
+        .agg(
+            pl.col(Usage.gpu_model).first().alias(Util.gpu_model),
+            (pl.col(HELD_S).sum() / 3600).alias(Util.held_hours),
+            ((pl.col(HELD_S) * pl.col(SM).fill_null(0.0)).sum() / pl.col(HELD_S).sum()).alias(
+                Util.sm_util
+            ),
+        )
+        .sort(Util.gpu, Util.hour)
+        .collect()
+    )
+
+
+def day_by_hour(hourly: pl.DataFrame) -> pl.DataFrame:
+    """Fleet utilization per day of the month × hour of day (held-time weighted)."""
+    return (
+        hourly.group_by(
+            pl.col(Util.hour).dt.date().alias(Util.day),
+            pl.col(Util.hour).dt.hour().alias(Util.hour_of_day),
+        )
+        .agg(
+            pl.col(Util.held_hours).sum(),
+            ((pl.col(Util.held_hours) * pl.col(Util.sm_util)).sum() / pl.col(Util.held_hours).sum())
+            .fill_nan(0.0)
+            .alias(Util.sm_util),
+        )
+        .sort(Util.day, Util.hour_of_day)
+    )
+
+
+def gpu_by_hour(hourly: pl.DataFrame, day: object) -> pl.DataFrame:
+    """One day's utilization per GPU × hour of day."""
+    return hourly.filter(pl.col(Util.hour).dt.date() == day).with_columns(
+        pl.col(Util.hour).dt.hour().alias(Util.hour_of_day)
+    )

@@ -91,7 +91,9 @@ def write_month(
     allocation = alloc_rows(period, *rows)
     store.replace_partitions("allocation", allocation, [Alloc.x_BillingPeriod])
     costs = cost_for(allocation) if cost is None else cost
-    store.replace_partitions("cost", costs, [Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod])
+    store.replace_partitions(
+        "cost", costs, [Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod]
+    )
     for account in sorted(set(costs[Cost.BillingAccountId].to_list())):
         store.state.record_billing_period("aws", account, period, invoiced=invoiced, delivery="d1")
     return allocation

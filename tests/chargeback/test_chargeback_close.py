@@ -103,7 +103,11 @@ def test_restatement_becomes_adjustments_of_the_next_open_month(
         assert team.adjustment_total == expected, team.team
         assert {line.corrects_period for line in team.adjustments} <= {OCT}
     by_team = {t.team: t.adjustment_total for t in nov.teams}
-    assert by_team == {"audio": Decimal("7.50"), "nlp": Decimal("-10.00"), "vision": Decimal("-5.00")}
+    assert by_team == {
+        "audio": Decimal("7.50"),
+        "nlp": Decimal("-10.00"),
+        "vision": Decimal("-5.00"),
+    }
     # November's own lines still reconcile to November's invoice
     assert nov.invoice_total == Decimal("50.00")
     assert sum((t.total for t in nov.teams), Decimal(0)) == nov.invoice_total

@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from gpuledger.config import Settings
@@ -56,7 +57,7 @@ def test_hand_computed_month(store: Store, settings: Settings) -> None:
     nlp = statements.teams[0]
     # lines 10.0075 / 3.3333 / -1.0049 floor to 10.00 / 3.33 / -1.01 (12.32); two cents go to
     # the remainders .0075 and .0051
-    assert [(l.model, l.gpu_model, l.cost_type, l.gpu_hours, l.cost) for l in nlp.lines] == [
+    assert [(x.model, x.gpu_model, x.cost_type, x.gpu_hours, x.cost) for x in nlp.lines] == [
         ("llama", "H100", "usage", 2.5, Decimal("10.01")),
         ("mistral", "A100", "idle", 1.0, Decimal("3.33")),
         ("llama", "H100", "credit", 0.0, Decimal("-1.00")),
@@ -125,17 +126,26 @@ def test_refuses_statements_that_would_not_reconcile(
 ) -> None:
     allocation = alloc_rows(OCT, {"cost": "10.00"})
     if case == "allocation-short":
-        store.replace_partitions("allocation", alloc_rows(OCT, {"cost": "9.99"}), ["x_BillingPeriod"])
+        store.replace_partitions(
+            "allocation", alloc_rows(OCT, {"cost": "9.99"}), ["x_BillingPeriod"]
+        )
     if case != "nothing":
         store.replace_partitions(
-            "cost", cost_for(allocation), [Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod]
+            "cost",
+            cost_for(allocation),
+            [Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod],
         )
     with pytest.raises(error, match=message):
         build_statements(store, settings, OCT)
 
 
 def test_json_has_the_design_shape(store: Store, settings: Settings) -> None:
-    write_month(store, OCT, {"cost": "1.239"}, {"team": UNALLOCATED, "cost": "0.5", "cost_type": "unallocated"})
+    write_month(
+        store,
+        OCT,
+        {"cost": "1.239"},
+        {"team": UNALLOCATED, "cost": "0.5", "cost_type": "unallocated"},
+    )
     data = json.loads(render(build_statements(store, settings, OCT), "json"), parse_float=Decimal)
     assert data["period"] == OCT
     assert (data["currency"], data["cost_basis"], data["closed"]) == ("USD", "EffectiveCost", False)

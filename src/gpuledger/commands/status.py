@@ -85,6 +85,12 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
         )
     if health.closed_periods:
         console.print("closed periods: " + ", ".join(health.closed_periods), highlight=False)
+    for row in health.adjustments:
+        what = row.get("error") or f"{row['team']} {row['amount']} {row['currency']}"
+        console.print(
+            f"adjustment of closed {row['corrects_period']} → {row['lands_in']}: {what}",
+            highlight=False,
+        )
     failed = [run for run in health.last_ingests if run["status"] == "failed"]
     for run in failed[:3]:
         console.print(

@@ -79,9 +79,9 @@ def allocated_cost_rows(
             pl.col(basis).sum().alias(_LINE_BASIS),
         )
     )
-    joined = allocation.with_columns(
-        pl.len().over(LINE_KEY).cast(pl.Int64).alias(_LINE_ROWS)
-    ).join(lines, on=list(LINE_KEY), how="left", nulls_equal=True)
+    joined = allocation.with_columns(pl.len().over(LINE_KEY).cast(pl.Int64).alias(_LINE_ROWS)).join(
+        lines, on=list(LINE_KEY), how="left", nulls_equal=True
+    )
     share = (
         pl.when(pl.col(_LINE_BASIS) != 0)
         .then(pl.col(Alloc.cost).cast(pl.Float64) / pl.col(_LINE_BASIS).cast(pl.Float64))

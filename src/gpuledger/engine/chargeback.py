@@ -278,7 +278,9 @@ def with_context(
                 lines=tuple(_with_previous(team.lines, before)),
                 adjustments=tuple(sorted(adjustments.get(name, []), key=line_order)),
                 previous_total=before.total if before else None,
-                budget=None if budget is None else round_money(Decimal(budget), statements.currency),
+                budget=None
+                if budget is None
+                else round_money(Decimal(budget), statements.currency),
                 forecast=forecast(team.total, days, statements.currency) if team.lines else None,
             )
         )

@@ -159,7 +159,10 @@ def reopen_period(store: Store, period: str, reason: str | None) -> None:
             " adjustments of it; re-open those first"
         )
     store.replace_partitions(
-        "statement", pl.DataFrame(schema=STATEMENT_SCHEMA), [Stmt.period], replace=[{Stmt.period: period}]
+        "statement",
+        pl.DataFrame(schema=STATEMENT_SCHEMA),
+        [Stmt.period],
+        replace=[{Stmt.period: period}],
     )
     with store.state.connect() as db:
         db.execute("DELETE FROM closed_periods WHERE period=?", (period,))

@@ -72,9 +72,7 @@ def _tags_object(tags: pl.Series | None) -> str | None:
 
 def _charge_period() -> list[pl.Expr]:
     """A dated allocation row covers its day; an undated one its whole billing period."""
-    start = (
-        pl.col(Alloc.day).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(UTC_TIME)
-    )
+    start = pl.col(Alloc.day).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(UTC_TIME)
     return [
         pl.coalesce(start, pl.col(Alloc.BillingPeriodStart)).alias(Cost.ChargePeriodStart),
         pl.coalesce(start + pl.duration(days=1), pl.col(Cost.BillingPeriodEnd)).alias(

@@ -107,7 +107,7 @@ def _summary_sheet(out: _Sheet, statements: Statements) -> None:
         ("Status", f"closed {statements.closed_at}" if statements.closed else "open"),
         ("Invoice total", statements.invoice_total),
         ("Allocated to teams", statements.allocated_total),
-        ("(unallocated)", statements.unallocated_total),
+        ("Unallocated total", statements.unallocated_total),
         ("Adjustments of closed months", statements.adjustment_total),
     ]
     for offset, (label, value) in enumerate(facts, start=3):

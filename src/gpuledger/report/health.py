@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from gpuledger.config import Settings
+from gpuledger.engine.adjustments import pending_adjustments
 from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine, Usage
 from gpuledger.store import Store
 
@@ -20,6 +21,7 @@ class Health:
     allocation: list[dict[str, Any]] = field(default_factory=list)
     unconfigured_teams: list[str] = field(default_factory=list)
     closed_periods: list[str] = field(default_factory=list)
+    adjustments: list[dict[str, Any]] = field(default_factory=list)  # corrections of closed months
     last_ingests: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -30,6 +32,7 @@ class Health:
             "allocation": self.allocation,
             "unconfigured_teams": self.unconfigured_teams,
             "closed_periods": self.closed_periods,
+            "adjustments": self.adjustments,
             "last_ingests": self.last_ingests,
         }
 
@@ -108,6 +111,7 @@ def store_health(store: Store, settings: Settings) -> Health:
         else []
     )
     health.closed_periods = sorted(store.state.closed_periods())
+    health.adjustments = pending_adjustments(store, settings) if health.closed_periods else []
     health.last_ingests = [
         {
             "source": run.source,

@@ -106,7 +106,7 @@ def waste_hours(rows: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
         .agg(
             held_h.sum().alias(Waste.gpu_hours),
             held_h.filter(pl.col(IDLE)).sum().alias(Waste.idle_gpu_hours),
-            (held_h * pl.col(SM).fill_null(0.0) / 100).sum().alias(Waste.used_gpu_hours),
+            (held_h * pl.col(Usage.sm_util).fill_null(0.0) / 100).sum().alias(Waste.used_gpu_hours),
             (held_h * unused_share(settings)).sum().alias(Waste.unused_gpu_hours),
             (pl.col(Usage.mem_used_bytes).max() / GIB).alias(Waste.mem_peak_gib),
             (pl.col(Usage.mem_used_bytes).quantile(0.95, "linear") / GIB).alias(Waste.mem_p95_gib),

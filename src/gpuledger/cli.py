@@ -30,6 +30,8 @@ ingest_app = typer.Typer(help="Load billing exports and GPU telemetry into the s
 app.add_typer(ingest_app, name="ingest")
 config_app = typer.Typer(help="Inspect the configuration.")
 app.add_typer(config_app, name="config")
+prices_app = typer.Typer(help="The GPU price table savings are priced from.")
+app.add_typer(prices_app, name="prices")
 
 
 @dataclass
@@ -341,6 +343,33 @@ def status(
     Example: `gpuledger status --format json`
     """
     _run(ctx, "status", format=format.value)
+
+
+@prices_app.command("refresh")
+def prices_refresh(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Option(help="aws or gcp.")],
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Region(s) to price (repeatable).")
+    ] = None,
+) -> None:
+    """Fetch current prices: AWS Price List API + EC2 spot history, or the GCP Cloud Catalog.
+
+    Example: `gpuledger prices refresh --provider aws --region us-east-1 --region us-west-2`
+    """
+    _run(ctx, "prices", action="refresh", provider=provider, regions=region or [])
+
+
+@prices_app.command("show")
+def prices_show(
+    ctx: typer.Context,
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+) -> None:
+    """Print the price table in use: bundled prices, overlaid by refreshed ones.
+
+    Example: `gpuledger prices show --provider aws`
+    """
+    _run(ctx, "prices", action="show", provider=provider)
 
 
 @config_app.command("show")

@@ -99,6 +99,7 @@ class WasteThresholds(Section):
     underused_sm_util: float = 30.0
     memory_headroom: float = 0.2  # keep this share free above the observed peak
 
+    output_token_weight: float = 4.0  # unit cost: one output token costs this many input tokens
 
 class RecommendThresholds(Section):
     spot_interruption_overhead: float = 0.10
@@ -112,6 +113,14 @@ class RecommendThresholds(Section):
     commit_discount: float = 0.3
     min_monthly_saving: Decimal = Decimal("50")
 
+    idle_min_stretch_hours: float = 4.0  # only whole-instance idle stretches this long count
+    spot_min_jobs: int = 3  # this many distinct jobs on an instance = interruptible behaviour
+    interruptible_labels: list[str] = ["train", "fine-tun", "finetun", "batch", "sweep", "eval"]
+    inference_labels: list[str] = ["serve", "serving", "infer", "endpoint", "vllm", "triton", "tgi"]
+    rightsize_idle_gpu_share: float = 0.9  # a GPU idle this share of its hours is spare
+    rightsize_target_sm_util: float = 70.0  # p95 SM activity the smaller GPU may reach
+    distill_min_params_b: float = 30.0  # billions of parameters, read from the model name
+    distill_min_busy_share: float = 0.8  # share of the month the serving instances were busy
 
 class ThresholdsConfig(Section):
     waste: WasteThresholds = WasteThresholds()

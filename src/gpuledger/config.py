@@ -98,8 +98,8 @@ class WasteThresholds(Section):
     idle_sm_util: float = 5.0  # below this SM activity a GPU-bucket counts as idle
     underused_sm_util: float = 30.0
     memory_headroom: float = 0.2  # keep this share free above the observed peak
-
     output_token_weight: float = 4.0  # unit cost: one output token costs this many input tokens
+
 
 class RecommendThresholds(Section):
     spot_interruption_overhead: float = 0.10
@@ -112,7 +112,6 @@ class RecommendThresholds(Section):
     commit_min_baseline_share: float = 0.7
     commit_discount: float = 0.3
     min_monthly_saving: Decimal = Decimal("50")
-
     idle_min_stretch_hours: float = 4.0  # only whole-instance idle stretches this long count
     spot_min_jobs: int = 3  # this many distinct jobs on an instance = interruptible behaviour
     interruptible_labels: list[str] = ["train", "fine-tun", "finetun", "batch", "sweep", "eval"]
@@ -121,6 +120,7 @@ class RecommendThresholds(Section):
     rightsize_target_sm_util: float = 70.0  # p95 SM activity the smaller GPU may reach
     distill_min_params_b: float = 30.0  # billions of parameters, read from the model name
     distill_min_busy_share: float = 0.8  # share of the month the serving instances were busy
+
 
 class ThresholdsConfig(Section):
     waste: WasteThresholds = WasteThresholds()

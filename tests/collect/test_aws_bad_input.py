@@ -109,8 +109,16 @@ def test_cli_exits_2_naming_the_file(tmp_path: Path) -> None:
     bad.mkdir()
     truncated_parquet(bad)
     result = subprocess.run(
-        [sys.executable, "-m", "gpuledger", "--home", str(tmp_path / "home"), "ingest", "aws"]
-        + [str(bad)],
+        [
+            sys.executable,
+            "-m",
+            "gpuledger",
+            "--home",
+            str(tmp_path / "home"),
+            "ingest",
+            "aws",
+            *[str(bad)],
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -133,6 +133,7 @@ def idle_users(hourly: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
         .filter(pl.col("_user").is_not_null())
         .group_by(Usage.ResourceId, "_user")
         .agg(pl.col(gw.GPU_SECONDS).sum())
+        .filter(pl.col(gw.GPU_SECONDS) > 0)
         .with_columns(
             (pl.col(gw.GPU_SECONDS) / pl.col(gw.GPU_SECONDS).sum().over(Usage.ResourceId)).alias(
                 "_user_share"

@@ -187,7 +187,7 @@ def kubelet() -> Iterator[str]:
         "Kubelet", (_Kubelet,), {"body": json.dumps({"kind": "PodList", "items": items}).encode()}
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

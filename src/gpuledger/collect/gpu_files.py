@@ -46,7 +46,8 @@ def read_usage_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
         ],
         how="vertical",
     ).unique(Quarantine.row, keep="first", maintain_order=True)
-    rows = typed.join(quarantine.select(pl.col(Quarantine.row).alias(_ROW)), on=_ROW, how="anti")
+    refused = quarantine.select((pl.col(Quarantine.row) - 1).cast(pl.UInt32).alias(_ROW))
+    rows = typed.join(refused, on=_ROW, how="anti")
     rows = rows.drop(_ROW).with_columns(
         pl.col(Usage.source).fill_null("file"),
         pl.col(Usage.bucket_start).dt.strftime("%Y-%m").alias(Usage.x_BillingPeriod),

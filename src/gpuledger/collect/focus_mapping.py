@@ -193,9 +193,8 @@ def _provider_columns(schema: pl.Schema) -> pl.Expr:
 
 def _problems(schema: pl.Schema) -> list[pl.Expr]:
     """``_reason`` and ``_column`` of the first problem of each row, null on a sound row."""
+    # A value that is there but unreadable is named before a value that is missing.
     checks: list[tuple[pl.Expr, str, str]] = []
-    for name in NOT_NULL:
-        checks.append((pl.col(name).is_null(), name, f"{name} is empty"))
     for name in (*_TIMES, *_MONEY):
         if name in schema:
             what = "a timestamp" if name in _TIMES else "a decimal number"
@@ -206,6 +205,8 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
         if name in schema:
             bad = unparsed(pl.col(f"_text_{name}"), canonical_value(f"_text_{name}", allowed))
             checks.append((bad, name, f"{name} is not one of {', '.join(allowed)}"))
+    for name in NOT_NULL:
+        checks.append((pl.col(name).is_null(), name, f"{name} is empty"))
     checks += [
         (
             ~pl.col(Cost.BillingCurrency).str.contains(r"^[A-Z]{3}$"),

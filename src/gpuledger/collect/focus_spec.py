@@ -133,7 +133,8 @@ def detect_version(columns: Iterable[str]) -> str:
         return "1.2"
     if present & V1_1_COLUMNS:
         return "1.1"
-    if present & set(PREVIEW_RENAMES) and not present & set(PREVIEW_RENAMES.values()):
+    preview = [name for name in PREVIEW_RENAMES if name in present]
+    if preview and not any(PREVIEW_RENAMES[name] in present for name in preview):
         return "1.0-preview"
     return "1.0"
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 
 from gpuledger.config import ScheduleConfig, Settings
@@ -133,13 +134,29 @@ def latest_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     return None
 
 
+class LedgerScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """A BackgroundScheduler that runs nothing once it is stopped.
+
+    APScheduler 3.11's loop processes due jobs once more after ``shutdown()`` wakes it (it checks
+    the state only after processing), so a scheduler opened paused to read or reconcile the store
+    would run, or silently advance, every overdue job on its way out, losing the missed runs that
+    the real scheduler should coalesce.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state != STATE_RUNNING:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
 def job_store_url(store: Store) -> str:
     return f"sqlite:///{store.state.path}"
 
 
-def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
+def build_scheduler(store: Store, settings: Settings) -> LedgerScheduler:
     """A scheduler on the ledger's job store; not started."""
-    return BackgroundScheduler(
+    return LedgerScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=job_store_url(store))},
         job_defaults={
             "coalesce": True,
@@ -151,7 +168,7 @@ def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
 
 
 def reconcile(
-    scheduler: BackgroundScheduler, store: Store, settings: Settings, config: str | None
+    scheduler: LedgerScheduler, store: Store, settings: Settings, config: str | None
 ) -> list[str]:
     """Make the stored jobs match the config; returns one line per change, for the log.
 

@@ -97,3 +97,12 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
             f"[red]failed ingest[/] {run['started_at']} {run['source']} {run['src']}: {run['message']}",
             highlight=False,
         )
+    for mail in health.undelivered_email:
+        what = (
+            "[red]e-mail failed[/]" if mail["status"] == "failed" else "[yellow]e-mail to retry[/]"
+        )
+        console.print(
+            f"{what} {mail['kind']} {mail['period']} for {mail['team']}"
+            f" to {', '.join(mail['recipients'])} after {mail['attempts']} attempt(s): {mail['error']}",
+            highlight=False,
+        )

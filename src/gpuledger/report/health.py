@@ -9,6 +9,7 @@ import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.engine.adjustments import pending_adjustments
+from gpuledger.report.email_log import SlotStatus, send_records
 from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine, Usage
 from gpuledger.store import Store
 
@@ -23,6 +24,7 @@ class Health:
     closed_periods: list[str] = field(default_factory=list)
     adjustments: list[dict[str, Any]] = field(default_factory=list)  # corrections of closed months
     last_ingests: list[dict[str, Any]] = field(default_factory=list)
+    undelivered_email: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,7 @@ class Health:
             "closed_periods": self.closed_periods,
             "adjustments": self.adjustments,
             "last_ingests": self.last_ingests,
+            "undelivered_email": self.undelivered_email,
         }
 
 
@@ -124,4 +127,23 @@ def store_health(store: Store, settings: Settings) -> Health:
         }
         for run in store.state.ingest_runs(limit=10)
     ]
+    health.undelivered_email = undelivered_email(store)
     return health
+
+
+def undelivered_email(store: Store) -> list[dict[str, Any]]:
+    """Messages that failed for good (never retried) or wait for the next run to retry them."""
+    return [
+        {
+            "team": r.key.team,
+            "kind": r.key.kind,
+            "period": r.key.period,
+            "recipients": r.recipients,
+            "status": r.status.value,
+            "attempts": r.attempts,
+            "error": r.last_error,
+            "updated_at": r.updated_at,
+        }
+        for status in (SlotStatus.failed, SlotStatus.pending)
+        for r in send_records(store.state, status)
+    ]

@@ -75,11 +75,7 @@ def live_statements(store: Store, settings: Settings, period: str) -> Statements
     """Statements of ``period`` from the store as it is now: rounded and reconciled, no context."""
     versions = {"cost": store.version("cost"), "allocation": store.version("allocation")}
     invoice = period_invoice(store, settings, period, versions["cost"])
-    allocation = (
-        store.scan("allocation", versions["allocation"])
-        .filter(pl.col(Alloc.x_BillingPeriod) == period)
-        .collect()
-    )
+    allocation = allocation_groups(store, period, versions["allocation"])
     if allocation.is_empty() and any(invoice.values()):
         raise UsageError(
             f"{period} has billing data but no allocation: run `gpuledger attribute"
@@ -96,6 +92,26 @@ def live_statements(store: Store, settings: Settings, period: str) -> Statements
         invoice_by_currency={c: str(v) for c, v in sorted(invoice.items())},
         fx_rates={c: str(r) for c, r in sorted(rates.items())},
         table_versions=versions,
+    )
+
+
+def allocation_groups(store: Store, period: str, version: int | None) -> pl.DataFrame:
+    """The period's allocation summed per team × model × GPU model × cost type × currency.
+
+    Summed in the scan, so a month of hourly allocation rows never needs to fit in memory;
+    ``day`` keeps the latest allocated day (for the forecast). A null model reads
+    ``(unlabelled)`` and a null cost type ``usage``, so no row falls out of a group.
+    """
+    return (
+        store.scan("allocation", version)
+        .filter(pl.col(Alloc.x_BillingPeriod) == period)
+        .with_columns(
+            pl.col(Alloc.model).fill_null(UNLABELLED),
+            pl.col(Alloc.cost_type).fill_null("usage"),
+        )
+        .group_by(Alloc.team, Alloc.model, Alloc.x_GpuModel, Alloc.cost_type, Alloc.currency)
+        .agg(pl.col(Alloc.gpu_hours).sum(), pl.col(Alloc.cost).sum(), pl.col(Alloc.day).max())
+        .collect()
     )
 
 
@@ -155,20 +171,13 @@ def fx_rates(settings: Settings, period: str, currencies: set[str]) -> dict[str,
 
 
 def raw_lines(allocation: pl.DataFrame, rates: dict[str, Decimal]) -> list[RawLine]:
-    """Allocation rows summed per team × model × GPU model × cost type, in reporting currency."""
-    grouped = (
-        allocation.with_columns(
-            pl.col(Alloc.model).fill_null(UNLABELLED),
-            pl.col(Alloc.cost_type).fill_null("usage"),
-        )
-        .group_by(Alloc.team, Alloc.model, Alloc.x_GpuModel, Alloc.cost_type, Alloc.currency)
-        .agg(pl.col(Alloc.gpu_hours).sum(), pl.col(Alloc.cost).sum())
-    )
+    """Allocation groups (see :func:`allocation_groups`) merged across currencies, converted
+    into the reporting currency, one per team × model × GPU model × cost type."""
     merged: dict[tuple[str, str, str | None, str], list[Decimal | float]] = defaultdict(
         lambda: [Decimal(0), 0.0]
     )
     with decimal.localcontext(MONEY_CONTEXT):
-        for row in grouped.to_dicts():
+        for row in allocation.to_dicts():
             key = (row[Alloc.team], row[Alloc.model], row[Alloc.x_GpuModel], row[Alloc.cost_type])
             amount = (row[Alloc.cost] or Decimal(0)) * rates[row[Alloc.currency]]
             merged[key][0] = Decimal(merged[key][0]) + amount
@@ -275,7 +284,7 @@ def with_context(
         enriched.append(
             replace(
                 team,
-                lines=tuple(_with_previous(team.lines, before)),
+                lines=tuple(_with_previous(team.lines, before, statements.currency)),
                 adjustments=tuple(sorted(adjustments.get(name, []), key=line_order)),
                 previous_total=before.total if before else None,
                 budget=None
@@ -287,11 +296,15 @@ def with_context(
     return replace(statements, teams=tuple(enriched))
 
 
-def _with_previous(lines: tuple[Line, ...], before: TeamStatement | None) -> list[Line]:
+def _with_previous(
+    lines: tuple[Line, ...], before: TeamStatement | None, currency: str
+) -> list[Line]:
+    """Each line's cost last month: zero for a line the team did not have then."""
     if before is None:
         return list(lines)
     costs = {line.key: line.cost for line in before.lines}
-    return [replace(line, previous=costs.get(line.key, Decimal(0))) for line in lines]
+    zero = round_money(Decimal(0), currency)
+    return [replace(line, previous=costs.get(line.key, zero)) for line in lines]
 
 
 def previous_period(period: str) -> str:

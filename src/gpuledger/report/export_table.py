@@ -12,7 +12,7 @@ from rich.text import Text
 from gpuledger.engine.statements import Statements, TeamStatement
 from gpuledger.report.export_cells import wording
 
-WIDTH = 120
+WIDTH = 150
 
 
 def _amount(value: Decimal | None) -> str:
@@ -54,31 +54,42 @@ def render_table(statements: Statements) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def _summary_columns(team: TeamStatement) -> dict[str, str]:
+    """A team's row of the summary, by column name."""
+    change = None if team.previous_total is None else team.total - team.previous_total
+    return {
+        "total": _amount(team.total),
+        "previous": _amount(team.previous_total),
+        "change": _signed(change),
+        "budget": _amount(team.budget),
+        "variance": _signed(team.variance),
+        "forecast": _amount(team.forecast),
+        "adjustments": _signed(team.adjustment_total) if team.adjustments else "",
+        "due": _amount(team.amount_due),
+    }
+
+
 def _summary(statements: Statements) -> Table:
-    words = wording(statements)
+    """One row per team; columns that are empty for every team (no budgets, no adjustments,
+    no previous month) are left out so the table fits a terminal."""
+    rows = {team.team: _summary_columns(team) for team in statements.teams}
+    names = [
+        name
+        for name in ("total", "previous", "change", "budget", "variance", "forecast", "adjustments")
+        if name == "total" or any(row[name] for row in rows.values())
+    ]
     table = Table(title="Teams", title_justify="left")
-    table.add_column("team")
-    for name in ("total", "previous", "change", "budget", "variance", "forecast", "adjustments"):
-        table.add_column(name, justify="right")
-    table.add_column(words.amount.lower(), justify="right")
-    for team in statements.teams:
-        change = None if team.previous_total is None else team.total - team.previous_total
-        table.add_row(
-            Text(team.team),
-            _amount(team.total),
-            _amount(team.previous_total),
-            _signed(change),
-            _amount(team.budget),
-            _signed(team.variance),
-            _amount(team.forecast),
-            _signed(team.adjustment_total) if team.adjustments else "",
-            _amount(team.amount_due),
-        )
+    table.add_column("team", no_wrap=True)
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column(wording(statements).amount.lower(), justify="right", no_wrap=True)
+    for team, row in rows.items():
+        table.add_row(Text(team), *(row[name] for name in names), row["due"])
     table.add_section()
+    invoice = {"total": _amount(statements.invoice_total)}
     table.add_row(
         Text("invoice"),
-        _amount(statements.invoice_total),
-        *([""] * 6),
+        *(invoice.get(name, "") for name in names),
         _amount(statements.invoice_total + statements.adjustment_total),
     )
     return table
@@ -90,7 +101,7 @@ def _team_table(statements: Statements, team: TeamStatement) -> Table:
         title_justify="left",
     )
     for name in ("model", "GPU", "cost type"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=True)
     for name in ("GPU-hours", "cost", "previous"):
         table.add_column(name, justify="right")
     for line in team.lines:

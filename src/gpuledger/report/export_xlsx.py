@@ -127,8 +127,16 @@ def _summary_sheet(out: _Sheet, statements: Statements) -> None:
     out.money(end, 7, statements.adjustment_total, "money_total")
     out.money(end, 8, statements.invoice_total + statements.adjustment_total, "money_total")
     out.sheet.freeze_panes(top + 1, 1)
+    _print_setup(out.sheet)
     out.sheet.set_column(0, 0, 28)
     out.sheet.set_column(1, len(columns) - 1, 16)
+
+
+def _print_setup(sheet: Any) -> None:
+    """Landscape, one page wide: a statement prints the way finance files it."""
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
 
 
 def _team_summary_row(out: _Sheet, row: int, team: TeamStatement) -> None:
@@ -174,6 +182,9 @@ def _team_sheet(out: _Sheet, statements: Statements, team: TeamStatement) -> Non
     out.money(end, 6, team.amount_due, "money_total")
     out.money(end, 7, team.previous_total, "money_total")
     out.sheet.freeze_panes(5, 0)
+    if rows:
+        out.sheet.autofilter(4, 0, end - 1, len(columns) - 1)
+    _print_setup(out.sheet)
     out.sheet.set_column(0, 1, 12)
     out.sheet.set_column(2, 4, 22)
     out.sheet.set_column(5, len(columns) - 1, 16)

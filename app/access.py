@@ -15,10 +15,12 @@ from gpuledger.config import Settings
 from gpuledger.report.readmodel_access import Viewer, single_user_viewer, viewer_for
 
 
+def _signed_in() -> bool:
+    return bool(st.user.get("is_logged_in", False))
+
+
 def _signed_in_email() -> str | None:
-    if not st.user.is_logged_in:
-        return None
-    email = st.user.get("email")
+    email = st.user.get("email") if _signed_in() else None
     return str(email) if email else None
 
 
@@ -26,7 +28,7 @@ def current_viewer(settings: Settings) -> Viewer:
     """The viewer of this session; stops the page with a login or a refusal when there is none."""
     if settings.app.auth == "single-user":
         return single_user_viewer()
-    if not st.user.is_logged_in:
+    if not _signed_in():
         st.title("gpuledger")
         st.write("Sign in to see GPU cost, waste and recommendations.")
         st.button("Log in", on_click=st.login, type="primary")

@@ -87,18 +87,21 @@ def drill_down(view: ChargebackView) -> None:
         st.info("No statement lines this month.")
         return
     team = st.selectbox("Team", teams, key="drill_team")
+    if team not in teams:  # a value forced into the widget's state: refuse, show nothing
+        st.warning(f"{team} is not among the teams you may see.")
+        return
     models = drill(view.lines, str(team))
     amounts = {
         Col.cost: money_column("Cost", currency),
         Col.previous: money_column("Last month", currency),
     }
-    st.dataframe(for_display(models), hide_index=True, column_config=amounts, key="drill_models")
+    st.dataframe(for_display(models), hide_index=True, column_config=amounts)
     model_names = models[Col.model].to_list()
     if not model_names:
         return
     model = st.selectbox("Model", model_names, key="drill_model")
     lines = drill(view.lines, str(team), str(model))
-    st.dataframe(for_display(lines), hide_index=True, column_config=amounts, key="drill_lines")
+    st.dataframe(for_display(lines), hide_index=True, column_config=amounts)
     instances = readmodel.instance_costs(ledger, view.period, viewer, str(team))
     instances = instances.filter(pl.col(Col.model) == model)
     st.caption("Instances (allocation as attributed, billing currency, before statement rounding)")
@@ -106,7 +109,6 @@ def drill_down(view: ChargebackView) -> None:
         for_display(instances),
         hide_index=True,
         column_config={Col.cost: st.column_config.NumberColumn("Cost", format="%.2f")},
-        key="drill_instances",
     )
 
 
@@ -122,7 +124,6 @@ def adjustments(view: ChargebackView) -> None:
         for_display(rows),
         hide_index=True,
         column_config={Col.cost: money_column("Adjustment", currency)},
-        key="adjustments_table",
     )
 
 

@@ -22,7 +22,7 @@ st.subheader("Sources and their last ingest")
 if view.sources.is_empty():
     st.info("Nothing ingested yet.")
 else:
-    st.dataframe(view.sources, hide_index=True, key="sources")
+    st.dataframe(view.sources, hide_index=True)
 
 st.subheader("Periods")
 closed = set(health.closed_periods)
@@ -33,7 +33,7 @@ else:
     partitions = partitions.with_columns(
         pl.col("x_BillingPeriod").is_in(sorted(closed)).alias("closed")
     )
-    st.dataframe(partitions, hide_index=True, key="periods")
+    st.dataframe(partitions, hide_index=True)
 st.caption("Closed: " + (", ".join(sorted(closed)) or "none"))
 
 st.subheader("Quarantined rows")
@@ -44,14 +44,14 @@ else:
     st.metric(
         "Quarantined rows", f"{quarantine['rows'].sum():,}", help="cost is per source currency"
     )
-    st.dataframe(quarantine, hide_index=True, key="quarantine")
+    st.dataframe(quarantine, hide_index=True)
     st.caption(f"Reasons are in column `{Quarantine.reason}`; rows stay in the store's quarantine.")
 
 st.subheader("GPU instances without telemetry")
 if view.untracked_gpus.is_empty():
     st.caption("Every billed GPU instance sent telemetry.")
 else:
-    st.dataframe(for_display(view.untracked_gpus), hide_index=True, key="untracked")
+    st.dataframe(for_display(view.untracked_gpus), hide_index=True)
 
 st.subheader("How cost was attributed")
 if view.coverage.is_empty():
@@ -72,7 +72,6 @@ else:
         for_display(view.coverage),
         hide_index=True,
         column_config={SHARE: st.column_config.NumberColumn("Share", format="percent")},
-        key="coverage",
     )
     unallocated = view.coverage.filter(pl.col(BASIS) == "unallocated")
     for row in unallocated.to_dicts():

@@ -43,9 +43,7 @@ show_closed = st.toggle("Show dismissed and done", value=False, key="rec_closed"
 shown = view.rows.filter(pl.col(Rec.kind).is_in(chosen))
 if not show_closed:
     shown = shown.filter(~pl.col(STATUS).is_in(["dismissed", "done"]))
-st.dataframe(
-    for_display(shown.select(LIST_COLUMNS)), hide_index=True, column_config=AMOUNTS, key="recs"
-)
+st.dataframe(for_display(shown.select(LIST_COLUMNS)), hide_index=True, column_config=AMOUNTS)
 
 
 def act_on(rows: pl.DataFrame) -> None:
@@ -87,4 +85,4 @@ st.subheader("Done: estimated vs realized")
 if view.outcomes.is_empty():
     st.caption("Nothing marked done before this month yet.")
 else:
-    st.dataframe(for_display(view.outcomes), hide_index=True, column_config=AMOUNTS, key="outcomes")
+    st.dataframe(for_display(view.outcomes), hide_index=True, column_config=AMOUNTS)

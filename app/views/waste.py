@@ -62,7 +62,7 @@ def breakdown(rows: pl.DataFrame) -> None:
         )
     )
     st.altair_chart(chart, width="stretch")
-    st.dataframe(for_display(summed), hide_index=True, column_config=AMOUNTS, key="waste_table")
+    st.dataframe(for_display(summed), hide_index=True, column_config=AMOUNTS)
 
 
 def heatmap() -> None:
@@ -100,7 +100,6 @@ def memory_and_offenders(rows: pl.DataFrame) -> None:
         memory_headroom(rows),
         hide_index=True,
         column_config={"headroom": st.column_config.NumberColumn("Free at peak", format="percent")},
-        key="memory_table",
     )
     st.subheader("Top offenders")
     columns = [
@@ -115,7 +114,7 @@ def memory_and_offenders(rows: pl.DataFrame) -> None:
         Waste.waste_cost,
     ]
     top = rows.filter(pl.col(Waste.waste_cost) > 0).head(10).select(columns)
-    st.dataframe(for_display(top), hide_index=True, column_config=AMOUNTS, key="offenders")
+    st.dataframe(for_display(top), hide_index=True, column_config=AMOUNTS)
 
 
 headline()

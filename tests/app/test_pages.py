@@ -1,0 +1,208 @@
+"""Every page renders on the test ledger, shows the engine's numbers, and its filters filter.
+
+Expected amounts are worked out by hand in ``tests/app/ledger.py``; each test also checks that
+they are what the engine itself returns, so the page can neither invent nor drop a number.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from gpuledger.config import load_settings
+from gpuledger.engine.chargeback import build_statements
+from gpuledger.engine.recommend import current_recommendations
+from gpuledger.engine.recommendation_status import statuses
+from gpuledger.engine.waste import compute_waste, waste_totals
+from gpuledger.schema import UNALLOCATED, Rec
+from tests.app.conftest import AppFactory, LedgerFiles, table
+
+PAGES = [
+    ("views/chargeback.py", "Chargeback 2026-10 · open"),
+    ("views/waste.py", "GPU waste 2026-10"),
+    ("views/recommendations.py", "Recommendations 2026-10"),
+    ("views/health.py", "Data health"),
+]
+
+
+@pytest.mark.parametrize(("page", "title"), PAGES, ids=[p.split("/")[1] for p, _ in PAGES])
+def test_page_renders_without_exception(
+    shared_ledger: LedgerFiles, open_app: AppFactory, page: str, title: str
+) -> None:
+    at = open_app(shared_ledger, page)
+    assert at.title[0].value == title
+
+
+def test_chargeback_headline_and_team_table_are_the_engines(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger)
+    statements = build_statements(
+        shared_ledger.store(), load_settings(shared_ledger.config), "2026-10"
+    )
+    assert (statements.invoice_total, statements.unallocated_total) == (
+        Decimal("28.00"),
+        Decimal("3.00"),
+    )
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Invoice": "$28.00", "Allocated to teams": "$25.00", UNALLOCATED: "$3.00"}
+    table = at.table[0].value
+    assert list(table.index) == ["nlp", "vision", UNALLOCATED]
+    assert list(table["Total"]) == ["$20.00", "$5.00", "$3.00"]
+    assert list(table["Last month"]) == ["$8.00", "$4.00", "—"]
+    assert list(table["Change"]) == ["$12.00", "$1.00", "—"]
+    assert list(table["Budget"]) == ["$15.00", "$10.00", "—"]
+    assert list(table["Over budget"]) == ["$5.00", "-$5.00", "—"]
+    assert [f"${t.total}" for t in statements.teams] == list(table["Total"])
+
+
+@pytest.mark.parametrize(
+    ("team", "models", "costs"),
+    [
+        ("nlp", ["(idle)", "llama"], [10.0, 10.0]),
+        ("vision", ["(unlabelled)"], [5.0]),
+        (UNALLOCATED, ["(unlabelled)"], [3.0]),
+    ],
+    ids=["nlp", "vision", "unallocated"],
+)
+def test_drill_down_follows_the_team_picked(
+    shared_ledger: LedgerFiles,
+    open_app: AppFactory,
+    team: str,
+    models: list[str],
+    costs: list[float],
+) -> None:
+    at = open_app(shared_ledger)
+    at.selectbox(key="drill_team").select(team).run()
+    shown = table(at, "model", "gpu_hours")
+    assert list(shown["model"]) == models
+    assert list(shown["cost"]) == costs
+
+
+def test_drill_down_reaches_the_instance(shared_ledger: LedgerFiles, open_app: AppFactory) -> None:
+    at = open_app(shared_ledger)
+    at.selectbox(key="drill_team").select("nlp").run()
+    at.selectbox(key="drill_model").select("llama").run()
+    lines = table(at, "gpu_model", "cost_type")
+    assert list(zip(lines["gpu_model"], lines["cost_type"], lines["cost"], strict=True)) == [
+        ("A100", "usage", 10.0)
+    ]
+    instances = table(at, "model", "gpu_model", "ResourceId")
+    assert list(zip(instances["ResourceId"], instances["cost"], strict=True)) == [("i-nlp", 10.0)]
+
+
+def test_month_picker_shows_the_closed_month(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger)
+    at.selectbox(key="period").select("2026-09").run()
+    assert at.title[0].value == "Chargeback 2026-09 · closed"
+    assert {m.label: m.value for m in at.metric}["Invoice"] == "$12.00"
+    assert list(at.table[0].value["Total"]) == ["$8.00", "$4.00"]
+
+
+def test_waste_page_shows_the_engines_waste(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger, "views/waste.py")
+    settings = load_settings(shared_ledger.config)
+    totals = waste_totals(compute_waste(shared_ledger.store(), settings, "2026-10"))
+    assert totals["waste_cost"] == Decimal("10.00")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        "GPU-hours": "2.0",
+        "Idle GPU-hours": "1.0",
+        "GPU cost": "$20.00",
+        "Waste": "$10.00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("grouping", "columns"),
+    [
+        ("team", ["team"]),
+        ("model", ["team", "model"]),
+        ("instance", ["team", "ResourceId", "gpu_model"]),
+    ],
+    ids=["team", "model", "instance"],
+)
+def test_waste_grouping_changes_the_table(
+    shared_ledger: LedgerFiles, open_app: AppFactory, grouping: str, columns: list[str]
+) -> None:
+    at = open_app(shared_ledger, "views/waste.py")
+    at.radio(key="waste_grouping").set_value(grouping).run()
+    table = at.dataframe[0].value
+    assert list(table.columns[: len(columns)]) == columns
+    assert table["waste_cost"].sum() == 10.0
+
+
+def test_waste_team_filter_empties_the_table(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger, "views/waste.py")
+    at.multiselect(key="waste_teams").set_value([]).run()
+    assert at.dataframe[0].value.empty
+
+
+def test_recommendations_list_is_the_engines(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger, "views/recommendations.py")
+    engine = current_recommendations(
+        shared_ledger.store(), load_settings(shared_ledger.config), "2026-10"
+    )
+    shown = table(at, "id", "kind", "status")
+    assert list(shown["id"]) == engine[Rec.id].to_list()
+    assert [Decimal(str(v)) for v in shown["monthly_saving"]] == engine[
+        Rec.monthly_saving
+    ].to_list()
+    assert at.metric[0].value == f"${engine[Rec.monthly_saving].sum():,.2f}"
+
+
+def test_kind_filter_hides_recommendations(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger, "views/recommendations.py")
+    at.multiselect(key="rec_kinds").set_value([]).run()
+    assert table(at, "id", "kind", "status").empty
+
+
+def test_dismiss_needs_a_reason_and_writes_the_clis_status(
+    own_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(own_ledger, "views/recommendations.py")
+    rec_id = at.selectbox(key="rec_id").value
+    at.radio(key="rec_action").set_value("dismiss")
+    at.button[0].click().run()
+    assert "needs --reason" in at.error[0].value
+    assert statuses(own_ledger.store().state)[rec_id]["status"] == "new"
+
+    at.radio(key="rec_action").set_value("dismiss")
+    at.text_input(key="rec_reason").input("instance is a reserved spare")
+    at.button[0].click().run()
+    row = statuses(own_ledger.store().state)[rec_id]
+    assert (row["status"], row["reason"]) == ("dismissed", "instance is a reserved spare")
+    at.run()
+    assert table(at, "id", "kind", "status").empty  # dismissed ones are hidden by default
+    at.toggle(key="rec_closed").set_value(True).run()
+    assert list(table(at, "id", "kind", "status")["status"]) == ["dismissed"]
+
+
+def test_health_page_lists_gpus_without_telemetry_and_coverage(
+    shared_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    at = open_app(shared_ledger, "views/health.py")
+    untracked = table(at, "x_BillingPeriod", "ProviderName")
+    assert sorted(zip(untracked["x_BillingPeriod"], untracked["ResourceId"], strict=True)) == [
+        ("2026-09", "i-nlp"),
+        ("2026-09", "i-vis"),
+        ("2026-10", "i-vis"),
+    ]
+    coverage = table(at, "x_BillingPeriod", "currency", "basis")
+    october = coverage[coverage["x_BillingPeriod"] == "2026-10"]
+    assert dict(zip(october["basis"], october["cost"], strict=True)) == {
+        "tags": 5.0,
+        "telemetry": 20.0,
+        "unallocated": 3.0,
+    }

@@ -1,0 +1,106 @@
+"""The read model: same bytes as the CLI, new data without a restart, and `gpuledger app`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gpuledger.cli import Context, app
+from gpuledger.commands.app import app_environment, app_script, streamlit_command
+from gpuledger.config import load_settings
+from gpuledger.engine.attribute import run_attribution
+from gpuledger.report import readmodel
+from gpuledger.report.readmodel import Ledger
+from gpuledger.report.readmodel_access import Viewer
+from gpuledger.schema import Cost
+from tests.app.conftest import AppFactory, LedgerFiles
+from tests.app.ledger import CFO
+from tests.factories import cost_rows
+
+FINANCE = Viewer(CFO, finance=True)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "focus"])
+def test_downloads_are_the_clis_bytes(shared_ledger: LedgerFiles, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"statements.{fmt}"
+    result = CliRunner().invoke(
+        app,
+        [
+            "--home",
+            str(shared_ledger.home),
+            "--config",
+            str(shared_ledger.config),
+            "chargeback",
+            "--period",
+            "2026-10",
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    ledger = Ledger(str(shared_ledger.home), str(shared_ledger.config))
+    assert readmodel.download(ledger, "2026-10", FINANCE, fmt) == out.read_bytes()
+
+
+def test_new_data_shows_without_a_restart(own_ledger: LedgerFiles, open_app: AppFactory) -> None:
+    at = open_app(own_ledger)
+    assert {m.label: m.value for m in at.metric}["Invoice"] == "$28.00"
+    store = own_ledger.store()
+    late = cost_rows(
+        {
+            Cost.ChargePeriodStart: datetime(2026, 10, 2, tzinfo=UTC),
+            Cost.ChargePeriodEnd: datetime(2026, 10, 2, tzinfo=UTC) + timedelta(hours=1),
+            Cost.ServiceName: "Amazon Simple Storage Service",
+            Cost.ResourceId: "bucket-late",
+            Cost.BilledCost: Decimal("2.50"),
+            Cost.EffectiveCost: Decimal("2.50"),
+            Cost.x_Source: "focus",
+        }
+    )
+    store.replace_partitions("cost", late, [Cost.x_Source, Cost.x_BillingPeriod])
+    run_attribution(store, load_settings(own_ledger.config), "2026-10")
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Invoice"], metrics["(unallocated)"]) == ("$30.50", "$5.50")
+
+
+def test_a_status_change_is_read_back_at_once(own_ledger: LedgerFiles) -> None:
+    ledger = Ledger(str(own_ledger.home), str(own_ledger.config))
+    before = readmodel.recommendations(ledger, "2026-10", FINANCE)
+    rec_id = before.rows["id"][0]
+    assert before.rows["status"].to_list() == ["new"]
+    readmodel.change_status(ledger, "2026-10", FINANCE, rec_id, "acknowledge", None)
+    after = readmodel.recommendations(ledger, "2026-10", FINANCE)
+    assert after.rows["status"].to_list() == ["acknowledged"]
+
+
+def test_the_app_is_found_from_the_package() -> None:
+    script = app_script()
+    assert script.name == "Home.py"
+    assert script.parent.name == "app"
+
+
+def test_streamlit_runs_headless_on_the_given_address() -> None:
+    command = streamlit_command(Path("/x/app/Home.py"), port=8600, address="127.0.0.1")
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", "/x/app/Home.py"]
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options == {
+        "--server.headless": "true",
+        "--server.address": "127.0.0.1",
+        "--server.port": "8600",
+        "--browser.gatherUsageStats": "false",
+    }
+
+
+def test_home_and_config_travel_to_the_app(tmp_path: Path) -> None:
+    config = tmp_path / "gpuledger.toml"
+    env = app_environment(Context(home=str(tmp_path / "home"), config=config))
+    assert env["GPULEDGER_HOME"] == str((tmp_path / "home").resolve())
+    assert env["GPULEDGER_CONFIG"] == str(config.resolve())

@@ -14,6 +14,7 @@ from gpuledger.engine.recommend import (
     STATUS,
     current_recommendations,
     done_outcomes,
+    non_overlapping_saving,
     recommend,
 )
 from gpuledger.engine.recommendation_status import set_status
@@ -109,3 +110,30 @@ def test_done_shows_realized_against_estimated(store: Store, settings: Settings)
         (rec[Rec.id], Decimal("3360.00"), Decimal("3150.00"))
     ]
     assert recommend(store, settings, NOV).filter(pl.col(Rec.id) == rec[Rec.id]).is_empty()
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("a", ["i-1"], "300", "new"), ("b", ["i-2"], "200", "new")], "500"),
+        ([("a", ["i-1"], "300", "new"), ("b", ["i-1"], "200", "new")], "300"),
+        ([("a", ["i-1", "i-2"], "300", "new"), ("b", ["i-2"], "250", "new")], "300"),
+        ([("a", ["i-1"], "300", "dismissed"), ("b", ["i-1"], "200", "new")], "200"),
+        ([("a", ["i-1"], "300", "done"), ("b", ["i-2"], "200", "acknowledged")], "200"),
+    ],
+    ids=["disjoint", "same-instance", "fleet-overlap", "dismissed-not-counted", "done-not-counted"],
+)
+def test_non_overlapping_saving(rows: list[tuple[str, list[str], str, str]], expected: str) -> None:
+    frame = pl.DataFrame(
+        [
+            {Rec.id: i, Rec.resource_ids: r, Rec.monthly_saving: Decimal(s), STATUS: st}
+            for i, r, s, st in rows
+        ],
+        schema={
+            Rec.id: pl.String,
+            Rec.resource_ids: pl.List(pl.String),
+            Rec.monthly_saving: pl.Decimal(38, 2),
+            STATUS: pl.String,
+        },
+    )
+    assert non_overlapping_saving(frame) == Decimal(expected)

@@ -16,6 +16,8 @@ from gpuledger.engine.recommend import (
     STATUS,
     current_recommendations,
     done_outcomes,
+    gpu_bill,
+    non_overlapping_saving,
     recommend,
     total_saving,
 )
@@ -48,6 +50,9 @@ def run(
     frame = recommend(ctx.store, ctx.settings, period)
     document = as_json(frame, period, ctx.settings.reporting.currency)
     document["outcomes"] = [_plain_dict(o) for o in done_outcomes(ctx.store, ctx.settings, period)]
+    document["gpu_bill"] = float(
+        gpu_bill(ctx.store, ctx.settings, period).quantize(Decimal("0.01"))
+    )
     if format == "json":
         print(json.dumps(document, indent=2))
         return
@@ -109,6 +114,7 @@ def as_json(frame: pl.DataFrame, period: str, currency: str) -> dict[str, Any]:
         "currency": currency,
         "recommendations": recommendations,
         "open_monthly_saving": float(total_saving(frame)),
+        "non_overlapping_monthly_saving": float(non_overlapping_saving(frame)),
     }
 
 
@@ -116,9 +122,12 @@ def print_table(
     console: Console, frame: pl.DataFrame, document: dict[str, Any], period: str
 ) -> None:
     shown = frame.filter(pl.col(STATUS) != "dismissed")
+    bill = document["gpu_bill"]
+    combined = document["non_overlapping_monthly_saving"]
+    share = f" ({combined / bill:.0%} of the {bill:,.2f} GPU bill)" if bill else ""
     table = Table(
-        title=f"Recommendations {period}: {document['open_monthly_saving']:,.2f}"
-        f" {document['currency']}/month open",
+        title=f"Recommendations {period}: {combined:,.2f} {document['currency']}/month"
+        f" without double counting{share}; {document['open_monthly_saving']:,.2f} summed",
         title_justify="left",
     )
     for name in (

@@ -50,7 +50,8 @@ def find(profiles: list[Profile], context: RuleContext) -> list[Finding]:
 def findings_for(store: Store, settings: Settings, period: str) -> list[Finding]:
     """Load the period's bill, telemetry, tokens and prices, and run the rules."""
     resources = resource_costs(store, settings, period)
-    rows = usage_rows(store, settings, period, {rid: r.owner for rid, r in resources.items()})
+    owners = {rid: r.owner for rid, r in resources.items()}
+    rows = usage_rows(store, settings, period, owners).collect().lazy()  # read the table once
     waste = price_waste(
         waste_hours(rows, settings).collect(), resources, settings.reporting.currency
     )
@@ -155,3 +156,23 @@ def done_outcomes(store: Store, settings: Settings, period: str) -> list[dict[st
             }
         )
     return outcomes
+
+
+def non_overlapping_saving(frame: pl.DataFrame) -> Decimal:
+    """Open savings without double counting: largest first, skipping any finding that touches an
+    instance an earlier one already counted (spot and rightsize on one instance do not add up)."""
+    taken: set[str] = set()
+    total = Decimal(0)
+    open_rows = frame.filter(~pl.col(STATUS).is_in(["dismissed", "done"]))
+    for row in open_rows.sort(Rec.monthly_saving, Rec.id, descending=[True, False]).to_dicts():
+        resources = set(row[Rec.resource_ids])
+        if resources & taken:
+            continue
+        taken |= resources
+        total += row[Rec.monthly_saving]
+    return total
+
+
+def gpu_bill(store: Store, settings: Settings, period: str) -> Decimal:
+    """What the period's GPU instances cost (cost basis from config): the base of the share."""
+    return sum((r.cost for r in resource_costs(store, settings, period).values()), Decimal(0))

@@ -25,7 +25,7 @@ def _groups(profiles: list[Profile], context: RuleContext) -> dict[tuple[str, st
     for profile in profiles:
         if profile.model is None:
             continue
-        serving = labelled((*profile.workloads, profile.model), labels)
+        serving = labelled(profile.names, labels)
         if serving or (profile.team, profile.model) in context.unit_costs:
             groups[(profile.team, profile.model)].append(profile)
     return groups

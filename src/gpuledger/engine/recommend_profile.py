@@ -53,6 +53,12 @@ class Profile:
     def resource_id(self) -> str:
         return self.resource.resource_id
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the labels are matched against: workloads, model, the bill's own tags."""
+        tags = (self.model, self.resource.model_tag, self.resource.workload_tag)
+        return (*self.workloads, *(name for name in tags if name))
+
 
 def labelled(names: tuple[str, ...], patterns: list[str]) -> bool:
     """Whether any workload or model name contains one of the configured label fragments."""
@@ -177,7 +183,7 @@ def _profile(resource: ResourceCost, row: dict[str, object]) -> Profile:
     return Profile(
         resource=resource,
         team=str(resource.owner or row.get("team") or UNALLOCATED),
-        model=None if model in (None, IDLE_MODEL, UNLABELLED) else str(model),
+        model=resource.model_tag if model in (None, IDLE_MODEL, UNLABELLED) else str(model),
         workloads=tuple(row.get("workloads") or ()),  # type: ignore[arg-type]
         held_gpu_hours=number("held_gpu_hours"),
         idle_gpu_hours=number("idle_gpu_hours"),

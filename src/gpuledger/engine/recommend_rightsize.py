@@ -8,7 +8,8 @@ Rule, for an instance billed on demand with at least one busy GPU (GPUs idle at 
 - *a smaller GPU*: p95 SM activity under ``rightsize_p95_sm_util`` (default 40 %) and peak memory
   under ``rightsize_memory_fill`` (default 50 %) of the GPU → a GPU type whose memory holds the
   observed peak plus ``thresholds.waste.memory_headroom`` (default 20 %) and whose dense throughput
-  (``data/gpu_throughput.csv``) keeps today's p95 load under ``rightsize_target_sm_util`` (70 %).
+  (``data/gpu_throughput.csv``) keeps today's p95 load under ``rightsize_target_sm_util`` (70 %):
+  p95 SM × today's TFLOPS ≤ 70 × the new GPU's TFLOPS, one new GPU per busy GPU.
 
 The cheapest such instance in the same provider and region (price table) is proposed.
 Saving = the instance's bill − its billed hours × the candidate's on-demand price.
@@ -61,7 +62,7 @@ def _fits(profile: Profile, candidate: InstancePrice, context: RuleContext) -> b
     if now is None or then is None or profile.p95_sm is None:
         return False
     ceiling = context.settings.thresholds.recommend.rightsize_target_sm_util
-    return profile.p95_sm * now <= ceiling * then * candidate.gpu_count / max(profile.busy_gpus, 1)
+    return profile.p95_sm * now <= ceiling * then  # each busy GPU's work moves to one new GPU
 
 
 def rightsize_findings(profiles: list[Profile], context: RuleContext) -> list[Finding]:

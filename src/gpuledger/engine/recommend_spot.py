@@ -23,7 +23,7 @@ SPOT_ELIGIBLE = ("Standard", "Committed")
 def interruptible(profile: Profile, context: RuleContext) -> tuple[bool, str]:
     """Whether the instance's work can run on spot, and why (label, behaviour, or neither)."""
     rules = context.settings.thresholds.recommend
-    names = (*profile.workloads, profile.model or "")
+    names = profile.names
     if labelled(names, rules.inference_labels):
         return False, "serves inference"
     if labelled(names, rules.interruptible_labels):

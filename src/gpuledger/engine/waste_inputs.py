@@ -60,6 +60,8 @@ class ResourceCost:
     currency: str
     instance_hours: Decimal
     owner: str | None
+    model_tag: str | None = None  # the bill's own model and workload tags (config tag keys)
+    workload_tag: str | None = None
 
     @property
     def hourly(self) -> Decimal | None:
@@ -119,6 +121,8 @@ def resource_costs(store: Store, settings: Settings, period: str) -> dict[str, R
         pl.col(Cost.x_GpuCount).max().alias("gpu_count"),
         pl.first(Cost.BillingCurrency).alias("currency"),
         _tag_value(settings.tags.team).drop_nulls().first().alias("owner"),
+        _tag_value(settings.tags.model).drop_nulls().first().alias("model_tag"),
+        _tag_value(settings.tags.workload).drop_nulls().first().alias("workload_tag"),
         pl.col(Cost.PricingCategory).sort_by(pl.col(basis), descending=True).first().alias("pc"),
     )
     frame = (
@@ -129,7 +133,16 @@ def resource_costs(store: Store, settings: Settings, period: str) -> dict[str, R
             pl.col("cost").sum(),
             *(
                 pl.col(c).drop_nulls().first()
-                for c in ("provider", "region", "instance_type", "gpu_model", "currency", "owner")
+                for c in (
+                    "provider",
+                    "region",
+                    "instance_type",
+                    "gpu_model",
+                    "currency",
+                    "owner",
+                    "model_tag",
+                    "workload_tag",
+                )
             ),
             pl.col("gpu_count").max(),
             pl.col("pc").drop_nulls().first(),
@@ -154,6 +167,8 @@ def _resource(row: Mapping[str, object], settings: Settings, cap: Decimal) -> Re
         currency=str(row["currency"] or settings.reporting.currency),
         instance_hours=min(hours, cap),
         owner=canonical_team(settings, row["owner"]),  # type: ignore[arg-type]
+        model_tag=row["model_tag"],  # type: ignore[arg-type]
+        workload_tag=row["workload_tag"],  # type: ignore[arg-type]
     )
 
 

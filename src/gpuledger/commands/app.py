@@ -8,13 +8,12 @@ single-user mode makes whoever reaches the port finance.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import gpuledger
 from gpuledger.cli import Context
-from gpuledger.errors import GpuledgerError, UsageError
+from gpuledger.errors import UsageError
 from gpuledger.store import resolve_home
 
 
@@ -57,12 +56,8 @@ def app_environment(ctx: Context) -> dict[str, str]:
 
 
 def run(ctx: Context, *, port: int, address: str) -> None:
+    """Become the Streamlit server (exec), so signals and exit status are Streamlit's own."""
     ctx.settings  # noqa: B018 - a broken config is reported here, not as a page error
     command = streamlit_command(app_script(), port=port, address=address)
     print(f"gpuledger app: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
-    try:
-        code = subprocess.call(command, env=app_environment(ctx))
-    except KeyboardInterrupt:
-        return
-    if code not in (0, -2, 130):
-        raise GpuledgerError(f"the Streamlit app exited with status {code}")
+    os.execve(sys.executable, command, app_environment(ctx))

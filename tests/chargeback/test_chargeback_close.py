@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import polars as pl
@@ -204,3 +205,20 @@ def test_tampered_statement_is_refused(store: Store, settings: Settings) -> None
         db.execute("UPDATE statement_documents SET document = replace(document, '100.00', '1.00')")
     with pytest.raises(StoreError, match="do not match the hash"):
         build_statements(store, settings, OCT)
+
+
+def test_two_closers_of_one_month_close_it_once(store: Store, settings: Settings) -> None:
+    october(store)
+
+    def close() -> str:
+        try:
+            return close_period(Store(store.home), settings, OCT).content_hash
+        except UsageError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(lambda _: close(), range(2)))
+    stored = store.state.closed_periods()[OCT]["content_hash"]
+    assert stored in outcomes  # one closer won
+    assert sum("already closed" in outcome for outcome in outcomes) == 1  # the other was told
+    assert store.read("statement")[Stmt.content_hash].unique().to_list() == [stored]

@@ -10,6 +10,7 @@ adjustment lines on the next open month (:mod:`gpuledger.engine.adjustments`).
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -57,10 +58,7 @@ def close_period(
     has not invoiced yet unless ``force`` is set: a provisional month will still change.
     """
     if store.state.is_closed(period):
-        raise UsageError(
-            f"{period} is already closed; re-open it first with"
-            f" `gpuledger close --period {period} --reopen --reason TEXT`"
-        )
+        raise _already_closed(period)
     provisional = provisional_accounts(store, period)
     if provisional and not force:
         raise UsageError(
@@ -75,12 +73,25 @@ def close_period(
         focus_rows=None,
     )
     content_hash = frozen.content_hash()
-    statement_version = store.replace_partitions(
-        "statement", statement_rows(frozen, content_hash), [Stmt.period]
-    )
-    versions = {**frozen.table_versions, "statement": statement_version}
-    _record_close(store, frozen, content_hash, versions, provisional if force else [])
+    ensure_tables(store.state)
+    # The state transaction (BEGIN IMMEDIATE) is held across the Delta write, so two closers
+    # of one month cannot both write: the second finds the first's row and stops.
+    with store.state.connect() as db:
+        if db.execute("SELECT 1 FROM closed_periods WHERE period=?", (period,)).fetchone():
+            raise _already_closed(period)
+        statement_version = store.replace_partitions(
+            "statement", statement_rows(frozen, content_hash), [Stmt.period]
+        )
+        versions = {**frozen.table_versions, "statement": statement_version}
+        _record_close(db, frozen, content_hash, versions, provisional if force else [])
     return CloseResult(frozen, content_hash, versions, tuple(provisional))
+
+
+def _already_closed(period: str) -> UsageError:
+    return UsageError(
+        f"{period} is already closed; re-open it first with"
+        f" `gpuledger close --period {period} --reopen --reason TEXT`"
+    )
 
 
 def statement_rows(statements: Statements, content_hash: str) -> pl.DataFrame:
@@ -107,34 +118,32 @@ def statement_rows(statements: Statements, content_hash: str) -> pl.DataFrame:
 
 
 def _record_close(
-    store: Store,
+    db: sqlite3.Connection,
     statements: Statements,
     content_hash: str,
     versions: dict[str, int | None],
     forced_over: list[str],
 ) -> None:
-    ensure_tables(store.state)
     reason = f"forced while provisional: {', '.join(forced_over)}" if forced_over else None
-    with store.state.connect() as db:
-        db.execute(
-            "INSERT INTO closed_periods (period, closed_at, table_versions, content_hash, forced)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                statements.period,
-                statements.closed_at,
-                json.dumps(versions, sort_keys=True),
-                content_hash,
-                int(bool(forced_over)),
-            ),
-        )
-        db.execute(
-            "INSERT OR REPLACE INTO statement_documents (period, document) VALUES (?, ?)",
-            (statements.period, statements.document_text()),
-        )
-        db.execute(
-            "INSERT INTO period_events (period, at, event, reason) VALUES (?, ?, 'closed', ?)",
-            (statements.period, statements.closed_at, reason),
-        )
+    db.execute(
+        "INSERT INTO closed_periods (period, closed_at, table_versions, content_hash, forced)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            statements.period,
+            statements.closed_at,
+            json.dumps(versions, sort_keys=True),
+            content_hash,
+            int(bool(forced_over)),
+        ),
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO statement_documents (period, document) VALUES (?, ?)",
+        (statements.period, statements.document_text()),
+    )
+    db.execute(
+        "INSERT INTO period_events (period, at, event, reason) VALUES (?, ?, 'closed', ?)",
+        (statements.period, statements.closed_at, reason),
+    )
 
 
 def reopen_period(store: Store, period: str, reason: str | None) -> None:
@@ -158,13 +167,13 @@ def reopen_period(store: Store, period: str, reason: str | None) -> None:
             f"{period} cannot be re-opened: closed month(s) {', '.join(holders)} carry"
             " adjustments of it; re-open those first"
         )
-    store.replace_partitions(
-        "statement",
-        pl.DataFrame(schema=STATEMENT_SCHEMA),
-        [Stmt.period],
-        replace=[{Stmt.period: period}],
-    )
     with store.state.connect() as db:
+        store.replace_partitions(
+            "statement",
+            pl.DataFrame(schema=STATEMENT_SCHEMA),
+            [Stmt.period],
+            replace=[{Stmt.period: period}],
+        )
         db.execute("DELETE FROM closed_periods WHERE period=?", (period,))
         db.execute("DELETE FROM statement_documents WHERE period=?", (period,))
         db.execute(

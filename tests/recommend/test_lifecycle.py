@@ -137,3 +137,12 @@ def test_non_overlapping_saving(rows: list[tuple[str, list[str], str, str]], exp
         },
     )
     assert non_overlapping_saving(frame) == Decimal(expected)
+
+
+def test_current_recommendations_computes_once_then_reads(store: Store, settings: Settings) -> None:
+    write_month(store, OCT, forgotten_box())
+    first = current_recommendations(store, settings, OCT)
+    version = store.version("recommendation")
+    second = current_recommendations(store, settings, OCT)
+    assert first[Rec.kind].to_list() == second[Rec.kind].to_list() == ["idle"]
+    assert store.version("recommendation") == version

@@ -6,7 +6,9 @@ import json
 from decimal import Decimal
 
 import polars as pl
+from typer.testing import CliRunner
 
+from gpuledger.cli import app
 from gpuledger.config import Settings
 from gpuledger.engine.recommend import recommend
 from gpuledger.engine.unit_cost import Unit, compute_unit_costs
@@ -51,3 +53,15 @@ def test_distill_evidence_carries_the_unit_cost(store: Store, settings: Settings
     distill = recommend(store, settings, OCT).filter(pl.col(Rec.kind) == "distill")
     evidence = json.loads(distill[Rec.evidence][0])
     assert evidence["unit_cost"]["cost_per_million_output"] == "17.0057"
+
+
+def test_recommend_json_lists_unit_costs(store: Store, settings: Settings) -> None:
+    write_month(store, OCT, llm_endpoint("llama-3.1-70b-instruct")(), TOKENS)
+    result = CliRunner().invoke(
+        app, ["--home", store.home, "recommend", "--period", OCT, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    units = json.loads(result.output)["unit_costs"]
+    assert [(u["team"], u["model"], u["cost_per_million_input"]) for u in units] == [
+        ("inference", "llama-3.1-70b-instruct", 4.2514)
+    ]

@@ -22,6 +22,7 @@ from gpuledger.engine.recommend import (
     total_saving,
 )
 from gpuledger.engine.recommendation_status import set_status
+from gpuledger.engine.unit_cost import compute_unit_costs
 from gpuledger.errors import UsageError
 from gpuledger.schema import Rec
 
@@ -50,6 +51,8 @@ def run(
     frame = recommend(ctx.store, ctx.settings, period)
     document = as_json(frame, period, ctx.settings.reporting.currency)
     document["outcomes"] = [_plain_dict(o) for o in done_outcomes(ctx.store, ctx.settings, period)]
+    units = compute_unit_costs(ctx.store, ctx.settings, period)
+    document["unit_costs"] = [_plain_dict(row) for row in units.to_dicts()]
     document["gpu_bill"] = float(
         gpu_bill(ctx.store, ctx.settings, period).quantize(Decimal("0.01"))
     )

@@ -13,6 +13,7 @@ always low: the smaller model must pass the team's quality check first.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from gpuledger.engine.recommend_finding import Finding, RuleContext, cents, dec
@@ -31,47 +32,78 @@ def _groups(profiles: list[Profile], context: RuleContext) -> dict[tuple[str, st
     return groups
 
 
+@dataclass(frozen=True)
+class _Serving:
+    """One (team, model)'s serving instances, summed."""
+
+    gpu_hours: float
+    mean_sm: float  # over busy GPU-hours
+    busy_share: float  # held-time weighted
+    cost: Decimal
+
+
+def _serving(members: list[Profile]) -> _Serving:
+    held = sum(p.held_gpu_hours for p in members)
+    busy = [(p.mean_sm or 0.0, p.held_gpu_hours - p.idle_gpu_hours) for p in members]
+    busy_hours = sum(hours for _, hours in busy)
+    return _Serving(
+        gpu_hours=held,
+        mean_sm=sum(sm * hours for sm, hours in busy) / busy_hours if busy_hours > 0 else 0.0,
+        busy_share=sum(p.busy_share * p.held_gpu_hours for p in members) / held if held else 0.0,
+        cost=sum((p.resource.cost for p in members), Decimal(0)),
+    )
+
+
 def distill_findings(profiles: list[Profile], context: RuleContext) -> list[Finding]:
     rules = context.settings.thresholds.recommend
     findings = []
     for (team, model), members in sorted(_groups(profiles, context).items()):
         params = model_params_b(model)
-        held = sum(p.held_gpu_hours for p in members)
-        if params is None or params < rules.distill_min_params_b or held <= 0:
-            continue
-        busy_held = held - sum(p.idle_gpu_hours for p in members)
-        mean_sm = sum((p.mean_sm or 0.0) * (p.held_gpu_hours - p.idle_gpu_hours) for p in members)
-        mean_sm = mean_sm / busy_held if busy_held > 0 else 0.0
-        busy_share = sum(p.busy_share * p.held_gpu_hours for p in members) / held
+        serving = _serving(members)
         if (
-            held < rules.distill_min_gpu_hours
-            or mean_sm < rules.distill_min_sm_util
-            or busy_share < rules.distill_min_busy_share
+            params is None
+            or params < rules.distill_min_params_b
+            or serving.gpu_hours < rules.distill_min_gpu_hours
+            or serving.mean_sm < rules.distill_min_sm_util
+            or serving.busy_share < rules.distill_min_busy_share
         ):
             continue
-        cost = sum((p.resource.cost for p in members), Decimal(0))
-        saving = cents(cost * (1 - dec(rules.distill_gpu_hour_ratio)))
-        if saving < context.min_saving:
-            continue
-        evidence = {
-            "params_b": params,
-            "gpu_hours": round(held, 3),
-            "mean_sm_util": round(mean_sm, 2),
-            "busy_share": round(busy_share, 4),
-            "gpu_hour_ratio": rules.distill_gpu_hour_ratio,
-            "thresholds": {
-                "distill_min_params_b": rules.distill_min_params_b,
-                "distill_min_gpu_hours": rules.distill_min_gpu_hours,
-                "distill_min_sm_util": rules.distill_min_sm_util,
-                "distill_min_busy_share": rules.distill_min_busy_share,
-            },
-            "unit_cost": dict(context.unit_costs.get((team, model), {})) or None,
-            "needs_quality_check": True,
-        }
-        findings.append(
-            _finding(team, model, members, cost, saving, evidence, rules.distill_gpu_hour_ratio)
-        )
+        saving = cents(serving.cost * (1 - dec(rules.distill_gpu_hour_ratio)))
+        if saving >= context.min_saving:
+            evidence = _evidence(params, serving, context, (team, model))
+            findings.append(
+                _finding(
+                    team,
+                    model,
+                    members,
+                    serving.cost,
+                    saving,
+                    evidence,
+                    rules.distill_gpu_hour_ratio,
+                )
+            )
     return findings
+
+
+def _evidence(
+    params: float, serving: _Serving, context: RuleContext, key: tuple[str, str]
+) -> dict[str, object]:
+    rules = context.settings.thresholds.recommend
+    return {
+        "params_b": params,
+        "gpu_hours": round(serving.gpu_hours, 3),
+        "mean_sm_util": round(serving.mean_sm, 2),
+        "busy_share": round(serving.busy_share, 4),
+        "gpu_hour_ratio": rules.distill_gpu_hour_ratio,
+        "thresholds": {
+            "distill_min_params_b": rules.distill_min_params_b,
+            "distill_min_gpu_hours": rules.distill_min_gpu_hours,
+            "distill_min_sm_util": rules.distill_min_sm_util,
+            "distill_min_busy_share": rules.distill_min_busy_share,
+        },
+        "unit_cost": dict(context.unit_costs.get(key, {})) or None,
+        "needs_quality_check": True,
+    }
 
 
 def _finding(

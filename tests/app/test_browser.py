@@ -96,9 +96,14 @@ def test_chargeback_page_in_a_real_browser(served_app: str, tmp_path: Path) -> N
             page.goto(served_app, wait_until="domcontentloaded")
             table = page.locator('[data-testid="stTable"]').first
             table.wait_for(timeout=60_000)
-            text = table.inner_text()
-            assert "nlp" in text and "$20.00" in text
-            assert "(unallocated)" in text and "$3.00" in text
+            rows = [
+                [cell.strip() for cell in row.locator("th, td").all_inner_texts()]
+                for row in table.locator("tbody tr").all()
+            ]
+            totals = {row[0]: row[1] for row in rows}
+            assert totals["nlp"] == "$20.00"
+            assert totals["vision"] == "$5.00"
+            assert totals["(unallocated)"] == "$3.00"
             metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
             assert any("Invoice" in m and "$28.00" in m for m in metrics)
             page.screenshot(path=str(tmp_path / "chargeback.png"), full_page=True)

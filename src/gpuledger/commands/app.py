@@ -60,4 +60,4 @@ def run(ctx: Context, *, port: int, address: str) -> None:
     ctx.settings  # noqa: B018 - a broken config is reported here, not as a page error
     command = streamlit_command(app_script(), port=port, address=address)
     print(f"gpuledger app: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
-    os.execve(sys.executable, command, app_environment(ctx))
+    os.execve(sys.executable, command, app_environment(ctx))  # noqa: S606 - our own argv, no shell

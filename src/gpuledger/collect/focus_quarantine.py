@@ -37,4 +37,4 @@ def quarantine_rows(refused: pl.DataFrame, file: str) -> pl.DataFrame:
         pl.col(Cost.BilledCost).alias(Quarantine.cost),
         pl.col(Cost.BillingCurrency).alias(Quarantine.currency),
         pl.lit(None, dtype=pl.String).alias(Quarantine.x_IngestId),
-    ).cast(dict(QUARANTINE_SCHEMA.items()))  # type: ignore[arg-type]
+    ).cast(dict(QUARANTINE_SCHEMA.items()))

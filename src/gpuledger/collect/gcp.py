@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from gpuledger.collect.files import SourceFile, list_files, read_bytes
 from gpuledger.collect.focus_currency import harmonize_currency
@@ -215,7 +216,9 @@ def _read_parquet(data: bytes, file: SourceFile) -> pl.DataFrame:
         ) from exc
 
 
-def _conform(expr: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+def _conform(
+    expr: pl.Expr, have: pl.DataType | DataTypeClass, want: pl.DataType | DataTypeClass
+) -> pl.Expr:
     """A typed Parquet column in the export's read schema (money and times as text)."""
     if isinstance(want, pl.Struct) and isinstance(have, pl.Struct):
         present = {f.name: f.dtype for f in have.fields}

@@ -69,10 +69,10 @@ WITH export AS (
     usage.unit AS usage_unit,
     usage.amount_in_pricing_units AS usage_amount_in_pricing_units,
     usage.pricing_unit AS usage_pricing_unit,
-    CAST(cost AS NUMERIC) AS cost,
-    CAST(cost_at_list AS NUMERIC) AS cost_at_list,
+    CAST(cost AS NUMERIC(38, 9)) AS cost,
+    CAST(cost_at_list AS NUMERIC(38, 9)) AS cost_at_list,
     credits,
-    (SELECT IFNULL(SUM(CAST(c.amount AS NUMERIC)), 0) FROM UNNEST(credits) AS c) AS row_credits,
+    (SELECT IFNULL(SUM(CAST(c.amount AS NUMERIC(38, 9))), 0) FROM UNNEST(credits) AS c) AS row_credits,
     (SELECT MAX(c.type) FROM UNNEST(credits) AS c WHERE c.type IN ({_CUD})) AS cud_type,
     (SELECT MAX(c.id) FROM UNNEST(credits) AS c WHERE c.type IN ({_CUD})) AS cud_id
   FROM `{TABLE_PLACEHOLDER}`
@@ -108,9 +108,9 @@ SELECT
   credit.id AS credit_id,
   CAST(NULL AS STRING) AS commitment_credit_type,
   CAST(NULL AS STRING) AS commitment_credit_id,
-  SUM(CAST(credit.amount AS NUMERIC)) AS amount,
-  CAST(NULL AS NUMERIC) AS credits_total,
-  CAST(NULL AS NUMERIC) AS cost_at_list
+  SUM(CAST(credit.amount AS NUMERIC(38, 9))) AS amount,
+  CAST(NULL AS NUMERIC(38, 9)) AS credits_total,
+  CAST(NULL AS NUMERIC(38, 9)) AS cost_at_list
 FROM export CROSS JOIN UNNEST(export.credits) AS credit
 GROUP BY {_KEYS}, credit.type, credit.full_name, credit.name, credit.id
 """

@@ -22,7 +22,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.collect.focus_values import money, quantity, utc_time
-from gpuledger.schema import MONEY, UTC_TIME
+from gpuledger.schema import MONEY, UTC_TIME, make_schema
 
 KEY_VALUES: Final = pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
 CREDIT: Final = pl.Struct(
@@ -36,7 +36,7 @@ CREDIT: Final = pl.Struct(
 )
 
 # The export's columns as read from files: money and times as text, parsed exactly later.
-EXPORT_SCHEMA: Final = pl.Schema(
+EXPORT_SCHEMA: Final = make_schema(
     {
         "billing_account_id": pl.String,
         "service": pl.Struct({"id": pl.String, "description": pl.String}),
@@ -112,7 +112,7 @@ class Line:
     source_row = "source_row"
 
 
-LINES_SCHEMA: Final = pl.Schema(
+LINES_SCHEMA: Final = make_schema(
     {
         Line.billing_account_id: pl.String,
         Line.invoice_month: pl.String,

@@ -26,7 +26,17 @@ from gpuledger.errors import ConfigError, GpuledgerError, UsageError
 from gpuledger.schema import UNALLOCATED, UNLABELLED, Alloc, Cost
 from gpuledger.store import Store
 
-__all__ = ["Statements", "build_statements", "live_statements", "previous_period"]
+__all__ = [
+    "RawLine",
+    "Statements",
+    "build_statements",
+    "forecast",
+    "fx_rates",
+    "live_statements",
+    "next_period",
+    "previous_period",
+    "round_statements",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
     whose billing data changed since they were closed. Raises UsageError when the month has no
     data at all, and GpuledgerError when the allocation does not reconcile with the invoice.
     """
+    # adjustments are built from live_statements below: imported here, the modules stay acyclic
     from gpuledger.engine.adjustments import adjustments_for
 
     stored = load_closed(store.state, period)

@@ -134,7 +134,7 @@ def test_csv_rows_that_cannot_be_true_go_to_quarantine(
     src = tmp_path / "telemetry.csv"
     shutil.copy(GPU_FIXTURES / "telemetry_with_bad_rows.csv", src)
     result = gpu.ingest(store, settings, str(src))
-    assert (result.rows, result.quarantined) == (3, 4)
+    assert (result.rows, result.quarantined) == (3, 5)
     got = stored(store)
     assert got[Usage.bucket_start].to_list() == [
         T0,
@@ -153,6 +153,7 @@ def test_csv_rows_that_cannot_be_true_go_to_quarantine(
         ),
         (str(src), 5, "column 'gpu_index': not a whole number"),
         (str(src), 6, "active_seconds exceeds bucket_seconds"),
+        (str(src), 8, "host is empty"),
     ]
     assert '"bucket_start": "yesterday"' in refused[Quarantine.raw][1]
     # fixed and delivered again: its quarantine rows go, the good rows stay one copy

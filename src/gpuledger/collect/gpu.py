@@ -30,7 +30,7 @@ from gpuledger.schema import GPU_USAGE_SCHEMA, QUARANTINE_SCHEMA, Quarantine, To
 from gpuledger.store import Store
 
 BUCKET_KEY = (Usage.host, Usage.gpu_uuid, Usage.bucket_start)
-PARTITION_KEYS = (Usage.source, Usage.x_BillingPeriod)
+PARTITION_KEYS = (Usage.source, Usage.x_BillingPeriod, Usage.host)
 _WORKLOAD_ID = [
     name
     for name in GPU_USAGE_SCHEMA.names()
@@ -149,22 +149,33 @@ def _ingest_prometheus(
 
 
 def combine_duplicates(usage: pl.DataFrame) -> pl.DataFrame:
-    """One row per (bucket, GPU, workload): sums of time and samples, sample-weighted means."""
+    """One row per (bucket, GPU, workload): sums of time and samples, sample-weighted means.
+
+    Only rows whose identity repeats are grouped (rare: an agent's shutdown file and its
+    successor's); the rest pass through untouched, which keeps a month of rows fast.
+    """
+    repeated = usage.select(pl.struct(_WORKLOAD_ID).is_duplicated()).to_series()
+    if not repeated.any():
+        return usage
     weight = pl.col(Usage.samples).cast(pl.Float64)
-    combined = usage.group_by(_WORKLOAD_ID, maintain_order=True).agg(
-        pl.col(Usage.active_seconds).sum(),
-        _weighted(Usage.sm_util, weight),
-        pl.col(Usage.mem_used_bytes).max(),
-        pl.col(Usage.mem_total_bytes).max(),
-        _weighted(Usage.power_w, weight),
-        pl.col(Usage.samples).sum(),
-        pl.col(Usage.util_method)
-        .sort_by(pl.col(Usage.util_method).replace_strict(_METHOD_RANK, default=-1))
-        .last(),
+    rank = pl.col(Usage.util_method).replace_strict(_METHOD_RANK, default=-1)
+    combined = (
+        usage.filter(repeated)
+        .group_by(_WORKLOAD_ID, maintain_order=True)
+        .agg(
+            pl.col(Usage.active_seconds).sum(),
+            _weighted(Usage.sm_util, weight),
+            pl.col(Usage.mem_used_bytes).max(),
+            pl.col(Usage.mem_total_bytes).max(),
+            _weighted(Usage.power_w, weight),
+            pl.col(Usage.samples).sum(),
+            pl.col(Usage.util_method).sort_by(rank).last(),
+        )
     )
-    return combined.with_columns(
+    combined = combined.with_columns(
         pl.min_horizontal(Usage.active_seconds, pl.col(Usage.bucket_seconds).cast(pl.Float64))
     ).select(GPU_USAGE_SCHEMA.names())
+    return pl.concat([usage.filter(~repeated), combined], how="vertical")
 
 
 def _weighted(column: str, weight: pl.Expr) -> pl.Expr:
@@ -175,17 +186,30 @@ def _weighted(column: str, weight: pl.Expr) -> pl.Expr:
 
 
 def store_usage(store: Store, usage: pl.DataFrame) -> int | None:
-    """Replace the delivered buckets in the store (module docstring); returns the new version."""
+    """Replace the delivered buckets in the store (module docstring); returns the new version.
+
+    Only the touched (source, month, host) partitions are read and rewritten, so a scheduled
+    ingest of a few new buckets costs one host-month each, not the whole table.
+    """
     if usage.is_empty():
         return store.version("gpu_usage")
-    touched = usage.select(PARTITION_KEYS).unique()
-    stored = (
-        store.scan("gpu_usage").join(touched.lazy(), on=list(PARTITION_KEYS), how="semi").collect()
-    )
+    stored = store.scan("gpu_usage").filter(_partitions_of(usage)).collect()
     delivered = usage.select(BUCKET_KEY).unique()
     kept = stored.join(delivered, on=list(BUCKET_KEY), how="anti", nulls_equal=True)
     merged = pl.concat([kept.select(GPU_USAGE_SCHEMA.names()), usage], how="vertical")
     return store.replace_partitions("gpu_usage", merged, PARTITION_KEYS)
+
+
+def _partitions_of(usage: pl.DataFrame) -> pl.Expr:
+    """A filter on partition columns only, so the Delta scan prunes to the touched partitions."""
+    groups = usage.group_by(Usage.source, Usage.x_BillingPeriod).agg(pl.col(Usage.host).unique())
+    terms = [
+        (pl.col(Usage.source) == row[Usage.source])
+        & (pl.col(Usage.x_BillingPeriod) == row[Usage.x_BillingPeriod])
+        & pl.col(Usage.host).is_in(row[Usage.host])
+        for row in groups.iter_rows(named=True)
+    ]
+    return pl.any_horizontal(terms)
 
 
 def store_tokens(store: Store, tokens: pl.DataFrame) -> int | None:

@@ -1,7 +1,7 @@
 """GPU telemetry files → canonical gpu_usage rows: agent spool Parquet, or Parquet/CSV a user has.
 
-A file must carry the gpu_usage columns (any subset that includes the required ones, no unknown
-ones). A file that is not sound as a whole (unreadable, a missing or unknown column, a Parquet
+A file must carry gpu_usage columns only: any subset that includes the required ones and
+``host`` (which places a row in its partition). A file that is not sound as a whole (unreadable, a missing or unknown column, a Parquet
 column of the wrong type) is an :class:`InputError` naming the file and column. In a sound file,
 a row with an impossible value (no timestamp, a text where a number belongs in CSV, utilization
 outside 0-100, more active seconds than the bucket has) goes to quarantine with its reason;
@@ -75,13 +75,13 @@ def _check_columns(raw: pl.DataFrame, uri: str) -> None:
             column=unknown[0],
             expected="only gpu_usage columns (see `schema.Usage`)",
         )
-    missing = sorted(spec.required - set(raw.columns))
+    missing = sorted((spec.required | {Usage.host}) - set(raw.columns))
     if missing:
         raise InputError(
             f"missing required column(s) {', '.join(missing)}",
             file=uri,
             column=missing[0],
-            expected="bucket_start, bucket_seconds, gpu_uuid, active_seconds, samples",
+            expected="bucket_start, bucket_seconds, host, gpu_uuid, active_seconds, samples",
         )
 
 
@@ -137,6 +137,7 @@ def _row_problems(typed: pl.DataFrame) -> pl.DataFrame:
     rules = [
         (pl.col(Usage.bucket_start).is_null(), "bucket_start is empty"),
         (pl.col(Usage.gpu_uuid).is_null(), "gpu_uuid is empty"),
+        (pl.col(Usage.host).is_null(), "host is empty"),
         (pl.col(Usage.bucket_seconds).fill_null(0) <= 0, "bucket_seconds is not positive"),
         (pl.col(Usage.active_seconds).is_null(), "active_seconds is empty"),
         (pl.col(Usage.samples).is_null(), "samples is empty"),

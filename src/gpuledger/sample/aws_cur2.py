@@ -152,29 +152,38 @@ def to_cur2(lines: pl.DataFrame, invoiced: bool) -> pl.DataFrame:
 
 def write_period(frame: pl.DataFrame, out: Path, month: str) -> list[Path]:
     """One billing period's files and its manifest, as Data Exports lays them out."""
-    root = out / PREFIX / EXPORT
-    data = root / "data" / f"BILLING_PERIOD={month}"
-    metadata = root / "metadata" / f"BILLING_PERIOD={month}"
-    data.mkdir(parents=True, exist_ok=True)
-    metadata.mkdir(parents=True, exist_ok=True)
     written = []
     for number, offset in enumerate(range(0, max(frame.height, 1), ROWS_PER_FILE), start=1):
-        path = data / f"{EXPORT}-{number:05d}.snappy.parquet"
-        frame.slice(offset, ROWS_PER_FILE).write_parquet(path, compression="snappy")
-        written.append(path)
+        written.append(write_data_file(frame.slice(offset, ROWS_PER_FILE), out, month, number))
+    return [*written, write_manifest(frame.schema, out, month, written)]
+
+
+def write_data_file(frame: pl.DataFrame, out: Path, month: str, number: int) -> Path:
+    """Data file ``number`` of a period: ``data/BILLING_PERIOD=<month>/<export>-0000N``."""
+    data = out / PREFIX / EXPORT / "data" / f"BILLING_PERIOD={month}"
+    data.mkdir(parents=True, exist_ok=True)
+    path = data / f"{EXPORT}-{number:05d}.snappy.parquet"
+    frame.write_parquet(path, compression="snappy")
+    return path
+
+
+def write_manifest(schema: pl.Schema, out: Path, month: str, files: list[Path]) -> Path:
+    """The period's manifest, written after its data files as AWS does."""
+    metadata = out / PREFIX / EXPORT / "metadata" / f"BILLING_PERIOD={month}"
+    metadata.mkdir(parents=True, exist_ok=True)
     manifest = metadata / f"{EXPORT}-Manifest.json"
-    manifest.write_text(json.dumps(_manifest(frame, month, written), indent=2) + "\n")
-    return [*written, manifest]
+    manifest.write_text(json.dumps(_manifest(schema, month, files), indent=2) + "\n")
+    return manifest
 
 
-def _manifest(frame: pl.DataFrame, month: str, files: list[Path]) -> dict[str, object]:
+def _manifest(schema: pl.Schema, month: str, files: list[Path]) -> dict[str, object]:
     start, _ = month_bounds(month)
     execution = f"{EXPORT}-{month}-{(start + timedelta(days=1)).strftime('%Y%m%d')}"
     base = f"s3://{BUCKET}/{PREFIX}/{EXPORT}/data/BILLING_PERIOD={month}"
     return {
         "executionId": execution,
         "exportArn": f"arn:aws:bcm-data-exports:us-east-1:999999999999:export/{EXPORT}",
-        "columns": [{"name": n, "type": _athena_type(t)} for n, t in frame.schema.items()],
+        "columns": [{"name": n, "type": _athena_type(t)} for n, t in schema.items()],
         "dataFiles": [f"{base}/{path.name}" for path in files],
     }
 

@@ -1,0 +1,106 @@
+"""Benchmark: `gpuledger ingest aws` on generated CUR 2.0 exports of 1M and 5M line items.
+
+Usage: ``python bench/ingest_cur.py [--rows 1000000 5000000] [--work .bench-data/cur]``
+
+The export is the sample company's AWS month (scale 1, 2026-10: every pricing kind) repeated with
+fresh resource and line ids until it has the asked number of rows, written by the sample CUR 2.0
+writer as AWS lays it out (500k-row Parquet files plus a manifest). Each size is ingested in a
+fresh process into an empty store, so the peak RSS it reports is that ingest's alone. Prints one
+table: rows, files, seconds, rows/s, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from gpuledger.sample.aws_cur2 import (
+    ROWS_PER_FILE,
+    aws_lines,
+    to_cur2,
+    write_data_file,
+    write_manifest,
+)
+from gpuledger.sample.company import build_company
+
+MONTH = "2026-10"
+
+
+def generate(rows: int, out: Path) -> int:
+    """Write a CUR 2.0 export of ``rows`` line items for one month; return the file count.
+
+    Built one data file at a time, so generating 5M rows needs no more memory than 500k.
+    """
+    month = aws_lines(build_company(1, 7, [MONTH])).filter(pl.col("month") == MONTH)
+    files: list[Path] = []
+    schema = pl.Schema()
+    for number, start in enumerate(range(0, rows, ROWS_PER_FILE), start=1):
+        index = pl.int_range(start, min(start + ROWS_PER_FILE, rows), eager=True)
+        chunk = month[(index % month.height).to_list()].with_columns(
+            pl.concat_str(
+                "resource_id", pl.lit("-"), (index // month.height).cast(pl.String)
+            ).alias("resource_id")
+        )
+        frame = to_cur2(chunk, invoiced=False)
+        schema = frame.schema
+        files.append(write_data_file(frame, out, MONTH, number))
+    write_manifest(schema, out, MONTH, files)
+    return len(files)
+
+
+def ingest_in_child(src: Path, home: Path) -> dict[str, float]:
+    """Run one ingest in a fresh interpreter and return its seconds and peak RSS."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(src), str(home)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child(src: str, home: str) -> None:
+    from gpuledger.collect import aws
+    from gpuledger.config import Settings
+    from gpuledger.store import Store
+
+    started = time.perf_counter()
+    result = aws.ingest(Store(home), Settings(), src)
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--work", type=Path, default=Path(".bench-data/cur"))
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    print(f"{'rows':>10} {'files':>6} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10}")
+    for rows in args.rows:
+        src, home = args.work / f"export-{rows}", args.work / f"home-{rows}"
+        exists = src.exists()
+        files = len(list(src.rglob("*.parquet"))) if exists else generate(rows, src)
+        subprocess.run(["rm", "-rf", str(home)], check=True)
+        run = ingest_in_child(src, home)
+        assert run["rows"] == rows, run
+        print(
+            f"{rows:>10,} {files:>6} {run['seconds']:>8.1f} {rows / run['seconds']:>10,.0f}"
+            f" {run['peak_mib']:>7,.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()

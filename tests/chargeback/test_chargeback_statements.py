@@ -184,3 +184,16 @@ def test_rounding_reconciles_at_every_level(settings: Settings, lines: list[RawL
     for team in statements.teams:
         # largest remainder keeps every rounded team total within one cent of its exact amount
         assert abs(team.total - raw_by_team[team.team]) < Decimal("0.01")
+
+
+@pytest.mark.parametrize("period", ["2026-13", "2026-1", "26-10", "2026-10-01", ""], ids=repr)
+def test_a_period_must_be_a_month(store: Store, settings: Settings, period: str) -> None:
+    from gpuledger.engine.period_close import close_period, reopen_period
+
+    for call in (
+        lambda: build_statements(store, settings, period),
+        lambda: close_period(store, settings, period, force=True),
+        lambda: reopen_period(store, period, "why"),
+    ):
+        with pytest.raises(UsageError, match="is not a month"):
+            call()

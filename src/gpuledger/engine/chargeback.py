@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import decimal
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from gpuledger.config import Settings
+from gpuledger.config import PERIOD_PATTERN, Settings
 from gpuledger.engine.allocated_cost import allocated_cost_rows
 from gpuledger.engine.rounding import MONEY_CONTEXT, largest_remainder, minor_unit, round_money
 from gpuledger.engine.statement_store import load_closed
@@ -30,6 +31,7 @@ __all__ = [
     "RawLine",
     "Statements",
     "build_statements",
+    "check_period",
     "forecast",
     "fx_rates",
     "live_statements",
@@ -60,6 +62,7 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
     whose billing data changed since they were closed. Raises UsageError when the month has no
     data at all, and GpuledgerError when the allocation does not reconcile with the invoice.
     """
+    check_period(period)
     # adjustments are built from live_statements below: imported here, the modules stay acyclic
     from gpuledger.engine.adjustments import adjustments_for
 
@@ -80,6 +83,12 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
     return statements.with_focus_rows(
         allocated_cost_rows(store, settings, period, statements.table_versions)
     )
+
+
+def check_period(period: str) -> None:
+    """Refuse anything but a calendar month written ``YYYY-MM`` (UsageError, exit 2)."""
+    if not re.match(PERIOD_PATTERN, period):
+        raise UsageError(f"--period {period!r} is not a month (expected YYYY-MM)")
 
 
 def live_statements(store: Store, settings: Settings, period: str) -> Statements:

@@ -5,6 +5,8 @@ is interruptible — a workload or model name containing one of ``interruptible_
 ``spot_min_jobs`` distinct jobs (runs that start and stop) — and that serves no inference label.
 Saving = its bill − the same billed hours × the region's spot price × (1 +
 ``spot_interruption_overhead``, default 10 %: work redone after an interruption, checkpoint time).
+Committed capacity is paid whether used or not, so there the saving is realized only once the
+commitment comes up for renewal; those findings say so and carry low confidence at best.
 The spot price comes from the price table (bundled, or refreshed from EC2 spot price history / the
 GCP Cloud Catalog) and is cited with its source and date.
 """
@@ -57,12 +59,21 @@ def _confidence(why: str, price: InstancePrice, committed: bool) -> str:
     return ("low", "medium", "high")[max(score, 0)]
 
 
+def _work(profile: Profile) -> str:
+    """The work to move, as a reader would name it: a few workloads, or the runs of a model."""
+    if profile.jobs > 3 and profile.model:
+        return f"the {profile.jobs} {profile.model} runs"
+    if profile.workloads:
+        return ", ".join(profile.workloads[:3])
+    return f"the {profile.model} jobs" if profile.model else "its jobs"
+
+
 def _finding(
     profile: Profile, price: InstancePrice, why: str, overhead: Decimal, saving: Decimal
 ) -> Finding:
     resource = profile.resource
     committed = resource.pricing_category == "Committed"
-    work = ", ".join(profile.workloads[:3]) or "its jobs"
+    work = _work(profile)
     return Finding(
         kind="spot",
         team=profile.team,
@@ -74,7 +85,11 @@ def _finding(
         confidence=_confidence(why, price, committed),
         action=(
             f"Run {work} on spot {resource.instance_type} in {resource.region} with "
-            f"checkpointing instead of {resource.pricing_category.lower()} capacity."
+            + (
+                "checkpointing once the commitment that covers it comes up for renewal."
+                if committed
+                else "checkpointing instead of on-demand capacity."
+            )
         ),
         target=f"spot:{resource.instance_type}",
         evidence={

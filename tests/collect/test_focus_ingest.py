@@ -21,6 +21,10 @@ from gpuledger.report.health import store_health
 from gpuledger.schema import Cost
 from gpuledger.store import Store
 from tests.collect.focus_rows import write_focus_csv
+from tests.conftest import FIXTURES
+from tests.servers import S3, moto_server, s3
+
+__all__ = ["moto_server", "s3"]  # fixtures used by the S3 test
 
 
 def test_reingesting_the_same_export_leaves_one_copy(
@@ -162,3 +166,25 @@ def test_sum_in_equals_sum_stored_plus_quarantined(
     )
     assert (stored.get_column(Cost.EffectiveCost).sum() or Decimal(0)) == effective_in
     assert stored.select(pl.col(Cost.x_Source).unique()).to_series().to_list() in ([], ["focus"])
+
+
+@pytest.mark.slow
+def test_an_export_under_s3_is_listed_and_read(
+    s3: S3, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    s3.client.create_bucket(Bucket="billing")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "part_0_0001.csv.gz").write_bytes(
+        (FIXTURES / "focus" / "focus-1.2-synthetic-azure.csv.gz").read_bytes()
+    )
+    s3.upload_tree(folder, "billing", "focus/20260501-20260531")
+
+    result = focus.ingest(store, settings, "s3://billing/focus/")
+
+    assert result.rows == 1000
+    stored = store.read("cost")
+    assert stored.get_column(Cost.BilledCost).sum() == Decimal("49321.108200244240000")
+    assert stored.get_column(Cost.x_SourceFile).unique().to_list() == [
+        "s3://billing/focus/20260501-20260531/part_0_0001.csv.gz"
+    ]

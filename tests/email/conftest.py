@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from tests.email.smtp_testserver import SmtpServer, start_server
 
 

@@ -47,7 +47,8 @@ def team_digest(team: str = "nlp", **changes: object) -> TeamDigest:
         "previous_spend": Decimal("10000.00"),
         "waste": Decimal("2100.50"),
         "daily": tuple(
-            DailySpend(date(2026, 10, day), Decimal(300 + 10 * day), Decimal(40)) for day in range(1, 8)
+            DailySpend(date(2026, 10, day), Decimal(300 + 10 * day), Decimal(40))
+            for day in range(1, 8)
         ),
         "recommendations": (recommendation(),),
         "hidden_recommendations": 0,
@@ -75,4 +76,6 @@ def finance(recipients: tuple[str, ...] = ("finance@example.com",)) -> Outgoing:
         xlsx=b"PK\x03\x04 workbook bytes",
         app_url="http://gpuledger.example/chargeback?period=2026-10",
     )
-    return Outgoing(SlotKey(FINANCE, "chargeback", "2026-10"), recipients, chargeback_content(digest))
+    return Outgoing(
+        SlotKey(FINANCE, "chargeback", "2026-10"), recipients, chargeback_content(digest)
+    )

@@ -47,7 +47,9 @@ class ScriptedHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_replies:
             return self.data_replies.popleft()
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+        )
         return "250 Message accepted for delivery"
 
 

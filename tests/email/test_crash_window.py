@@ -1,34 +1,64 @@
-"""A process killed between the server's 250 and the send-log record: at-least-once, same bytes."""
+"""A process killed between the server's 250 and the send-log record: at-least-once, same bytes.
+
+One real crash per module (a subprocess that dies with ``os._exit`` where ``mark_sent`` would
+commit); each test restarts from a copy of the ledger home it left behind.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from gpuledger.report.email import deliver
 from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
-from gpuledger.report.email_log import DEFAULT_LEASE, SlotStatus, send_records
+from gpuledger.report.email_log import DEFAULT_LEASE, SendRecord, SlotStatus, send_records
 from gpuledger.store import Store
 from tests.conftest import REPO
 from tests.email.crash_send import CRASH_STATUS
 from tests.email.email_factories import savings
-from tests.email.smtp_testserver import SmtpServer
+from tests.email.smtp_testserver import SmtpServer, start_server
 
 pytestmark = pytest.mark.slow
 
 
-def crash_after_send(store: Store, server: SmtpServer) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.email.crash_send", store.home, str(server.port)],
-        cwd=REPO,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+@dataclass(frozen=True)
+class Crashed:
+    home: Path
+    delivered: list[bytes]  # what the server accepted before the process died
+    record: SendRecord  # the slot as the crash left it
+
+
+@pytest.fixture(scope="module")
+def crashed(tmp_path_factory: pytest.TempPathFactory) -> Crashed:
+    home = tmp_path_factory.mktemp("crashed") / "home"
+    Store(home)
+    controller, server = start_server()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.email.crash_send", str(home), str(server.port)],
+            cwd=REPO,
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        controller.stop()
     assert result.returncode == CRASH_STATUS, result.stderr.decode()
+    (record,) = send_records(Store(home).state)
+    return Crashed(home, [r.content for r in server.handler.received], record)
+
+
+@pytest.fixture
+def restarted(crashed: Crashed, tmp_path: Path) -> Store:
+    """The ledger home as the crashed process left it, for one test to restart from."""
+    shutil.copytree(crashed.home, tmp_path / "home")
+    return Store(tmp_path / "home")
 
 
 def rerun(store: Store, server: SmtpServer, now: datetime) -> list[str]:
@@ -38,53 +68,47 @@ def rerun(store: Store, server: SmtpServer, now: datetime) -> list[str]:
     return [o.result for o in outcomes]
 
 
-def test_crash_leaves_the_slot_claimed_and_the_message_delivered(
-    store: Store, smtp_server: SmtpServer
-) -> None:
-    crash_after_send(store, smtp_server)
-
-    assert len(smtp_server.handler.received) == 1
-    (record,) = send_records(store.state)
-    assert record.status is SlotStatus.sending
+def test_crash_leaves_the_slot_claimed_and_the_message_delivered(crashed: Crashed) -> None:
+    assert len(crashed.delivered) == 1
+    assert crashed.record.status is SlotStatus.sending
+    assert crashed.record.attempts == 1
 
 
 @pytest.mark.parametrize(
-    ("after", "results", "deliveries"),
+    ("after", "results", "status"),
     [
-        (timedelta(minutes=1), ["skipped"], 1),
-        (DEFAULT_LEASE - timedelta(seconds=5), ["skipped"], 1),
-        (DEFAULT_LEASE + timedelta(seconds=5), ["resent"], 2),
+        (timedelta(minutes=1), ["skipped"], SlotStatus.sending),
+        (DEFAULT_LEASE - timedelta(seconds=5), ["skipped"], SlotStatus.sending),
+        (DEFAULT_LEASE + timedelta(seconds=5), ["resent"], SlotStatus.sent),
     ],
     ids=["restart-within-lease", "just-before-lease-ends", "after-lease-expired"],
 )
 def test_restart_after_crash_redelivers_the_stored_bytes_once_the_lease_expires(
-    store: Store, smtp_server: SmtpServer, after: timedelta, results: list[str], deliveries: int
+    crashed: Crashed,
+    restarted: Store,
+    smtp_server: SmtpServer,
+    after: timedelta,
+    results: list[str],
+    status: SlotStatus,
 ) -> None:
-    crash_after_send(store, smtp_server)
-    (crashed,) = send_records(store.state)
-    claimed_at = datetime.fromisoformat(crashed.updated_at)
+    claimed_at = datetime.fromisoformat(crashed.record.updated_at)
 
-    assert rerun(store, smtp_server, claimed_at + after) == results
-    assert rerun(store, smtp_server, claimed_at + after + timedelta(seconds=1)) == ["skipped"]
+    assert rerun(restarted, smtp_server, claimed_at + after) == results
+    assert rerun(restarted, smtp_server, claimed_at + after + timedelta(seconds=1)) == ["skipped"]
 
-    received = smtp_server.handler.received
-    assert len(received) == deliveries
-    assert all(r.content == received[0].content for r in received)  # same bytes, same Message-ID
-    (record,) = send_records(store.state)
-    expected = SlotStatus.sent if deliveries == 2 else SlotStatus.sending
-    assert record.status is expected
-    assert record.content_hash == crashed.content_hash
+    redelivered = [r.content for r in smtp_server.handler.received]
+    assert redelivered == (crashed.delivered if results == ["resent"] else [])  # same bytes
+    (record,) = send_records(restarted.state)
+    assert record.status is status
+    assert record.content_hash == crashed.record.content_hash
 
 
 def test_after_the_crash_is_recovered_no_run_sends_again(
-    store: Store, smtp_server: SmtpServer
+    crashed: Crashed, restarted: Store, smtp_server: SmtpServer
 ) -> None:
-    crash_after_send(store, smtp_server)
-    later = datetime.now(UTC) + DEFAULT_LEASE + timedelta(minutes=1)
-    rerun(store, smtp_server, later)
+    later = datetime.fromisoformat(crashed.record.updated_at) + DEFAULT_LEASE + timedelta(minutes=1)
 
-    assert [rerun(store, smtp_server, later + timedelta(days=d)) for d in (1, 7)] == [
-        ["skipped"],
-        ["skipped"],
-    ]
-    assert len(smtp_server.handler.received) == 2
+    results = [rerun(restarted, smtp_server, later + timedelta(days=d)) for d in (0, 1, 7)]
+
+    assert results == [["resent"], ["skipped"], ["skipped"]]
+    assert len(smtp_server.handler.received) == 1

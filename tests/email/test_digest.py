@@ -34,10 +34,26 @@ def write_ledger(store: Store) -> None:
         store,
         OCT,
         {Alloc.team: "nlp", Alloc.day: day(OCT, 1), Alloc.cost: "100.00"},
-        {Alloc.team: "nlp", Alloc.day: day(OCT, 1), Alloc.cost: "20.00", Alloc.cost_type: "idle", Alloc.ResourceId: "i-2"},
+        {
+            Alloc.team: "nlp",
+            Alloc.day: day(OCT, 1),
+            Alloc.cost: "20.00",
+            Alloc.cost_type: "idle",
+            Alloc.ResourceId: "i-2",
+        },
         {Alloc.team: "nlp", Alloc.day: day(OCT, 2), Alloc.cost: "50.005", Alloc.ResourceId: "i-3"},
-        {Alloc.team: "vision", Alloc.day: day(OCT, 2), Alloc.cost: "300.00", Alloc.ResourceId: "i-4"},
-        {Alloc.team: UNALLOCATED, Alloc.day: day(OCT, 3), Alloc.cost: "7.50", Alloc.ResourceId: "i-5"},
+        {
+            Alloc.team: "vision",
+            Alloc.day: day(OCT, 2),
+            Alloc.cost: "300.00",
+            Alloc.ResourceId: "i-4",
+        },
+        {
+            Alloc.team: UNALLOCATED,
+            Alloc.day: day(OCT, 3),
+            Alloc.cost: "7.50",
+            Alloc.ResourceId: "i-5",
+        },
     )
 
 
@@ -61,7 +77,9 @@ def write_recommendations(store: Store) -> None:
                 Rec.team: team,
                 Rec.model: "(idle)",
                 Rec.resource_ids: [f"i-{rid}"],
-                Rec.evidence: json.dumps({"idle_hours": 412.25, "resource_ids": ["a", "b", "c", "d"]}),
+                Rec.evidence: json.dumps(
+                    {"idle_hours": 412.25, "resource_ids": ["a", "b", "c", "d"]}
+                ),
                 Rec.monthly_cost: Decimal("3000.00"),
                 Rec.monthly_saving: Decimal(saving),
                 Rec.currency: "USD",
@@ -77,8 +95,14 @@ def write_recommendations(store: Store) -> None:
     for rid, _, status, saving in RECS:
         if status != "new":
             set_status(
-                store.state, rid, status, reason="not now", period=OCT, fingerprint="fp",
-                monthly_saving=Decimal(saving), monthly_cost=Decimal("3000.00"),
+                store.state,
+                rid,
+                status,
+                reason="not now",
+                period=OCT,
+                fingerprint="fp",
+                monthly_saving=Decimal(saving),
+                monthly_cost=Decimal("3000.00"),
             )
 
 
@@ -112,7 +136,11 @@ def test_team_digest_figures(ledger: Store) -> None:
         DailySpend(date(2026, 10, 1), Decimal("100.00"), Decimal("20.00")),
         DailySpend(date(2026, 10, 2), Decimal("50.01"), Decimal("0.00")),
     )
-    assert (vision.spend, vision.previous_spend, vision.change_percent) == (Decimal("300.00"), None, None)
+    assert (vision.spend, vision.previous_spend, vision.change_percent) == (
+        Decimal("300.00"),
+        None,
+        None,
+    )
     assert nlp.waste == Decimal("0.00")  # no telemetry: nothing priced as waste
     assert nlp.app_url == "http://localhost:8501/recommendations?team=nlp&period=2026-10"
 

@@ -30,7 +30,12 @@ def write_ledger(store: Store, *, invoiced: bool = True) -> None:
         store,
         "2026-10",
         {Alloc.team: "nlp", Alloc.day: day("2026-10", 5), Alloc.cost: "1500.00"},
-        {Alloc.team: "vision", Alloc.day: day("2026-10", 6), Alloc.cost: "700.00", Alloc.ResourceId: "i-2"},
+        {
+            Alloc.team: "vision",
+            Alloc.day: day("2026-10", 6),
+            Alloc.cost: "700.00",
+            Alloc.ResourceId: "i-2",
+        },
         invoiced=invoiced,
     )
 
@@ -62,7 +67,16 @@ def test_dry_run_writes_every_message_to_the_outbox_and_records_nothing(
     write_ledger(store, invoiced=False)
     outbox = tmp_path / "outbox"
 
-    result = invoke(store, config_file(tmp_path, None), "email", "--period", "2026-10", "--dry-run", "--outbox", str(outbox))
+    result = invoke(
+        store,
+        config_file(tmp_path, None),
+        "email",
+        "--period",
+        "2026-10",
+        "--dry-run",
+        "--outbox",
+        str(outbox),
+    )
 
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in outbox.iterdir())
@@ -80,7 +94,9 @@ def test_dry_run_writes_every_message_to_the_outbox_and_records_nothing(
     assert send_records(store.state) == []
 
 
-def test_send_then_rerun_sends_nothing_new(store: Store, tmp_path: Path, smtp_server: SmtpServer) -> None:
+def test_send_then_rerun_sends_nothing_new(
+    store: Store, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
     write_ledger(store)
     config = config_file(tmp_path, smtp_server)
 
@@ -97,7 +113,9 @@ def test_send_then_rerun_sends_nothing_new(store: Store, tmp_path: Path, smtp_se
     ]
 
 
-def test_finance_waits_for_the_final_invoice(store: Store, tmp_path: Path, smtp_server: SmtpServer) -> None:
+def test_finance_waits_for_the_final_invoice(
+    store: Store, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
     write_ledger(store, invoiced=False)
 
     result = invoke(store, config_file(tmp_path, smtp_server), "email", "--period", "2026-10")
@@ -134,7 +152,10 @@ def test_a_refused_lead_fails_the_command_and_shows_in_status(
     [
         (["--period", "2026-13"], "--period '2026-13': expected YYYY-MM"),
         (["--period", "2026-10", "--outbox", "x"], "--outbox only goes with --dry-run"),
-        (["--period", "2026-10", "--team", "robotics"], "--team 'robotics': no such team with a lead in the config"),
+        (
+            ["--period", "2026-10", "--team", "robotics"],
+            "--team 'robotics': no such team with a lead in the config",
+        ),
     ],
     ids=["bad-period", "outbox-without-dry-run", "unknown-team"],
 )

@@ -28,7 +28,11 @@ HOSTILE = '<script>alert("x")</script>\r\nBcc: all@example.com'
 
 def build(content: Rendered, recipients: tuple[str, ...] = ("lead@example.com",)) -> EmailMessage:
     raw = build_message(
-        content, sender="gpuledger@example.com", recipients=recipients, msg_id="<1@example.com>", date=NOW
+        content,
+        sender="gpuledger@example.com",
+        recipients=recipients,
+        msg_id="<1@example.com>",
+        date=NOW,
     )
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -41,7 +45,8 @@ def test_hostile_team_and_model_names_are_escaped_in_html_and_never_reach_a_head
 
     html = message.get_body(("html",))
     plain = message.get_body(("plain",))
-    assert html is not None and plain is not None
+    assert html is not None
+    assert plain is not None
     assert "<script>" not in html.get_content()
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html.get_content()
     assert HOSTILE in plain.get_content()  # plain text shows it as text
@@ -89,7 +94,9 @@ def test_new_recommendations_are_marked_and_listed_in_the_given_order() -> None:
         recommendation("a", status="new", action="Move training to spot"),
         recommendation("b", status="acknowledged", action="Shut down idle i-0abc"),
     )
-    text = savings_content(team_digest(recommendations=recs, hidden_recommendations=3), "2026-10").text
+    text = savings_content(
+        team_digest(recommendations=recs, hidden_recommendations=3), "2026-10"
+    ).text
     assert text.index("1. [NEW] Move training to spot") < text.index("2. Shut down idle i-0abc")
     assert "Save up to $2,400.00 a month" in text
     assert "...and 3 more in the app." in text
@@ -99,7 +106,10 @@ def test_new_recommendations_are_marked_and_listed_in_the_given_order() -> None:
     ("changes", "line"),
     [
         ({}, "vs. last month:  +$2,345.67 (+23.5 % of $10,000.00)"),
-        ({"previous_spend": Decimal("20000.00")}, "vs. last month:  -$7,654.33 (-38.3 % of $20,000.00)"),
+        (
+            {"previous_spend": Decimal("20000.00")},
+            "vs. last month:  -$7,654.33 (-38.3 % of $20,000.00)",
+        ),
         ({"previous_spend": None}, "vs. last month:  – (no spend last month)"),
         ({"recommendations": ()}, "No open recommendations."),
     ],

@@ -77,10 +77,16 @@ def test_skip_reasons_say_why(store: Store) -> None:
 
 @pytest.mark.parametrize(
     ("finish", "status", "sent_at"),
-    [("mark_sent", SlotStatus.sent, True), ("mark_failed", SlotStatus.failed, False), ("mark_pending", SlotStatus.pending, False)],
+    [
+        ("mark_sent", SlotStatus.sent, True),
+        ("mark_failed", SlotStatus.failed, False),
+        ("mark_pending", SlotStatus.pending, False),
+    ],
     ids=["sent", "failed", "pending"],
 )
-def test_outcomes_are_recorded(store: Store, finish: str, status: SlotStatus, sent_at: bool) -> None:
+def test_outcomes_are_recorded(
+    store: Store, finish: str, status: SlotStatus, sent_at: bool
+) -> None:
     log = SendLog(store.state, holder="host:1")
     log.claim(draft(b"first"), T0)
     getattr(log, finish)(KEY, T0 + timedelta(seconds=2), "note")

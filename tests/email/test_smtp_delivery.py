@@ -7,14 +7,14 @@ import email.policy
 from email.message import EmailMessage
 
 import pytest
-from tests.email.smtp_testserver import SmtpServer, free_port
-from tests.email.email_factories import finance, savings
 
 from gpuledger.config import SmtpConfig
 from gpuledger.report.email import Outgoing, deliver
 from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
 from gpuledger.report.email_log import SlotStatus, send_records
 from gpuledger.store import Store
+from tests.email.email_factories import finance, savings
+from tests.email.smtp_testserver import SmtpServer, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +53,11 @@ def test_one_message_per_lead_with_both_parts_and_the_inline_chart(
         assert message.get_content_type() == "multipart/alternative"
         plain = message.get_body(("plain",))
         html = message.get_body(("html",))
-        assert plain is not None and html is not None
+        assert plain is not None
+        assert html is not None
         assert f"GPU spend for team {team}" in plain.get_content()
-        assert "$12,345.67" in plain.get_content() and "$12,345.67" in html.get_content()
+        assert "$12,345.67" in plain.get_content()
+        assert "$12,345.67" in html.get_content()
         related = [p for p in message.walk() if p.get_content_type() == "multipart/related"]
         assert len(related) == 1
         images = [p for p in message.walk() if p.get_content_type() == "image/png"]
@@ -78,7 +80,8 @@ def test_finance_gets_the_summary_with_the_workbook_attached(
     assert attachment.get_filename() == "gpuledger-chargeback-2026-10.xlsx"
     assert attachment.get_content() == b"PK\x03\x04 workbook bytes"
     plain = message.get_body(("plain",))
-    assert plain is not None and "$30,000.00" in plain.get_content()
+    assert plain is not None
+    assert "$30,000.00" in plain.get_content()
 
 
 def test_rerunning_sends_nothing_new_even_when_the_numbers_changed(
@@ -137,7 +140,8 @@ def test_a_550_is_recorded_and_never_retried(store: Store, smtp_server: SmtpServ
     assert len(smtp_server.handler.rcpt_seen) == 1
     (record,) = send_records(store.state, SlotStatus.failed)
     assert record.attempts == 1
-    assert record.last_error is not None and "550 5.1.1" in record.last_error
+    assert record.last_error is not None
+    assert "550 5.1.1" in record.last_error
 
 
 def test_transient_failure_is_left_for_the_next_run_which_delivers_it(
@@ -164,7 +168,8 @@ def test_connection_refused_is_transient(store: Store) -> None:
     assert [o.result for o in outcomes] == ["retry-later"]
     assert transport.attempts == NO_WAIT.attempts
     (record,) = send_records(store.state)
-    assert record.status is SlotStatus.pending and "Connection refused" in (record.last_error or "")
+    assert record.status is SlotStatus.pending
+    assert "Connection refused" in (record.last_error or "")
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 
+from gpuledger.config import Settings
+from gpuledger.engine.period_close import close_period
 from gpuledger.errors import GpuledgerError
 from gpuledger.schedule_jobs import run_job
 from gpuledger.schedule_lock import last_runs
-from gpuledger.schema import Alloc
+from gpuledger.schema import UNALLOCATED, Alloc
 from gpuledger.store import Store
 from tests.chargeback.ledger import day, write_month
 from tests.conftest import FIXTURES, REPO
@@ -69,9 +73,26 @@ def write_october(store: Store, *, invoiced: bool = True) -> None:
         store,
         "2026-10",
         {Alloc.team: "nlp", Alloc.day: day("2026-10", 5), Alloc.cost: "1500.00"},
-        {Alloc.team: "vision", Alloc.day: day("2026-10", 6), Alloc.cost: "700.00", Alloc.ResourceId: "i-2"},
+        {
+            Alloc.team: "vision",
+            Alloc.day: day("2026-10", 6),
+            Alloc.cost: "700.00",
+            Alloc.ResourceId: "i-2",
+        },
         invoiced=invoiced,
     )
+
+
+def spend(store: Store) -> dict[tuple[str, str], Decimal]:
+    frame = (
+        store.read("allocation")
+        .group_by(Alloc.x_BillingPeriod, Alloc.team)
+        .agg(pl.col(Alloc.cost).sum())
+    )
+    return {
+        (r[Alloc.x_BillingPeriod], r[Alloc.team]): Decimal(r[Alloc.cost]).quantize(Decimal("0.01"))
+        for r in frame.to_dicts()
+    }
 
 
 def subjects(server: SmtpServer) -> list[tuple[str, str]]:
@@ -132,12 +153,20 @@ def test_weekly_email_rerun_on_a_fresh_lock_still_sends_nothing_new(
     ids=["provisional-invoice-waits", "final-invoice-sends"],
 )
 def test_monthly_notice_waits_for_the_final_invoice(
-    store: Store, tmp_path: Path, smtp_server: SmtpServer, invoiced: bool, result: str, messages: int
+    store: Store,
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    invoiced: bool,
+    result: str,
+    messages: int,
 ) -> None:
     write_october(store, invoiced=invoiced)
     config = write_config(tmp_path, smtp_server)
 
-    assert run_job("monthly-notice", store.home, config, now=datetime(2026, 11, 3, 9, tzinfo=BERLIN)) == result
+    assert (
+        run_job("monthly-notice", store.home, config, now=datetime(2026, 11, 3, 9, tzinfo=BERLIN))
+        == result
+    )
     assert len(smtp_server.handler.received) == messages
     if messages:
         (item,) = smtp_server.handler.received
@@ -173,12 +202,14 @@ def test_a_failing_source_fails_the_run_but_not_the_other_sources(
 
     assert store.read("cost").height > 0
     last = last_runs(store.state)["ingest-billing"]
-    assert last["status"] == "failed" and "missing.json" in last["message"]
+    assert last["status"] == "failed"
+    assert "missing.json" in last["message"]
 
 
 WORKER = """
 import sys
 from datetime import datetime
+from decimal import Decimal
 from gpuledger.schedule_jobs import run_job
 print(run_job("weekly-email", sys.argv[1], sys.argv[2], now=datetime.fromisoformat(sys.argv[3])))
 """
@@ -191,7 +222,9 @@ def test_two_scheduler_processes_run_a_job_once(
     config = write_config(tmp_path, smtp_server)
     command = [sys.executable, "-c", WORKER, store.home, config, MONDAY_NOV_2.isoformat()]
 
-    workers = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     skipped, ran = sorted(
         (w.communicate(timeout=120)[0].strip() for w in workers),
         key=lambda out: not out.startswith("skipped"),
@@ -200,3 +233,34 @@ def test_two_scheduler_processes_run_a_job_once(
     assert ran == "week 2026-W45 (2026-10): 2 sent"
     assert skipped.startswith("skipped: run for 2026-11-02T07:00:00+00:00 ")
     assert len(smtp_server.handler.received) == 2
+
+
+def test_attribution_reruns_open_months_only(
+    store: Store, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    write_month(store, "2026-09", {Alloc.team: "nlp", Alloc.cost: "1000.00"})
+    write_october(store)
+    config = write_config(tmp_path, smtp_server)
+    close_period(store, Settings(), "2026-09")
+    versions = store.history("allocation")
+
+    assert run_job("attribute", store.home, config, now=MONDAY_NOV_2) == "attributed 2026-10"
+    assert len(store.history("allocation")) == len(versions) + 1
+    # The hand-written October allocation is replaced by the engine's: the cost rows carry no team
+    # tag, so all 2,200.00 lands on (unallocated); closed September keeps its allocation.
+    assert spend(store) == {
+        ("2026-09", "nlp"): Decimal("1000.00"),
+        ("2026-10", UNALLOCATED): Decimal("2200.00"),
+    }
+
+
+def test_recommendations_are_recomputed_for_open_months(
+    store: Store, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    write_october(store)
+    config = write_config(tmp_path, smtp_server)
+
+    assert (
+        run_job("recommend", store.home, config, now=MONDAY_NOV_2) == "recommendations 2026-10: 0"
+    )
+    assert len(store.history("recommendation")) == 1

@@ -19,7 +19,12 @@ LEASE = timedelta(minutes=10)
         ("running", FIRE, FIRE + timedelta(seconds=1), "already running by host:A"),
         ("ok", FIRE, FIRE + timedelta(hours=1), "already ok by host:A"),
         ("failed", FIRE, FIRE + timedelta(hours=1), "already failed by host:A"),
-        ("running", FIRE + timedelta(minutes=5), FIRE + timedelta(minutes=5), "still running in host:A"),
+        (
+            "running",
+            FIRE + timedelta(minutes=5),
+            FIRE + timedelta(minutes=5),
+            "still running in host:A",
+        ),
         ("running", FIRE + timedelta(minutes=15), FIRE + LEASE + timedelta(seconds=1), None),
         ("ok", FIRE + timedelta(minutes=5), FIRE + timedelta(minutes=5), None),
     ],
@@ -69,7 +74,8 @@ def test_renewal_keeps_a_long_run_alive(store: Store) -> None:
 
     nxt = FIRE + timedelta(hours=1)
     refusal = b.acquire("ingest-billing", nxt, FIRE + timedelta(minutes=15))
-    assert refusal is not None and "still running in host:A" in refusal.reason
+    assert refusal is not None
+    assert "still running in host:A" in refusal.reason
 
 
 def test_last_runs_shows_the_latest_per_job(store: Store) -> None:

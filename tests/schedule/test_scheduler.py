@@ -148,5 +148,7 @@ def test_opening_the_store_paused_and_closing_it_runs_nothing(store: Store, tmp_
     first.shutdown(wait=True)
 
     for _ in range(3):
-        assert stored_jobs(store, settings)["tick"][1] == overdue.replace(microsecond=overdue.microsecond)
+        assert stored_jobs(store, settings)["tick"][1] == overdue.replace(
+            microsecond=overdue.microsecond
+        )
     assert not runs.exists()

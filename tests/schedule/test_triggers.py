@@ -84,18 +84,35 @@ def test_bad_crontab_names_the_key(expression: str, message: str) -> None:
 )
 def test_latest_fire_time(expression: str, now: datetime, latest: datetime) -> None:
     trigger = cron_trigger(expression, UTC_ZONE, "attribute")
-    assert latest_fire_time(trigger, now.replace(tzinfo=UTC_ZONE)) == latest.replace(tzinfo=UTC_ZONE)
+    assert latest_fire_time(trigger, now.replace(tzinfo=UTC_ZONE)) == latest.replace(
+        tzinfo=UTC_ZONE
+    )
 
 
 @pytest.mark.parametrize(
     ("sources", "jobs"),
     [
         ({}, ["attribute", "recommend", "weekly-email", "monthly-notice"]),
-        ({"gcp": ["bq://p.d.t"]}, ["ingest-billing", "attribute", "recommend", "weekly-email", "monthly-notice"]),
-        ({"gpu": ["/spool"], "focus": ["/x.csv"]}, ["ingest-billing", "ingest-gpu", "attribute", "recommend", "weekly-email", "monthly-notice"]),
+        (
+            {"gcp": ["bq://p.d.t"]},
+            ["ingest-billing", "attribute", "recommend", "weekly-email", "monthly-notice"],
+        ),
+        (
+            {"gpu": ["/spool"], "focus": ["/x.csv"]},
+            [
+                "ingest-billing",
+                "ingest-gpu",
+                "attribute",
+                "recommend",
+                "weekly-email",
+                "monthly-notice",
+            ],
+        ),
     ],
     ids=["no-sources", "billing-only", "billing-and-gpu"],
 )
-def test_ingest_jobs_only_for_configured_sources(sources: dict[str, list[str]], jobs: list[str]) -> None:
+def test_ingest_jobs_only_for_configured_sources(
+    sources: dict[str, list[str]], jobs: list[str]
+) -> None:
     settings = Settings(sources=SourcesConfig(**sources), schedule=ScheduleConfig())
     assert [spec.id for spec in scheduled_jobs(settings)] == jobs

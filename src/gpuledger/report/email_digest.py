@@ -121,9 +121,7 @@ def spend_by_team(store: Store, settings: Settings, period: str) -> dict[str, De
     return {team.team: team.total for team in statements.teams}
 
 
-def daily_spend(
-    store: Store, settings: Settings, period: str, team: str
-) -> tuple[DailySpend, ...]:
+def daily_spend(store: Store, settings: Settings, period: str, team: str) -> tuple[DailySpend, ...]:
     """The team's cost per day of the period, idle GPU time apart: the chart's bars."""
     from gpuledger.engine.chargeback import fx_rates
 

@@ -20,7 +20,6 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from gpuledger.report.email_chart import daily_spend_png
 from gpuledger.report.email_delivery import checked_address
 from gpuledger.report.email_digest import FinanceDigest, TeamDigest
 
@@ -108,6 +107,8 @@ def checked_label(label: str) -> str:
 
 def savings_content(digest: TeamDigest, label: str) -> Rendered:
     """A team lead's savings mail; ``label`` is the week (scheduled) or the period (on demand)."""
+    from gpuledger.report.email_chart import daily_spend_png  # matplotlib: loaded when drawn
+
     weekly = "W" in checked_label(label)
     subject = (
         f"GPU spend and savings, week {label}" if weekly else f"GPU spend and savings, {label}"

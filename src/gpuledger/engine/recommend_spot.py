@@ -54,8 +54,11 @@ def spot_findings(profiles: list[Profile], context: RuleContext) -> list[Finding
 
 
 def _confidence(why: str, price: InstancePrice, committed: bool) -> str:
-    score = 2 if why == "label" else 1
-    score -= price.approximate + committed
+    """High for labelled work priced from a quoted spot price; lower for behaviour, an
+    approximate price; low whenever a commitment stands between the finding and the saving."""
+    if committed:
+        return "low"
+    score = (2 if why == "label" else 1) - price.approximate
     return ("low", "medium", "high")[max(score, 0)]
 
 

@@ -176,3 +176,22 @@ def legacy_report(
     )
     (folder / assembly / f"{name}-Manifest.json").write_text(manifest.read_text())
     return [*written, manifest]
+
+
+def cur2_csv(frame: pl.DataFrame, path: Path) -> Path:
+    """The rows as a CUR 2.0 gzip CSV export: snake-case headers, maps as JSON objects."""
+    maps = {
+        name: [
+            json.dumps({e["key"]: e["value"] for e in row or []})
+            for row in frame.get_column(name).map.entries().to_list()
+        ]
+        for name in (Cur.resource_tags, Cur.cost_category)
+    }
+    table = frame.with_columns(
+        pl.col(pl.Datetime).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        *(pl.Series(name, values, dtype=pl.String) for name, values in maps.items()),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as handle:
+        table.write_csv(handle)
+    return path

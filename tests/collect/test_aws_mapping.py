@@ -14,7 +14,7 @@ from gpuledger.collect.aws_columns import Cur
 from gpuledger.collect.aws_read import read_file
 from gpuledger.collect.files import SourceFile
 from gpuledger.schema import Cost
-from tests.collect.aws_export import cur2_rows, legacy_csv, write_parquet
+from tests.collect.aws_export import cur2_csv, cur2_rows, legacy_csv, write_parquet
 
 SP_ARN = "arn:aws:savingsplans::999999999999:savingsplan/abc"
 RI_ARN = "arn:aws:ec2:us-east-1:111111111111:reserved-instances/r-1"
@@ -375,3 +375,20 @@ def test_legacy_csv_maps_like_cur2_parquet(tmp_path: Path) -> None:
     assert_frame_equal(
         from_legacy.drop(Cost.x_SourceFile), from_cur2.drop(Cost.x_SourceFile), check_dtypes=True
     )
+
+
+def test_cur2_gzip_csv_maps_like_cur2_parquet(tmp_path: Path) -> None:
+    """CUR 2.0's CSV flavour spells maps as JSON text; the rows come out the same."""
+    raw = cur2_rows(
+        *(
+            {**case[0], Cur.resource_tags: {"user_team": "nlp", "user_cost-center": "4711"}}
+            for case in CASES.values()
+        )
+    )
+    from_parquet = read_rows(write_parquet(raw, tmp_path / "c.parquet"))
+    from_csv = read_rows(cur2_csv(raw, tmp_path / "c.csv.gz"))
+    assert_frame_equal(from_csv.drop(Cost.x_SourceFile), from_parquet.drop(Cost.x_SourceFile))
+    assert from_csv.get_column(Cost.Tags)[0].to_list() == [
+        {"key": "team", "value": "nlp", "origin": "user"},
+        {"key": "cost-center", "value": "4711", "origin": "user"},
+    ]

@@ -41,4 +41,6 @@ def _with_gpu_facts(kept: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, dtype=pl.String).alias(Cost.x_AcceleratorKind),
         )
     ).collect()
-    return rows.select([name for name in COST_SCHEMA.names() if name in rows.columns])
+    return rows.sort(Cost.x_SourceRow).select(
+        [name for name in COST_SCHEMA.names() if name in rows.columns]
+    )

@@ -88,7 +88,9 @@ def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     keep = [name for name in COST_SCHEMA.names() if name in mapped.collect_schema()]
     stated_cost = pl.col(Cur.line_item_unblended_cost).alias(STATED_COST)
-    frame = mapped.select(*keep, REASON, stated_cost).collect(engine="streaming")
+    # The catalog join does not keep row order; file order keeps output reproducible.
+    ordered = mapped.select(*keep, REASON, stated_cost).sort(Cost.x_SourceRow)
+    frame = ordered.collect(engine="streaming")
     refused = frame.filter(pl.col(REASON).is_not_null())
     rows = frame.filter(pl.col(REASON).is_null()).drop(REASON, STATED_COST)
     if refused.height and rows.is_empty():

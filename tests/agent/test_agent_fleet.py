@@ -243,7 +243,7 @@ def test_each_closed_bucket_is_one_file(spooled: tuple[Agent, pl.DataFrame]) -> 
     # a flushed open bucket gets a name of its own, so a restarted agent cannot overwrite it
     assert flushed.startswith("gpu_usage-gpu-1-20261001T000100Z-60s-partial")
     assert agent.aggregator.open_buckets() == 0
-    assert not list((agent.spool.folder).glob(".*"))  # no temporary file left behind
+    assert not list(agent.spool.folder.glob(".*.tmp"))  # no temporary file left behind
 
 
 def test_lost_gpu_is_marked_and_the_others_keep_going(spooled: tuple[Agent, pl.DataFrame]) -> None:

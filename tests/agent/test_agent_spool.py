@@ -39,7 +39,7 @@ def test_write_is_atomic_and_leaves_no_temporary(
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="No space"):
         spool.write(FRAME, "gpu_usage-h-20261001T000000Z-60s.parquet")
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".gpuledger-spool"]
 
 
 @pytest.mark.parametrize(

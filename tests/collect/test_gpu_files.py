@@ -11,6 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from gpuledger.collect import gpu
+from gpuledger.collect.agent_spool import Spool, shipped_marker
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.schema import GPU_USAGE_SCHEMA, Quarantine, Usage
@@ -188,14 +189,22 @@ def test_start_end_only_for_prometheus(store: Store, settings: Settings) -> None
         gpu.ingest(store, settings, str(GPU_FIXTURES), start="2026-10-01")
 
 
-def test_local_spool_files_are_marked_shipped(
+def test_agent_spool_files_are_marked_shipped(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
+    Spool(tmp_path / "s", max_bytes=2**20)  # what the agent does to its folder
     path = spool(tmp_path / "s", "20261001T000000Z-60s", usage({}))
     result = gpu.ingest(store, settings, str(tmp_path / "s"))
     assert result.shipped == [str(path)]
-    assert (tmp_path / "s" / f".{path.name}.shipped").exists()
-    assert (
-        "stored 1 gpu_usage rows (1 GPUs on 1 host(s), 1 buckets, 2026-10) from 1 file(s)"
-        in result.summary()
+    assert shipped_marker(path).exists()
+    assert "stored 1 gpu_usage rows (1 GPUs on 1 host(s), 1 buckets, 2026-10) from 1 file(s)" in (
+        result.summary()
     )
+
+
+def test_other_folders_are_left_untouched(store: Store, settings: Settings, tmp_path: Path) -> None:
+    spool(tmp_path / "copy", "20261001T000000Z-60s", usage({}))
+    assert gpu.ingest(store, settings, str(tmp_path / "copy")).shipped == []
+    assert [p.name for p in (tmp_path / "copy").iterdir()] == [
+        "gpu_usage-h-20261001T000000Z-60s.parquet"
+    ]

@@ -2,8 +2,9 @@
 
 A bucket file is written under a hidden temporary name, flushed to disk and renamed into place,
 so a reader (``gpuledger ingest gpu``) sees a whole file or none, and a crash loses at most the
-open bucket. ``gpuledger ingest gpu`` marks a local file shipped by creating ``.NAME.shipped``
-next to it. The spool is bounded: past ``max_bytes`` the oldest shipped files go first; if
+open bucket. The agent marks its folder with ``.gpuledger-spool``; ``gpuledger ingest gpu`` marks
+a file of such a folder shipped by creating ``.NAME.shipped`` next to it (and leaves any other
+folder, a copy of telemetry or the sample data, untouched). The spool is bounded: past ``max_bytes`` the oldest shipped files go first; if
 unshipped files must go too, each deletion is logged as an error and counted in the metrics, so
 data loss is never silent and the disk never fills.
 """
@@ -21,6 +22,12 @@ import polars as pl
 log = logging.getLogger("gpuledger.agent")
 
 SPOOL_PATTERN = "gpu_usage-*.parquet"
+SPOOL_MARKER = ".gpuledger-spool"
+
+
+def is_spool_folder(folder: Path) -> bool:
+    """Whether an agent writes to ``folder`` (so ingest may mark its files shipped)."""
+    return (folder / SPOOL_MARKER).is_file()
 
 
 def shipped_marker(path: Path) -> Path:
@@ -47,6 +54,7 @@ class Spool:
         self.folder = folder
         self.max_bytes = max_bytes
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / SPOOL_MARKER).touch()
 
     def write(self, frame: pl.DataFrame, name: str) -> Path:
         """Write one bucket atomically (temporary file, fsync, rename) and return its path."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from gpuledger.collect.agent_spool import shipped_marker
+from gpuledger.collect.agent_spool import is_spool_folder, shipped_marker
 from gpuledger.collect.files import list_files
 from gpuledger.collect.gpu_files import FILE_PATTERNS, SOURCE_NAME, read_usage_file
 from gpuledger.config import Settings
@@ -248,7 +248,7 @@ def _mark_shipped(uris: list[str]) -> list[str]:
     marked = []
     for uri in uris:
         path = Path(uri)
-        if "://" in uri or not path.name.startswith("gpu_usage-"):
+        if "://" in uri or not is_spool_folder(path.parent):
             continue
         try:
             shipped_marker(path).touch()

@@ -16,6 +16,7 @@ from gpuledger.report.readmodel_access import Viewer
 from gpuledger.report.readmodel_chargeback import PeriodInfo
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+PRESETS = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}  # the table widget's money formats
 PERIOD_KEY = "period"
 
 
@@ -38,10 +39,15 @@ def money(amount: Decimal | float | None, currency: str) -> str:
 
 def money_column(label: str, currency: str, help: str | None = None) -> Any:
     """A table column of amounts in ``currency``, formatted as money, sorted as numbers."""
-    places = -int(minor_unit(currency).as_tuple().exponent)
-    symbol = SYMBOLS.get(currency)
-    pattern = f"{symbol}%.{places}f" if symbol else f"%.{places}f {currency}"
-    return st.column_config.NumberColumn(label, format=pattern, help=help)
+    preset = PRESETS.get(currency)
+    if preset is None:
+        places = -int(minor_unit(currency).as_tuple().exponent)
+        preset = f"%.{places}f {currency}"
+    return st.column_config.NumberColumn(label, format=preset, help=help)
+
+
+def hours_column(label: str) -> Any:
+    return st.column_config.NumberColumn(label, format="%.1f")
 
 
 def for_display(frame: pl.DataFrame) -> pl.DataFrame:

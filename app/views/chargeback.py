@@ -63,7 +63,13 @@ def team_table(view: ChargebackView) -> None:
     """Every visible team's statement total, month over month, against budget and forecast."""
     st.subheader("Team statements")
     st.table(money_table(view.teams, TEAM_COLUMNS, currency))
-    chart_rows = for_display(view.teams.select(Col.team, Col.total, Col.previous_total))
+    chart_rows = for_display(
+        view.teams.select(
+            Col.team,
+            pl.col(Col.total).alias("this month"),
+            pl.col(Col.previous_total).alias("last month"),
+        )
+    )
     long = chart_rows.unpivot(index=Col.team, variable_name="month", value_name="amount")
     chart = (
         alt.Chart(long.to_pandas())

@@ -32,6 +32,17 @@ if partitions.is_empty():
 else:
     partitions = partitions.with_columns(
         pl.col("x_BillingPeriod").is_in(sorted(closed)).alias("closed")
+    ).select(
+        "x_BillingPeriod",
+        "closed",
+        "invoiced",
+        "x_Source",
+        "ProviderName",
+        "BillingAccountId",
+        "rows",
+        "currency",
+        "billed_cost",
+        "effective_cost",
     )
     st.dataframe(partitions, hide_index=True)
 st.caption("Closed: " + (", ".join(sorted(closed)) or "none"))

@@ -11,7 +11,7 @@ import streamlit as st
 from gpuledger.engine.waste import Waste
 from gpuledger.report import readmodel
 from gpuledger.report.readmodel_waste import GROUPINGS, Util, memory_headroom, waste_by
-from ledger_ui import for_display, money, money_column, period_picker, session
+from ledger_ui import for_display, hours_column, money, money_column, period_picker, session
 
 ledger, viewer = session()
 info = period_picker(ledger)
@@ -25,6 +25,9 @@ AMOUNTS = {
     Waste.unused_cost: money_column("Unused capacity", currency),
     Waste.waste_cost: money_column("Waste", currency),
     Waste.gpu_hour_price: money_column("Per GPU-hour", currency),
+    Waste.gpu_hours: hours_column("GPU-hours"),
+    Waste.idle_gpu_hours: hours_column("Idle GPU-hours"),
+    Waste.unused_gpu_hours: hours_column("Unused GPU-hours"),
 }
 
 

@@ -96,6 +96,7 @@ def test_streamlit_runs_headless_on_the_given_address() -> None:
         "--server.address": "127.0.0.1",
         "--server.port": "8600",
         "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "viewer",
     }
 
 

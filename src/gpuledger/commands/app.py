@@ -43,6 +43,8 @@ def streamlit_command(script: Path, *, port: int, address: str) -> list[str]:
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 

@@ -267,3 +267,23 @@ def test_no_gpu_is_one_clear_error() -> None:
     with fake.installed(), pytest.raises(NvmlUnavailable, match="no NVIDIA GPU"):
         NvmlBackend().open()
     assert fake.initialized == 0
+
+
+def test_gpu_lost_before_start_is_skipped_with_a_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeNvml(
+        [
+            FakeGpu("GPU-ok", "NVIDIA L4", 24 * GIB),
+            FakeGpu("GPU-gone", "NVIDIA L4", 24 * GIB, lost_at=0),
+        ]
+    )
+    agent = Agent(
+        NvmlBackend(),
+        WorkloadResolver(proc_root=tmp_path),
+        AgentOptions(spool=tmp_path / "spool", host="h", resource_id=None, bucket_seconds=60),
+    )
+    with fake.installed():
+        agent.start()
+    assert [d.uuid for d in agent.devices] == ["GPU-ok"]
+    assert "GPU 1 cannot be described" in caplog.text

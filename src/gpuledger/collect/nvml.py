@@ -12,6 +12,7 @@ pynvml's handles, ctypes structs and error classes stay in here. Faults are mapp
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ import pynvml
 
 from gpuledger.errors import SourceError
 
+log = logging.getLogger("gpuledger.agent")
 _MIG_PROFILE = re.compile(r"MIG\s+(\d+g\.\d+gb(?:\+\w+)?)", re.IGNORECASE)
 _UNSUPPORTED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_FunctionNotFound)
 
@@ -116,8 +118,9 @@ class NvmlBackend:
                 handle = pynvml.nvmlDeviceGetHandleByIndex(index)
                 parent = _describe(handle, index)
                 migs = self._mig_devices(handle, parent)
-            except pynvml.NVMLError:
-                continue  # a GPU that cannot even be described is reported by the count gap
+            except pynvml.NVMLError as exc:
+                log.error("GPU %d cannot be described (%s); sampling the others", index, exc)
+                continue
             found.extend(migs or [parent])
         return found
 

@@ -61,6 +61,12 @@ def one_busy_gpu() -> list[Instance]:
     return [box.run(range(100), gpus=range(1, 8))]
 
 
+def one_reporting_gpu() -> list[Instance]:
+    # as one_busy_gpu, but only GPU 0 reports: the other seven are unknown, not spare
+    box = Instance("i-p5", "p5.48xlarge", D("55.04"), 100)
+    return [box.run(range(100), gpus=[0], job="api", sm=60)]
+
+
 def quiet_h100(sm: float, mem_gib: float) -> Scenario:
     # 1× H100 for 100 h at 6.88/h = 688. At p95 SM 20 % and 10 GiB the work needs 20 × 989 / 70
     # = 283 TFLOPS and 12 GiB: L40S (362 TFLOPS, 48 GiB) fits, L4 and A10G do not.
@@ -107,6 +113,7 @@ CASES = [
     ("spot", trainer(pricing="Dynamic"), []),
     ("spot", server("vllm-serve"), []),
     ("rightsize", one_busy_gpu, [("i-p5", "4816.00", "medium")]),
+    ("rightsize", one_reporting_gpu, []),
     ("rightsize", quiet_h100(sm=20, mem_gib=10), [("i-h100", "508.00", "medium")]),
     ("rightsize", quiet_h100(sm=45, mem_gib=10), []),
     ("rightsize", quiet_h100(sm=20, mem_gib=45), []),
@@ -130,6 +137,7 @@ IDS = [
     "spot-near-miss-already-spot",
     "spot-near-miss-inference",
     "rightsize-fewer-gpus",
+    "rightsize-near-miss-gpus-not-reporting",
     "rightsize-smaller-gpu",
     "rightsize-near-miss-sm-45",
     "rightsize-near-miss-memory-45gib",

@@ -59,13 +59,15 @@ def test_waste_definition_on_a_hand_built_gpu(store: Store, settings: Settings) 
 
 
 @pytest.mark.parametrize(
-    ("team", "rows"), [("data", 1), ("platform", 1), ("nobody", 0)], ids=["data", "owner", "none"]
+    ("team", "rows"),
+    [("data", 1), ("DATA", 1), ("platform", 1), ("nobody", 0)],
+    ids=["data", "any-case", "owner", "none"],
 )
 def test_waste_for_one_team(store: Store, settings: Settings, team: str, rows: int) -> None:
     write_month(store, OCT, [etl_box()])
     waste = compute_waste(store, settings, OCT, team=team)
     assert waste.height == rows
-    assert waste.filter(pl.col(Waste.team) != team).is_empty()
+    assert waste.filter(pl.col(Waste.team) != team.lower()).is_empty()
 
 
 def test_shared_gpu_bucket_is_split_by_active_seconds(store: Store, settings: Settings) -> None:

@@ -51,7 +51,9 @@ def _fits(profile: Profile, candidate: InstancePrice, context: RuleContext) -> b
     if candidate.gpu_count < profile.busy_gpus or candidate.instance_type == resource.instance_type:
         return False
     if candidate.gpu_model == resource.gpu_model:
-        return candidate.gpu_count < resource.gpu_count
+        # fewer GPUs only when telemetry saw every GPU: an unreported GPU is not a spare one
+        every_gpu_seen = profile.gpus_seen == resource.gpu_count
+        return every_gpu_seen and candidate.gpu_count < resource.gpu_count
     if not _underused(profile, context):
         return False
     headroom = context.settings.thresholds.waste.memory_headroom

@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
-from gpuledger.config import Settings
+from gpuledger.config import Settings, canonical_team
 from gpuledger.engine.waste_inputs import (
     HELD_S,
     IDLE,
@@ -174,7 +174,8 @@ def compute_waste(
     rows = usage_rows(store, settings, period, {rid: r.owner for rid, r in resources.items()})
     hours = waste_hours(rows, settings).collect()
     if team is not None:
-        hours = hours.filter(pl.col(Waste.team) == team)
+        wanted = canonical_team(settings, team) or team  # "NLP" and an alias find "nlp"
+        hours = hours.filter(pl.col(Waste.team) == wanted)
     return price_waste(hours, resources, settings.reporting.currency)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from gpuledger.collect import gpu
@@ -208,3 +210,31 @@ def test_other_folders_are_left_untouched(store: Store, settings: Settings, tmp_
     assert [p.name for p in (tmp_path / "copy").iterdir()] == [
         "gpu_usage-h-20261001T000000Z-60s.parquet"
     ]
+
+
+@given(
+    cut=st.integers(1, 59),
+    sm=st.tuples(st.floats(0, 100), st.floats(0, 100)),
+    power=st.tuples(st.floats(50, 700), st.floats(50, 700)),
+)
+def test_combining_split_rows_keeps_time_and_weighted_means(
+    cut: int, sm: tuple[float, float], power: tuple[float, float]
+) -> None:
+    parts = usage(
+        {
+            Usage.active_seconds: float(cut),
+            Usage.samples: cut,
+            Usage.sm_util: sm[0],
+            Usage.power_w: power[0],
+        },
+        {
+            Usage.active_seconds: float(60 - cut),
+            Usage.samples: 60 - cut,
+            Usage.sm_util: sm[1],
+            Usage.power_w: power[1],
+        },
+    )
+    (row,) = gpu.combine_duplicates(parts).iter_rows(named=True)
+    assert (row[Usage.active_seconds], row[Usage.samples]) == (60.0, 60)
+    assert row[Usage.sm_util] == pytest.approx((cut * sm[0] + (60 - cut) * sm[1]) / 60)
+    assert row[Usage.power_w] == pytest.approx((cut * power[0] + (60 - cut) * power[1]) / 60)

@@ -269,3 +269,24 @@ def test_refreshed_prices_win_over_bundled(store: Store) -> None:
     other = PriceBook.load(store.home).lookup("AWS", "us-east-1", "p5.4xlarge")
     assert other is not None
     assert other.on_demand == D("6.88")
+
+
+def test_a_gpu_priced_alone_is_no_rightsizing_candidate(store: Store) -> None:
+    rows = [
+        {
+            "provider": "GCP",
+            "region": "us-central1",
+            "instance_type": name,
+            "on_demand_hourly": price,
+            "spot_hourly": None,
+            "source": "test",
+            "as_of": "2026-11-25",
+            "approximate": False,
+        }
+        for name, price in (("nvidia-l4", "0.56"), ("g2-standard-4", "0.70683"))
+    ]
+    save_refreshed(store.home, rows)
+    candidates = PriceBook.load(store.home).in_region("GCP", "us-central1")
+    names = {c.instance_type for c in candidates}
+    assert "g2-standard-4" in names
+    assert "nvidia-l4" not in names

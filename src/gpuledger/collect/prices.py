@@ -65,6 +65,7 @@ class InstancePrice:
     gpu_model: str | None = None
     gpu_count: int = 0
     gpu_memory_gib: float = 0.0
+    machine: bool = True  # False for a GPU priced alone (GCP attachable GPUs): not an instance
 
     def evidence(self) -> dict[str, object]:
         """The price facts a recommendation cites."""
@@ -137,6 +138,7 @@ class PriceBook:
             "gpu_model",
             "gpu_count",
             "gpu_memory_gib",
+            pl.col("source").str.contains("per GPU").alias("per_gpu"),
         )
         joined = table.join(facts, on=[Price.provider, Price.instance_type], how="left")
         self._prices = [self._price(row) for row in joined.iter_rows(named=True)]
@@ -156,6 +158,7 @@ class PriceBook:
             gpu_model=row["gpu_model"],  # type: ignore[arg-type]
             gpu_count=int(row["gpu_count"] or 0),  # type: ignore[call-overload]
             gpu_memory_gib=float(row["gpu_memory_gib"] or 0.0),  # type: ignore[arg-type]
+            machine=not row["per_gpu"],
         )
 
     @classmethod
@@ -195,6 +198,7 @@ class PriceBook:
             and p.region == (region or "")
             and p.on_demand is not None
             and p.gpu_count > 0
+            and p.machine
         ]
 
 

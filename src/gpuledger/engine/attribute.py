@@ -226,13 +226,22 @@ def attribute(
 ) -> pl.LazyFrame:
     """The allocation of ``period`` (``ALLOCATION_SCHEMA``), by the rules in the module docstring."""
     start, end = period_bounds(period)
-    hourly = gw.hourly_gpu_seconds(usage, start, end)
-    prepared = prepare_costs(cost, hourly, settings, period).with_columns(owner_columns(settings))
+    # Each stage is materialized once: later stages read it several times, and the millions of
+    # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
+    buckets = gw.bucket_rows(usage, start, end).collect(engine="streaming")
+    hourly = gw.hourly_gpu_seconds(buckets.lazy()).collect(engine="in-memory").lazy()
+    del buckets
+    prepared = (
+        prepare_costs(cost, hourly, settings, period)
+        .with_columns(owner_columns(settings))
+        .collect()
+        .lazy()
+    )
     owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
     measured = telemetry_allocation(
         prepared.filter(pl.col(TELEMETRY)), hourly, settings, SOURCE_KEYS
     )
-    direct = pl.concat([owned, measured], how="vertical")
+    direct = pl.concat([owned, measured], how="vertical").collect().lazy()
     pooled = pooled_allocation(prepared.filter(pl.col(POOL).is_not_null()), direct, settings)
     return (
         pl.concat([direct, pooled], how="vertical")

@@ -32,6 +32,7 @@ TEAM_LABEL: Final = "_team_label"  # the workload's telemetry ``team`` label, as
 MODEL_LABEL: Final = "_model_label"
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
+_LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
 
@@ -59,28 +60,20 @@ def workload_name() -> pl.Expr:
     return pl.coalesce(pod, pl.col(Usage.job), pl.col(Usage.pid_command))
 
 
-def hourly_gpu_seconds(usage: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
-    """GPU-seconds per (``ResourceId``, hour, team label, model label, workload) in [start, end).
+def bucket_rows(usage: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
+    """The telemetry rows of [start, end) reduced to what sharing needs, labels as categoricals.
 
-    Idle time is kept as rows with :data:`IS_WORK` false (labels null) so that the hour's covered
-    GPU time is known; a workload row's :data:`GPU_SECONDS` is its share of each bucket it ran in.
+    Row by row, so it streams: each row becomes its slot's GPU-seconds and its activity.
     """
     is_work = pl.any_horizontal(pl.col(c).is_not_null() for c in _WORKLOAD_COLUMNS)
-    bucket = [Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start]
     activity = pl.col(Usage.active_seconds).fill_null(0.0) * pl.col(Usage.sm_util).fill_null(0.0)
-    rows = usage.filter(
+    return usage.filter(
         pl.col(Usage.bucket_start).is_between(start, end, closed="left")
         & pl.col(Usage.ResourceId).is_not_null()
     ).select(
-        Usage.ResourceId,
-        Usage.gpu_uuid,
+        # Categoricals: the window and the group-by of the next step work on integer codes.
+        pl.col(Usage.ResourceId, Usage.gpu_uuid, *_LABELS).cast(pl.Categorical),
         Usage.bucket_start,
-        Usage.namespace,
-        Usage.pod,
-        Usage.job,
-        Usage.pid_command,
-        Usage.team,
-        Usage.model,
         is_work.alias(IS_WORK),
         (
             pl.col(Usage.bucket_seconds).cast(pl.Float64)
@@ -88,6 +81,16 @@ def hourly_gpu_seconds(usage: pl.LazyFrame, start: datetime, end: datetime) -> p
         ).alias("_slot_seconds"),
         pl.when(is_work).then(activity).otherwise(0.0).alias("_activity"),
     )
+
+
+def hourly_gpu_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """GPU-seconds per (``ResourceId``, hour, team label, model label, workload).
+
+    ``rows`` come from :func:`bucket_rows`. Idle time is kept as rows with :data:`IS_WORK` false
+    (labels null) so that the hour's covered GPU time is known; a workload row's
+    :data:`GPU_SECONDS` is its share of each bucket it ran in.
+    """
+    bucket = [Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start]
     total_activity = pl.col("_activity").sum().over(bucket)
     workloads = pl.col(IS_WORK).sum().over(bucket)
     share = (
@@ -106,18 +109,9 @@ def hourly_gpu_seconds(usage: pl.LazyFrame, start: datetime, end: datetime) -> p
             (pl.col("_slot_seconds") * share).alias(GPU_SECONDS),
             pl.col(Usage.bucket_start).dt.truncate("1h").alias(HOUR),
         )
-        .group_by(
-            Usage.ResourceId,
-            HOUR,
-            IS_WORK,
-            Usage.team,
-            Usage.model,
-            Usage.namespace,
-            Usage.pod,
-            Usage.job,
-            Usage.pid_command,
-        )
+        .group_by(Usage.ResourceId, HOUR, IS_WORK, *_LABELS)
         .agg(pl.col(GPU_SECONDS).sum())
+        .with_columns(pl.col(Usage.ResourceId, *_LABELS).cast(pl.String))
         .select(
             Usage.ResourceId,
             HOUR,

@@ -75,6 +75,7 @@ class SharedPool(Section):
     charge_categories: list[str] = []
     accounts: list[str] = []
     tag: dict[str, str] = {}
+    cost_types: list[str] = []  # tax | credit | adjustment | commitment | usage (unused RIs…)
     split: Literal["proportional", "even", "fixed"] = "proportional"
     weights: dict[str, float] = {}
 
@@ -165,6 +166,16 @@ class EmailConfig(Section):
     top_recommendations: int = 5
 
 
+class AgentConfig(Section):
+    """The NVML agent on a GPU host: where a process's team, model and pod come from."""
+
+    proc_root: str = "/proc"  # the host's /proc (mount it when the agent runs in a container)
+    team_env: list[str] = ["GPULEDGER_TEAM"]  # process environment keys naming the team
+    model_env: list[str] = ["GPULEDGER_MODEL"]
+    kubelet_url: str | None = None  # e.g. "https://127.0.0.1:10250": pod names and labels
+    kubelet_verify_tls: bool = True
+
+
 class Settings(Section):
     reporting: ReportingConfig = ReportingConfig()
     tags: TagsConfig = TagsConfig()
@@ -176,6 +187,7 @@ class Settings(Section):
     schedule: ScheduleConfig = ScheduleConfig()
     app: AppConfig = AppConfig()
     email: EmailConfig = EmailConfig()
+    agent: AgentConfig = AgentConfig()
     fx: dict[Period, dict[str, Decimal]] = {}  # {"2026-05": {"EUR": 1.08}}: 1 unit → reporting
 
     def redacted(self) -> dict[str, Any]:

@@ -438,7 +438,7 @@ TABLES: Final[Mapping[str, TableSpec]] = {
         TableSpec(
             "gpu_usage",
             GPU_USAGE_SCHEMA,
-            (Usage.source, Usage.x_BillingPeriod),
+            (Usage.source, Usage.x_BillingPeriod, Usage.host),
             frozenset(
                 {
                     Usage.bucket_start,

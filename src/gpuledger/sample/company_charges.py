@@ -210,6 +210,7 @@ def _monthly_rows(
                 month,
                 (aws_total * Decimal("0.03")).quantize(Decimal("0.01")),
                 "AWS Support (Business) 3% of usage",
+                quantity=(float(aws_total), "Dollars"),
             )
         )
         for row in aws.filter(pl.col("sub_account_id") == ACCOUNTS["AWS"][1][2]).iter_rows(
@@ -239,6 +240,7 @@ def _monthly_rows(
                 month,
                 Decimal("1.20") * Decimal((end - start).days * 24),
                 "Shared transit gateway attachments",
+                quantity=(float((end - start).days * 24), "Hrs"),
             )
         )
         if month == months[0]:
@@ -296,7 +298,10 @@ def _line(
     month: str,
     amount: Decimal,
     description: str,
+    *,
+    quantity: tuple[float, str] | None = None,
 ) -> dict[str, object]:
+    """A monthly line; ``quantity`` is (amount, unit) for lines priced per unit."""
     return {
         "provider": provider,
         "billing_account_id": billing,
@@ -309,8 +314,8 @@ def _line(
         "team_tag": None,
         "hour_start": None,
         "month": month,
-        "usage_amount": None,
-        "usage_unit": None,
+        "usage_amount": quantity[0] if quantity else None,
+        "usage_unit": quantity[1] if quantity else None,
         "amount": amount,
         "description": description,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 import altair as alt
@@ -76,7 +77,8 @@ def heatmap() -> None:
         y = alt.Y(f"{Util.day}:O", title="day", timeUnit="monthdate")
     else:
         first = date.fromisoformat(f"{view.period}-01")
-        day = st.date_input("Day", value=first, min_value=first, key="heatmap_day")
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        day = st.date_input("Day", value=first, min_value=first, max_value=last, key="heatmap_day")
         cells = readmodel.gpu_by_hour(ledger, view.period, viewer, day)
         y = alt.Y(f"{Util.gpu}:N", title="GPU")
     if cells.is_empty():

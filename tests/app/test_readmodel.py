@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from gpuledger.cli import Context, app
 from gpuledger.commands.app import app_environment, app_script, streamlit_command
 from gpuledger.config import load_settings
 from gpuledger.engine.attribute import run_attribution
+from gpuledger.engine.waste import compute_waste
 from gpuledger.report import readmodel
 from gpuledger.report.readmodel import Ledger
 from gpuledger.report.readmodel_access import Viewer
@@ -105,3 +107,36 @@ def test_home_and_config_travel_to_the_app(tmp_path: Path) -> None:
     env = app_environment(Context(home=str(tmp_path / "home"), config=config))
     assert env["GPULEDGER_HOME"] == str((tmp_path / "home").resolve())
     assert env["GPULEDGER_CONFIG"] == str(config.resolve())
+
+
+@pytest.mark.parametrize(
+    ("viewer", "team"),
+    [
+        (FINANCE, None),
+        (Viewer("lead-nlp@example.com", finance=False, teams=frozenset({"nlp"})), "nlp"),
+        (Viewer("lead-vision@example.com", finance=False, teams=frozenset({"vision"})), "vision"),
+    ],
+    ids=["finance", "nlp-lead", "vision-lead"],
+)
+def test_waste_rows_are_compute_wastes(
+    shared_ledger: LedgerFiles, viewer: Viewer, team: str | None
+) -> None:
+    ledger = Ledger(str(shared_ledger.home), str(shared_ledger.config))
+    settings = load_settings(shared_ledger.config)
+    expected = compute_waste(shared_ledger.store(), settings, "2026-10", team=team)
+    assert_frame_equal(readmodel.waste(ledger, "2026-10", viewer).rows, expected)
+
+
+def test_heatmap_cells_are_held_time_weighted(shared_ledger: LedgerFiles) -> None:
+    """Hour 0 busy at 50 % SM, hour 1 idle (counts as 0): one GPU-hour each."""
+    ledger = Ledger(str(shared_ledger.home), str(shared_ledger.config))
+    cells = readmodel.day_by_hour(ledger, "2026-10", FINANCE)
+    assert cells.select("hour_of_day", "held_hours", "sm_util").rows() == [
+        (0, 1.0, 50.0),
+        (1, 1.0, 0.0),
+    ]
+    gpus = readmodel.gpu_by_hour(ledger, "2026-10", FINANCE, date(2026, 10, 1))
+    assert gpus.select("gpu", "hour_of_day", "sm_util").rows() == [
+        ("gpu-host-1/0", 0, 50.0),
+        ("gpu-host-1/0", 1, 0.0),
+    ]

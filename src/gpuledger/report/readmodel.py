@@ -153,19 +153,14 @@ def waste(ledger: Ledger, period: str, viewer: Viewer) -> WasteView:
     return result
 
 
-@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _hourly(ledger: Ledger, key: Fingerprint, period: str, viewer: Viewer) -> pl.DataFrame:
-    return waste_rm.gpu_hours_frame(ledger.store(), ledger.settings(), period, viewer)
-
-
 def day_by_hour(ledger: Ledger, period: str, viewer: Viewer) -> pl.DataFrame:
     """Utilization per day × hour of day, for the viewer's teams."""
-    return waste_rm.day_by_hour(_hourly(ledger, ledger.fingerprint(), period, viewer))
+    return waste_rm.day_by_hour(waste(ledger, period, viewer).hourly)
 
 
 def gpu_by_hour(ledger: Ledger, period: str, viewer: Viewer, day: date) -> pl.DataFrame:
     """One day's utilization per GPU × hour, for the viewer's teams."""
-    return waste_rm.gpu_by_hour(_hourly(ledger, ledger.fingerprint(), period, viewer), day)
+    return waste_rm.gpu_by_hour(waste(ledger, period, viewer).hourly, day)
 
 
 # recommendations -------------------------------------------------------------------------------

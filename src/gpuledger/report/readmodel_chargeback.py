@@ -17,7 +17,7 @@ from gpuledger.engine.chargeback import build_statements
 from gpuledger.engine.statements import Line, Statements, TeamStatement
 from gpuledger.report.export import render
 from gpuledger.report.readmodel_access import Viewer
-from gpuledger.schema import UNALLOCATED, UNLABELLED, Alloc, Cost, make_schema
+from gpuledger.schema import UNALLOCATED, UNLABELLED, Alloc, make_schema
 from gpuledger.store import Store
 
 MONEY2 = pl.Decimal(38, 2)
@@ -92,11 +92,14 @@ class ChargebackView:
 
 
 def periods(store: Store) -> list[PeriodInfo]:
-    """Every month with billing data, allocation or a close, newest first."""
-    found: set[str] = set()
-    for table, column in (("cost", Cost.x_BillingPeriod), ("allocation", Alloc.x_BillingPeriod)):
-        frame = store.scan(table).select(pl.col(column).unique()).collect()
-        found.update(value for value in frame[column].to_list() if value)
+    """Every month with billing data, allocation or a close, newest first.
+
+    Billing months come from the ingest record in the state database rather than a scan of
+    ``cost``, which is the largest table; ``allocation`` is small and read by its partition key.
+    """
+    found = {row["period"] for row in store.state.billing_periods()}
+    allocated = store.scan("allocation").select(pl.col(Alloc.x_BillingPeriod).unique()).collect()
+    found.update(value for value in allocated[Alloc.x_BillingPeriod].to_list() if value)
     closed = store.state.closed_periods()
     found.update(closed)
     return [

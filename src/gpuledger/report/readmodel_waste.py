@@ -14,7 +14,7 @@ from decimal import Decimal
 import polars as pl
 
 from gpuledger.config import Settings
-from gpuledger.engine.waste import Waste, compute_waste, waste_totals
+from gpuledger.engine.waste import Waste, price_waste, waste_hours, waste_totals
 from gpuledger.engine.waste_inputs import HELD_S, SM, TEAM, resource_costs, usage_rows
 from gpuledger.report.readmodel_access import Viewer
 from gpuledger.schema import Usage
@@ -55,28 +55,34 @@ class WasteView:
     period: str
     currency: str
     rows: pl.DataFrame  # the engine's waste frame (schema ``WASTE_SCHEMA``)
+    hourly: pl.DataFrame  # utilization per GPU and hour (``Util`` columns): the heatmaps' input
     gpu_hours: float
     idle_gpu_hours: float
     cost: Decimal
     waste_cost: Decimal
 
 
-def _visible(frame: pl.DataFrame, team_column: str, viewer: Viewer) -> pl.DataFrame:
-    if viewer.finance:
-        return frame
-    return frame.filter(pl.col(team_column).is_in(sorted(viewer.teams)))
-
-
 def waste_view(store: Store, settings: Settings, period: str, viewer: Viewer) -> WasteView:
-    """The waste frame of ``period`` cut to the viewer's teams, and its totals."""
-    rows = _visible(compute_waste(store, settings, period), Waste.team, viewer)
-    totals = waste_totals(rows)
+    """The waste frame of ``period`` cut to the viewer's teams, its totals and hourly utilization.
+
+    The same steps as :func:`gpuledger.engine.waste.compute_waste` (instance bills → labelled
+    telemetry → GPU-hours → priced at each instance's GPU-hour), with the telemetry labelled once
+    and shared by the waste frame and the heatmap grid, which are collected together.
+    """
+    resources = resource_costs(store, settings, period)
+    rows = usage_rows(store, settings, period, {rid: r.owner for rid, r in resources.items()})
+    if not viewer.finance:
+        rows = rows.filter(pl.col(TEAM).is_in(sorted(viewer.teams)))
+    hours, hourly = pl.collect_all([waste_hours(rows, settings), hourly_utilization(rows)])
+    waste = price_waste(hours, resources, settings.reporting.currency)
+    totals = waste_totals(waste)
     return WasteView(
         period=period,
         currency=settings.reporting.currency,
-        rows=rows,
-        gpu_hours=float(totals["gpu_hours"]),  # type: ignore[arg-type]
-        idle_gpu_hours=float(totals["idle_gpu_hours"]),  # type: ignore[arg-type]
+        rows=waste,
+        hourly=hourly,
+        gpu_hours=float(str(totals["gpu_hours"])),
+        idle_gpu_hours=float(str(totals["idle_gpu_hours"])),
         cost=Decimal(str(totals["cost"])),
         waste_cost=Decimal(str(totals["waste_cost"])),
     )
@@ -110,16 +116,12 @@ def memory_headroom(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def gpu_hours_frame(store: Store, settings: Settings, period: str, viewer: Viewer) -> pl.DataFrame:
-    """Utilization per GPU and hour for the viewer's teams: the heatmaps' one input.
+def hourly_utilization(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Utilization per GPU and hour of labelled telemetry rows.
 
     A GPU-hour's utilization is its SM activity weighted by held time, counting idle time as 0,
-    over the rows of the viewer's teams only (a lead sees their share of a shared GPU).
+    over the rows given (a lead's rows only: they see their share of a shared GPU).
     """
-    owners = {rid: r.owner for rid, r in resource_costs(store, settings, period).items()}
-    rows = usage_rows(store, settings, period, owners)
-    if not viewer.finance:
-        rows = rows.filter(pl.col(TEAM).is_in(sorted(viewer.teams)))
     gpu = pl.when(pl.col(Usage.host).is_not_null()).then(
         pl.format("{}/{}", Usage.host, Usage.gpu_index)
     )
@@ -136,7 +138,6 @@ def gpu_hours_frame(store: Store, settings: Settings, period: str, viewer: Viewe
             ),
         )
         .sort(Util.gpu, Util.hour)
-        .collect()
     )
 
 

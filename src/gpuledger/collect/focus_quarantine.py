@@ -17,7 +17,7 @@ from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine
 def split_refused(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(storable rows without the diagnostic columns, refused rows with them)."""
     refused = parsed.filter(pl.col(REASON).is_not_null())
-    kept = parsed.filter(pl.col(REASON).is_null()).drop(REASON, COLUMN, RAW)
+    kept = parsed.filter(pl.col(REASON).is_null()).drop(REASON, COLUMN, RAW, strict=False)
     return kept, refused
 
 

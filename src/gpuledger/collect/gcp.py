@@ -17,23 +17,20 @@ replaces its earlier copy.
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from polars.datatypes import DataTypeClass
 
-from gpuledger.collect.files import SourceFile, list_files, read_bytes
+from gpuledger.collect.files import SourceFile, list_files
 from gpuledger.collect.focus_currency import harmonize_currency
-from gpuledger.collect.focus_mapping import REASON
+from gpuledger.collect.focus_mapping import RAW, REASON
 from gpuledger.collect.focus_quarantine import quarantine_rows, split_refused
 from gpuledger.collect.focus_values import money
 from gpuledger.collect.gcp_bigquery import query_lines
+from gpuledger.collect.gcp_files import read_export
 from gpuledger.collect.gcp_lines import EXPORT_SCHEMA, SOURCE_ROW, export_lines
 from gpuledger.collect.gcp_mapping import check_export, lines_to_cost
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
@@ -124,6 +121,9 @@ def read_export_file(file: SourceFile, months: list[str]) -> tuple[pl.DataFrame,
         raw = raw.filter(month.is_in(months) | ~month.str.contains(r"^\d{6}$").fill_null(True))
     checked = check_export(raw.lazy()).collect()
     sound, refused = split_refused(checked)
+    refused = refused.with_columns(
+        pl.struct(list(EXPORT_SCHEMA.names())).struct.json_encode().alias(RAW)
+    )
     rows = (
         lines_to_cost(export_lines(sound.lazy()))
         .collect()
@@ -150,92 +150,6 @@ def _as_cost_columns(refused: pl.DataFrame) -> pl.DataFrame:
         money("cost", pl.String()).alias(Cost.BilledCost),
         pl.col("currency").alias(Cost.BillingCurrency),
     ).filter(pl.col(REASON).is_not_null())
-
-
-def read_export(file: SourceFile) -> pl.DataFrame:
-    """One export file in ``EXPORT_SCHEMA`` (fields it lacks are null)."""
-    name = file.name.lower()
-    if name.endswith(".avro"):
-        raise InputError(
-            "Avro exports are not supported",
-            file=file.uri,
-            expected="bq extract --destination_format NEWLINE_DELIMITED_JSON or PARQUET",
-        )
-    data = read_bytes(file.uri)
-    if name.endswith(".gz"):
-        data = gzip.decompress(data)
-    if name.endswith(".parquet"):
-        return _read_parquet(data, file)
-    try:
-        return pl.read_ndjson(io.BytesIO(data), schema=EXPORT_SCHEMA)
-    except pl.exceptions.PolarsError as exc:
-        raise _json_error(data, file) from exc
-
-
-def _json_error(data: bytes, file: SourceFile) -> InputError:
-    """Name the first line that is not a JSON object of the export."""
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            decoded = json.loads(line)
-        except ValueError as exc:
-            return InputError(
-                f"not JSON ({exc})",
-                file=file.uri,
-                row=number,
-                expected="newline-delimited JSON, one export row per line",
-            )
-        if not isinstance(decoded, dict):
-            return InputError(
-                "not a JSON object", file=file.uri, row=number, expected="one object per line"
-            )
-    return InputError(
-        "fields do not have the billing export's types",
-        file=file.uri,
-        expected="the Cloud Billing detailed usage cost export schema",
-    )
-
-
-def _read_parquet(data: bytes, file: SourceFile) -> pl.DataFrame:
-    try:
-        frame = pl.read_parquet(io.BytesIO(data))
-        return frame.select(
-            [
-                _conform(pl.col(name), frame.schema[name], dtype).alias(name)
-                if name in frame.schema
-                else pl.lit(None, dtype=dtype).alias(name)
-                for name, dtype in EXPORT_SCHEMA.items()
-            ]
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(
-            f"cannot read as the billing export: {exc}".splitlines()[0],
-            file=file.uri,
-            expected="a Parquet file of the Cloud Billing detailed usage cost export",
-        ) from exc
-
-
-def _conform(
-    expr: pl.Expr, have: pl.DataType | DataTypeClass, want: pl.DataType | DataTypeClass
-) -> pl.Expr:
-    """A typed Parquet column in the export's read schema (money and times as text)."""
-    if isinstance(want, pl.Struct) and isinstance(have, pl.Struct):
-        present = {f.name: f.dtype for f in have.fields}
-        return pl.struct(
-            [
-                _conform(expr.struct.field(f.name), present[f.name], f.dtype).alias(f.name)
-                if f.name in present
-                else pl.lit(None, dtype=f.dtype).alias(f.name)
-                for f in want.fields
-            ]
-        )
-    if isinstance(want, pl.List) and isinstance(have, pl.List):
-        return expr.list.eval(_conform(pl.element(), have.inner, want.inner))
-    if isinstance(have, pl.Datetime):
-        zoned = expr.dt.replace_time_zone("UTC") if have.time_zone is None else expr
-        return zoned.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
-    return expr.cast(want)
 
 
 def _deliveries(rows: pl.DataFrame) -> list[Delivery]:

@@ -27,7 +27,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.catalog import attach_gpu_facts, gpu_catalog
-from gpuledger.collect.focus_mapping import COLUMN, RAW, REASON
+from gpuledger.collect.focus_mapping import COLUMN, REASON
 from gpuledger.collect.focus_values import money, unparsed, utc_time
 from gpuledger.collect.gcp_lines import SOURCE_ROW, Line, export_lines
 from gpuledger.collect.gcp_skus import (
@@ -48,8 +48,8 @@ _TEXT: Final = pl.String()
 
 
 def check_export(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Export rows with ``_reason``/``_column`` on the rows that cannot be stored, ``_raw`` the
-    row as JSON, and ``_source_row`` its 1-based position in the file."""
+    """Export rows with ``_reason``/``_column`` on the rows that cannot be stored and
+    ``_source_row`` their 1-based position in the file."""
     raw = raw.with_row_index(SOURCE_ROW, offset=1)
     start = utc_time("usage_start_time", _TEXT)
     end = utc_time("usage_end_time", _TEXT)
@@ -95,11 +95,7 @@ def check_export(raw: pl.LazyFrame) -> pl.LazyFrame:
         hit = condition.fill_null(True)
         reason = pl.when(hit).then(pl.lit(text)).otherwise(reason)
         column = pl.when(hit).then(pl.lit(name)).otherwise(column)
-    return raw.with_columns(
-        reason.alias(REASON),
-        column.alias(COLUMN),
-        pl.struct(pl.exclude(SOURCE_ROW)).struct.json_encode().alias(RAW),
-    )
+    return raw.with_columns(reason.alias(REASON), column.alias(COLUMN))
 
 
 def _blank(text: pl.Expr) -> pl.Expr:
@@ -114,13 +110,15 @@ def gcp_to_cost(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 def lines_to_cost(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Cost and credit lines (``LINES_SCHEMA``) as ``cost`` rows; see the module docstring."""
+    label_sets = pl.struct(Line.labels, Line.system_labels, Line.project_labels).hash()
+    lines = lines.with_columns(label_sets.alias("_label_set"))
     mapped = lines.select(
+        pl.col("_label_set"),
         *_account_and_period(),
         *_charge(),
         *_money(),
         *_resource(),
         *_usage(),
-        _tags().alias(Cost.Tags),
         label_value(pl.col(Line.system_labels), MACHINE_SPEC_LABEL).alias(Cost.x_InstanceType),
         _gpu_sku().alias("_gpu_sku"),
         pl.col(Line.cost_type).alias(Cost.x_LineItemType),
@@ -129,7 +127,15 @@ def lines_to_cost(lines: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(Line.source_row).alias(Cost.x_SourceRow),
         pl.col(Line.usage_unit).alias("_usage_unit"),
     )
-    return _gpu_facts(mapped)
+    return _gpu_facts(_with_tags(mapped, lines))
+
+
+def _with_tags(mapped: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Tags built once per distinct label set (an export repeats a few hundred sets)."""
+    tag_sets = lines.unique("_label_set").select("_label_set", _tags().alias(Cost.Tags))
+    return mapped.join(tag_sets, on="_label_set", how="left", maintain_order="left").drop(
+        "_label_set"
+    )
 
 
 def _account_and_period() -> list[pl.Expr]:

@@ -1,0 +1,109 @@
+"""Benchmark: the sample GCP billing export and Azure FOCUS export, written and ingested at scale.
+
+Usage: ``python bench/ingest_gcp_focus.py [--scales 10 62] [--work .bench-data/gcp-focus]``
+
+For each company scale (62 ≈ 1,000 GPU instances across the three clouds) the sample writers
+produce one month (2026-10) of the GCP detailed export (gzip NDJSON, as ``bq extract`` writes it)
+and of the Azure FOCUS export (CSV). Each export is then ingested in a fresh process into an empty
+store, so the peak RSS is that ingest's alone. Prints one table: source, scale, export rows,
+stored rows, write seconds, ingest seconds, stored rows/s, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MONTH = "2026-10"
+
+
+def generate(scale: float, out: Path) -> dict[str, tuple[int, float]]:
+    """Write both exports for ``scale``; return {source: (export rows, write seconds)}."""
+    from gpuledger.sample.company import build_company
+    from gpuledger.sample.focus_export import write_focus_export
+    from gpuledger.sample.gcp_export import write_gcp_export
+
+    company = build_company(scale, 7, [MONTH])
+    written: dict[str, tuple[int, float]] = {}
+    for source, writer, count in (
+        ("gcp", write_gcp_export, _ndjson_rows),
+        ("focus", write_focus_export, _csv_rows),
+    ):
+        folder = out / source
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        paths = writer(company, folder)
+        written[source] = (sum(count(p) for p in paths), time.perf_counter() - started)
+    return written
+
+
+def _ndjson_rows(path: Path) -> int:
+    with gzip.open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _csv_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle) - 1
+
+
+def ingest_in_child(source: str, src: Path, home: Path) -> dict[str, float]:
+    """Run one ingest in a fresh interpreter and return its rows, seconds and peak RSS."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", source, str(src), str(home)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child(source: str, src: str, home: str) -> None:
+    import importlib
+
+    from gpuledger.config import Settings
+    from gpuledger.store import Store
+
+    collector = importlib.import_module(f"gpuledger.collect.{source}")
+    started = time.perf_counter()
+    result = collector.ingest(Store(home), Settings(), src)
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[10, 62])
+    parser.add_argument("--work", type=Path, default=Path(".bench-data/gcp-focus"))
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    print(
+        f"{'source':>6} {'scale':>6} {'export rows':>12} {'stored rows':>12} {'write s':>8}"
+        f" {'ingest s':>9} {'rows/s':>10} {'peak RSS':>10}"
+    )
+    for scale in args.scales:
+        out = args.work / f"scale-{scale:g}"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        written = generate(scale, out / "export")
+        for source, (export_rows, write_seconds) in written.items():
+            run = ingest_in_child(source, out / "export" / source, out / f"home-{source}")
+            print(
+                f"{source:>6} {scale:>6g} {export_rows:>12,} {int(run['rows']):>12,}"
+                f" {write_seconds:>8.1f} {run['seconds']:>9.1f}"
+                f" {run['rows'] / run['seconds']:>10,.0f} {run['peak_mib']:>6,.0f} MiB"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -15,8 +15,8 @@ import json
 from typing import Final
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.json as pa_json
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.json as pa_json  # type: ignore[import-untyped]
 from polars.datatypes import DataTypeClass
 
 from gpuledger.collect.files import SourceFile, read_bytes

@@ -63,19 +63,24 @@ def savings(team: str, lead: str, label: str = "2026-10", **changes: object) -> 
     return Outgoing(SlotKey(team, "savings", label), (lead,), savings_content(digest, label))
 
 
-def finance(recipients: tuple[str, ...] = ("finance@example.com",)) -> Outgoing:
-    digest = FinanceDigest(
-        period="2026-10",
-        currency="USD",
-        invoice_total=Decimal("30000.00"),
-        adjustment_total=Decimal("0"),
-        teams=(
+def finance_digest(**changes: object) -> FinanceDigest:
+    values: dict[str, object] = {
+        "period": "2026-10",
+        "currency": "USD",
+        "invoice_total": Decimal("30000.00"),
+        "adjustment_total": Decimal("0"),
+        "teams": (
             TeamCharge("nlp", Decimal("20000.00"), Decimal("0"), Decimal("20000.00")),
             TeamCharge("(unallocated)", Decimal("10000.00"), Decimal("0"), Decimal("10000.00")),
         ),
-        xlsx=b"PK\x03\x04 workbook bytes",
-        app_url="http://gpuledger.example/chargeback?period=2026-10",
-    )
-    return Outgoing(
-        SlotKey(FINANCE, "chargeback", "2026-10"), recipients, chargeback_content(digest)
-    )
+        "xlsx": b"PK\x03\x04 workbook bytes",
+        "app_url": "http://gpuledger.example/chargeback?period=2026-10",
+        "final": True,
+    }
+    values.update(changes)
+    return FinanceDigest(**values)  # type: ignore[arg-type]
+
+
+def finance(recipients: tuple[str, ...] = ("finance@example.com",)) -> Outgoing:
+    content = chargeback_content(finance_digest())
+    return Outgoing(SlotKey(FINANCE, "chargeback", "2026-10"), recipients, content)

@@ -78,7 +78,13 @@ def write_recommendations(store: Store) -> None:
                 Rec.model: "(idle)",
                 Rec.resource_ids: [f"i-{rid}"],
                 Rec.evidence: json.dumps(
-                    {"idle_hours": 412.25, "resource_ids": ["a", "b", "c", "d"]}
+                    {
+                        "fingerprint": "f00",
+                        "idle_hours": 412.25,
+                        "billed_hours": {"i-1": "744.0"},
+                        "resource_ids": ["a", "b", "c", "d"],
+                        "interruptible": True,
+                    }
                 ),
                 Rec.monthly_cost: Decimal("3000.00"),
                 Rec.monthly_saving: Decimal(saving),
@@ -156,7 +162,8 @@ def test_recommendations_new_first_never_dismissed_or_done_top_n(ledger: Store) 
     assert nlp.recommendations[0].evidence == (
         ("idle hours", "412.2"),
         ("resource ids", "a, b, c …"),
-    )
+        ("interruptible", "yes"),
+    )  # no fingerprint (bookkeeping), no nested object (billed hours per instance)
 
 
 def test_finance_digest_uses_the_reconciled_statements(ledger: Store) -> None:

@@ -11,16 +11,18 @@ from email.message import EmailMessage
 import pytest
 
 from gpuledger.errors import DeliveryError
+from gpuledger.report.email_digest import TeamCharge
 from gpuledger.report.email_message import (
     Rendered,
     build_message,
+    chargeback_content,
     checked_label,
     message_id,
     money,
     savings_content,
     signed_money,
 )
-from tests.email.email_factories import recommendation, team_digest
+from tests.email.email_factories import finance_digest, recommendation, team_digest
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script>\r\nBcc: all@example.com'
@@ -152,3 +154,41 @@ def test_message_id_depends_on_slot_and_content_and_uses_the_sender_domain() -> 
     }
     assert len(ids) == 3
     assert all(i.startswith("<") and i.endswith("@mail.example.com>") for i in ids)
+
+
+ADJUSTED = (
+    TeamCharge("nlp", Decimal("20000.00"), Decimal("-150.00"), Decimal("19850.00")),
+    TeamCharge("(unallocated)", Decimal("10000.00"), Decimal("0"), Decimal("10000.00")),
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "lines"),
+    [
+        (
+            {},
+            [
+                "The invoice for 2026-10 is final: $30,000.00",
+                "nlp                                    $20,000.00",
+                "Invoice total                          $30,000.00",
+            ],
+        ),
+        (
+            {"final": False},
+            ["PROVISIONAL: the invoice for 2026-10 is not final yet: $30,000.00"],
+        ),
+        (
+            {"teams": ADJUSTED, "adjustment_total": Decimal("-150.00")},
+            [
+                "Team                                      2026-10       Amount due",
+                "nlp                                    $20,000.00       $19,850.00",
+                "Adjustments to closed months, included in the amounts due: -$150.00",
+            ],
+        ),
+    ],
+    ids=["final", "provisional-preview", "with-adjustments"],
+)
+def test_chargeback_notice_text(changes: dict[str, object], lines: list[str]) -> None:
+    text = chargeback_content(finance_digest(**changes)).text
+    for line in lines:
+        assert line in text.splitlines()

@@ -184,3 +184,32 @@ def test_a_bad_address_is_a_recorded_permanent_failure(
     assert smtp_server.handler.rcpt_seen == []
     (record,) = send_records(store.state, SlotStatus.failed)
     assert "bad address" in (record.last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"starttls": True}, "SMTP server: STARTTLS extension not supported by server."),
+        ({"username": "gpuledger"}, "SMTP server: SMTP AUTH extension not supported by server."),
+    ],
+    ids=["no-starttls", "no-auth-over-plain-text"],
+)
+def test_settings_the_server_refuses_leave_the_message_for_the_next_run(
+    store: Store,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, object],
+    error: str,
+) -> None:
+    """A setup problem is not the message's fault: not failed for good, not retried in the run."""
+    monkeypatch.setenv("GPULEDGER_SMTP_PASSWORD", "s3cret")
+    config = smtp_server.config.model_copy(update=settings)
+    transport = SmtpTransport(config, NO_WAIT)
+
+    outcomes = deliver(store.state, [savings("nlp", LEADS["nlp"])], transport, config.sender)
+
+    assert [(o.result, o.detail) for o in outcomes] == [("retry-later", error)]
+    assert transport.attempts == 1
+    (record,) = send_records(store.state)
+    assert record.status is SlotStatus.pending
+    assert send(store, smtp_server, [savings("nlp", LEADS["nlp"])]) == ["sent"]

@@ -19,8 +19,10 @@ The exactly-once protocol, as :func:`deliver` applies it to every message:
 3. **Deliver.** SMTP with retries and exponential backoff for transient failures (4xx, refused
    or dropped connections, timeouts) within the run.
 4. **Record.** After the server's 250: ``sent``. After a permanent failure (5xx, a bad address):
-   ``failed`` with the server's answer. After transient failures outlast the retries: back to
-   ``pending`` with the last error, for the next run.
+   ``failed`` with the server's answer. After transient failures outlast the retries, or when the
+   SMTP settings do not work with the server (login refused, no STARTTLS, untrusted
+   certificate: not the message's fault): back to ``pending`` with the last error, for the next
+   run.
 
 **The crash window.** A process can die after the server accepted the message and before step 4
 committed ``sent``. No local record can tell that apart from dying just before the server
@@ -46,7 +48,7 @@ from pathlib import Path
 
 from gpuledger.config import Settings
 from gpuledger.errors import DeliveryError
-from gpuledger.report.email_delivery import OutboxTransport, Transport
+from gpuledger.report.email_delivery import OutboxTransport, ServerSetupError, Transport
 from gpuledger.report.email_digest import FINANCE, finance_digest, team_digests
 from gpuledger.report.email_log import Claim, Decision, Draft, SendLog, SlotKey
 from gpuledger.report.email_message import (
@@ -138,7 +140,8 @@ def chargeback_mail(store: Store, settings: Settings, period: str) -> list[Outgo
     finance = tuple(settings.email.finance)
     if not finance:
         return []
-    content = chargeback_content(finance_digest(store, settings, period))
+    digest = finance_digest(store, settings, period, final=invoice_final(store, period))
+    content = chargeback_content(digest)
     return [Outgoing(SlotKey(FINANCE, CHARGEBACK, period), finance, content)]
 
 
@@ -191,7 +194,7 @@ def _deliver_one(
 
 
 def _record_failure(sends: SendLog, claim: Claim, exc: DeliveryError, now: datetime) -> Outcome:
-    if exc.transient:
+    if exc.transient or isinstance(exc, ServerSetupError):
         sends.mark_pending(claim.key, now, str(exc))
         log.warning("%s: not delivered yet, next run retries: %s", claim.key, exc)
         return Outcome(claim.key, claim.recipients, "retry-later", str(exc))

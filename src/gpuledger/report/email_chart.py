@@ -35,7 +35,7 @@ def daily_spend_png(daily: tuple[DailySpend, ...], currency: str) -> bytes:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     if daily:
-        axes.legend(fontsize=7, frameon=False, loc="upper left")
+        axes.legend(fontsize=7, frameon=False, ncols=2, loc="lower right", bbox_to_anchor=(1, 1))
     else:
         axes.text(0.5, 0.5, "no spend yet", ha="center", va="center", transform=axes.transAxes)
     figure.tight_layout()

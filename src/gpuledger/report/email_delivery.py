@@ -13,7 +13,8 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,18 @@ def checked_address(address: str) -> str:
     if not _ADDRESS.fullmatch(address):
         raise DeliveryError(f"bad address {address!r}: expected local@domain", transient=False)
     return address
+
+
+class ServerSetupError(DeliveryError):
+    """The SMTP settings do not work with this server: login refused, no STARTTLS, untrusted TLS.
+
+    Not the message's fault, so its slot is not failed for good: it goes back to pending and the
+    first run after the settings are fixed delivers it. Retrying within the run would only repeat
+    the refusal, so it is not transient either.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
 
 
 class Transport(Protocol):
@@ -80,40 +93,47 @@ class SmtpTransport:
     def _once(self, message: bytes, sender: str, recipients: list[str]) -> str:
         self.attempts += 1
         try:
-            with self._connect() as smtp:
+            with self._session() as smtp:
                 refused = smtp.sendmail(sender, recipients, message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ServerSetupError(
+                f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise ServerSetupError(f"SMTP server: {exc}") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise ServerSetupError(f"SMTP TLS certificate: {exc}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             raise _refused(exc.recipients) from exc
         except smtplib.SMTPResponseException as exc:
             raise _reply_error(exc.smtp_code, exc.smtp_error) from exc
-        except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError(f"SMTP server: {exc}", transient=False) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise DeliveryError(f"SMTP TLS certificate: {exc}", transient=False) from exc
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise DeliveryError(f"SMTP connection: {exc}", transient=True) from exc
         if not refused:
             return ""
         return "refused: " + ", ".join(f"{a} ({c} {_text(m)})" for a, (c, m) in refused.items())
 
-    def _connect(self) -> smtplib.SMTP:
+    @contextmanager
+    def _session(self) -> Iterator[smtplib.SMTP]:
+        """A connected, secured and logged-in session, closed however the conversation ends."""
         config = self.config
-        smtp: smtplib.SMTP
-        if config.ssl:
-            smtp = smtplib.SMTP_SSL(
+        smtp = (
+            smtplib.SMTP_SSL(
                 config.host,
                 config.port,
                 timeout=config.timeout_seconds,
                 context=ssl.create_default_context(),
             )
-        else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
-            if config.starttls:
+            if config.ssl
+            else smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
+        )
+        with smtp:
+            if config.starttls and not config.ssl:
                 smtp.starttls(context=ssl.create_default_context())
-        password = config.password
-        if config.username and password is not None:
-            smtp.login(config.username, password.get_secret_value())
-        return smtp
+            password = config.password
+            if config.username and password is not None:
+                smtp.login(config.username, password.get_secret_value())
+            yield smtp
 
 
 class OutboxTransport:

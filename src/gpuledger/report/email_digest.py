@@ -98,6 +98,7 @@ class FinanceDigest:
     teams: tuple[TeamCharge, ...]  # (unallocated) included, last
     xlsx: bytes
     app_url: str
+    final: bool  # the invoice is final; a --dry-run preview may show provisional figures
 
 
 def previous_period(period: str) -> str:
@@ -170,8 +171,15 @@ def mailable_recommendations(frame: pl.DataFrame, team: str) -> list[Recommendat
     ]
 
 
+HIDDEN_EVIDENCE = frozenset({"fingerprint"})  # bookkeeping, not evidence a lead can weigh
+
+
 def _evidence(text: str | None, limit: int = 4) -> tuple[tuple[str, str], ...]:
-    """The first few evidence facts as (label, value) pairs, whatever JSON the engine wrote."""
+    """The first few evidence facts as (label, value) pairs, whatever JSON the engine wrote.
+
+    Only facts that read well in one line are kept: numbers, words and short lists; nested
+    objects stay in the app, where there is room for them.
+    """
     if not text:
         return ()
     try:
@@ -180,11 +188,17 @@ def _evidence(text: str | None, limit: int = 4) -> tuple[tuple[str, str], ...]:
         return (("evidence", text),)
     if not isinstance(data, dict):
         return (("evidence", str(data)),)
-    pairs = [(str(key).replace("_", " "), _fact(value)) for key, value in data.items()]
+    pairs = [
+        (str(key).replace("_", " "), _fact(value))
+        for key, value in data.items()
+        if key not in HIDDEN_EVIDENCE and not isinstance(value, dict)
+    ]
     return tuple(pairs[:limit])
 
 
 def _fact(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, list):
@@ -234,7 +248,9 @@ def waste_dollars(store: Store, settings: Settings, period: str, team: str) -> D
     return _cents(frame.get_column(Waste.waste_cost).sum()) if frame.height else Decimal("0.00")
 
 
-def finance_digest(store: Store, settings: Settings, period: str) -> FinanceDigest:
+def finance_digest(
+    store: Store, settings: Settings, period: str, *, final: bool = True
+) -> FinanceDigest:
     """The chargeback notice: the statements' team totals and their workbook, as finance sees them."""
     from gpuledger.engine.chargeback import build_statements
     from gpuledger.report.export import render
@@ -250,6 +266,7 @@ def finance_digest(store: Store, settings: Settings, period: str) -> FinanceDige
         ),
         xlsx=render(statements, "xlsx"),
         app_url=app_link(settings, "chargeback", period=period),
+        final=final,
     )
 
 

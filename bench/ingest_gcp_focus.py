@@ -6,7 +6,7 @@ For each company scale (62 ≈ 1,000 GPU instances across the three clouds) the 
 produce one month (2026-10) of the GCP detailed export (gzip NDJSON, as ``bq extract`` writes it)
 and of the Azure FOCUS export (CSV). Each export is then ingested in a fresh process into an empty
 store, so the peak RSS is that ingest's alone. Prints one table: source, scale, export rows,
-stored rows, write seconds, ingest seconds, stored rows/s, peak RSS.
+stored rows, write seconds, ingest seconds, stored rows/s, peak RSS of the ingest process.
 """
 
 from __future__ import annotations
@@ -53,6 +53,22 @@ def _csv_rows(path: Path) -> int:
         return sum(1 for _ in handle) - 1
 
 
+def generate_in_child(scale: float, out: Path) -> dict[str, tuple[int, float]]:
+    """Write the exports in a fresh interpreter, so the ingests forked later start small.
+
+    (Linux keeps a process's peak RSS across exec: a child forked from a parent that built a
+    large company would report the parent's peak as its own.)
+    """
+    done = subprocess.run(
+        [sys.executable, __file__, "--write", str(scale), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    written: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {source: (int(rows), seconds) for source, (rows, seconds) in written.items()}
+
+
 def ingest_in_child(source: str, src: Path, home: Path) -> dict[str, float]:
     """Run one ingest in a fresh interpreter and return its rows, seconds and peak RSS."""
     done = subprocess.run(
@@ -84,9 +100,13 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[10, 62])
     parser.add_argument("--work", type=Path, default=Path(".bench-data/gcp-focus"))
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.write:
+        print(json.dumps(generate(float(args.write[0]), Path(args.write[1]))))
         return
     print(
         f"{'source':>6} {'scale':>6} {'export rows':>12} {'stored rows':>12} {'write s':>8}"
@@ -95,7 +115,7 @@ def main() -> None:
     for scale in args.scales:
         out = args.work / f"scale-{scale:g}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
-        written = generate(scale, out / "export")
+        written = generate_in_child(scale, out / "export")
         for source, (export_rows, write_seconds) in written.items():
             run = ingest_in_child(source, out / "export" / source, out / f"home-{source}")
             print(

@@ -73,13 +73,13 @@ def heatmap() -> None:
     st.subheader("Utilization over time")
     shape = st.radio("Heatmap", ["day × hour", "GPU × hour"], horizontal=True, key="heatmap")
     if shape == "day × hour":
-        cells = readmodel.day_by_hour(ledger, view.period, viewer)
+        cells = readmodel.day_by_hour(view)
         y = alt.Y(f"{Util.day}:O", title="day", timeUnit="monthdate")
     else:
         first = date.fromisoformat(f"{view.period}-01")
         last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
         day = st.date_input("Day", value=first, min_value=first, max_value=last, key="heatmap_day")
-        cells = readmodel.gpu_by_hour(ledger, view.period, viewer, day)
+        cells = readmodel.gpu_by_hour(view, day)
         y = alt.Y(f"{Util.gpu}:N", title="GPU")
     if cells.is_empty():
         st.info("No GPU telemetry for this selection.")

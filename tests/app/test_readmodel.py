@@ -91,7 +91,8 @@ def test_the_app_is_found_from_the_package() -> None:
 
 def test_streamlit_runs_headless_on_the_given_address() -> None:
     command = streamlit_command(Path("/x/app/Home.py"), port=8600, address="127.0.0.1")
-    assert command[:5] == [sys.executable, "-m", "streamlit", "run", "/x/app/Home.py"]
+    program = [sys.executable, "-m", "gpuledger.commands.app", "run", "/x/app/Home.py"]
+    assert command[:5] == program
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options == {
         "--server.headless": "true",
@@ -130,12 +131,13 @@ def test_waste_rows_are_compute_wastes(
 def test_heatmap_cells_are_held_time_weighted(shared_ledger: LedgerFiles) -> None:
     """Hour 0 busy at 50 % SM, hour 1 idle (counts as 0): one GPU-hour each."""
     ledger = Ledger(str(shared_ledger.home), str(shared_ledger.config))
-    cells = readmodel.day_by_hour(ledger, "2026-10", FINANCE)
+    view = readmodel.waste(ledger, "2026-10", FINANCE)
+    cells = readmodel.day_by_hour(view)
     assert cells.select("hour_of_day", "held_hours", "sm_util").rows() == [
         (0, 1.0, 50.0),
         (1, 1.0, 0.0),
     ]
-    gpus = readmodel.gpu_by_hour(ledger, "2026-10", FINANCE, date(2026, 10, 1))
+    gpus = readmodel.gpu_by_hour(view, date(2026, 10, 1))
     assert gpus.select("gpu", "hour_of_day", "sm_util").rows() == [
         ("gpu-host-1/0", 0, 50.0),
         ("gpu-host-1/0", 1, 0.0),

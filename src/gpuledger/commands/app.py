@@ -7,8 +7,10 @@ single-user mode makes whoever reaches the port finance.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 import gpuledger
@@ -29,10 +31,11 @@ def app_script() -> Path:
 
 
 def streamlit_command(script: Path, *, port: int, address: str) -> list[str]:
+    """``streamlit run`` through :func:`serve` (this module as a program), headless."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "gpuledger.commands.app",
         "run",
         str(script),
         "--server.headless",
@@ -58,8 +61,38 @@ def app_environment(ctx: Context) -> dict[str, str]:
 
 
 def run(ctx: Context, *, port: int, address: str) -> None:
-    """Become the Streamlit server (exec), so signals and exit status are Streamlit's own."""
+    """Become the app server (exec), so signals and exit status are Streamlit's own."""
     ctx.settings  # noqa: B018 - a broken config is reported here, not as a page error
     command = streamlit_command(app_script(), port=port, address=address)
     print(f"gpuledger app: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
-    os.execve(sys.executable, command, app_environment(ctx))  # noqa: S606 - our own argv, no shell
+    os.execve(sys.executable, command, app_environment(ctx))  # noqa: S606 - our own argv
+
+
+def _warm() -> None:
+    """Fill the read model's cache for the newest month; a failure only costs the head start."""
+    from gpuledger.report import readmodel
+
+    try:
+        readmodel.warm(readmodel.Ledger.from_env())
+    except Exception:  # the pages report the same error to whoever opens them
+        logging.getLogger(__name__).exception("warming the app's cache failed")
+
+
+def serve(argv: list[str]) -> None:
+    """The app server process: Streamlit's own ``streamlit`` command, with a head start.
+
+    The modules every page imports are imported here, before the first visitor, and the newest
+    month's results are computed in the background while the server starts. That is what keeps
+    the first page view as fast as the later ones.
+    """
+    import altair  # noqa: F401 - imported for the pages, ahead of their first run
+    from streamlit.web import cli
+
+    from gpuledger.report import readmodel  # noqa: F401
+
+    threading.Thread(target=_warm, name="gpuledger-warm", daemon=True).start()
+    cli.main(args=argv, prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])

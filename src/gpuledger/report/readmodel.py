@@ -2,11 +2,14 @@
 
 Each read is cached with ``st.cache_data`` under a key made of what the answer depends on: the
 version of every Delta table (``Store.versions``), a fingerprint of the SQLite state (closes,
-re-opens, recommendation statuses), a fingerprint of the config file, the question (period,
-grouping…) and the viewer. New data therefore shows on the next page load without a restart, and
-an answer computed from older data is never served for newer data. The functions it caches
-(``readmodel_*``) are plain and take a viewer, so the role check happens on the server whatever
-the page's widgets or URL say.
+re-opens, recommendation statuses), a fingerprint of the config file and the question (period,
+team, format). New data therefore shows on the next page load without a restart, and an answer
+computed from older data is never served for newer data.
+
+The cached answers hold every team. Each public function here takes the viewer, checks the role
+and cuts the answer to the viewer's teams after the cache, on the server: whatever a page's
+widgets or URL say, a team lead only ever receives their own team's numbers, and one cached
+computation serves every viewer (so :func:`warm` can prepare it before anyone signs in).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import polars as pl
 import streamlit as st
 
 from gpuledger.config import Settings, load_settings
+from gpuledger.engine.statements import Statements
 from gpuledger.report import readmodel_chargeback as chargeback_rm
 from gpuledger.report import readmodel_health as health_rm
 from gpuledger.report import readmodel_recs as recs_rm
@@ -28,7 +32,7 @@ from gpuledger.report.readmodel_access import Viewer
 from gpuledger.report.readmodel_chargeback import ChargebackView, PeriodInfo
 from gpuledger.report.readmodel_health import HealthView
 from gpuledger.report.readmodel_recs import RecsView
-from gpuledger.report.readmodel_waste import WasteView
+from gpuledger.report.readmodel_waste import FleetWaste, WasteView
 from gpuledger.store import Store, resolve_home
 
 Fingerprint = tuple[tuple[str, int | None], ...]
@@ -105,37 +109,38 @@ def periods(ledger: Ledger) -> list[PeriodInfo]:
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _chargeback(ledger: Ledger, key: Fingerprint, period: str, viewer: Viewer) -> ChargebackView:
-    return chargeback_rm.chargeback_view(ledger.store(), ledger.settings(), period, viewer)
+def _statements(ledger: Ledger, key: Fingerprint, period: str) -> Statements:
+    return chargeback_rm.statements_of(ledger.store(), ledger.settings(), period)
 
 
 def chargeback(ledger: Ledger, period: str, viewer: Viewer) -> ChargebackView:
     """The month's statements, cut to the viewer's teams."""
-    result: ChargebackView = _chargeback(ledger, ledger.fingerprint(), period, viewer)
-    return result
+    statements: Statements = _statements(ledger, ledger.fingerprint(), period)
+    return chargeback_rm.chargeback_view(statements, viewer)
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _instances(
-    ledger: Ledger, key: Fingerprint, period: str, viewer: Viewer, team: str
-) -> pl.DataFrame:
-    return chargeback_rm.instance_costs(ledger.store(), ledger.settings(), period, viewer, team)
+def _instances(ledger: Ledger, key: Fingerprint, period: str, team: str) -> pl.DataFrame:
+    statements = _statements(ledger, key, period)
+    return chargeback_rm.instance_costs(statements, ledger.store(), team)
 
 
 def instance_costs(ledger: Ledger, period: str, viewer: Viewer, team: str) -> pl.DataFrame:
     """One team's allocated cost per model × GPU model × instance (raises AccessDenied)."""
-    result: pl.DataFrame = _instances(ledger, ledger.fingerprint(), period, viewer, team)
+    chargeback_rm.require_instances(viewer, team)
+    result: pl.DataFrame = _instances(ledger, ledger.fingerprint(), period, team)
     return result
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _download(ledger: Ledger, key: Fingerprint, period: str, viewer: Viewer, fmt: str) -> bytes:
-    return chargeback_rm.download(ledger.store(), ledger.settings(), period, viewer, fmt)
+def _download(ledger: Ledger, key: Fingerprint, period: str, fmt: str) -> bytes:
+    return chargeback_rm.download(ledger.store(), ledger.settings(), period, fmt)
 
 
 def download(ledger: Ledger, period: str, viewer: Viewer, fmt: str) -> bytes:
     """The export ``gpuledger chargeback --format fmt`` writes, byte for byte (finance only)."""
-    result: bytes = _download(ledger, ledger.fingerprint(), period, viewer, fmt)
+    viewer.require_finance("the chargeback export")
+    result: bytes = _download(ledger, ledger.fingerprint(), period, fmt)
     return result
 
 
@@ -143,38 +148,38 @@ def download(ledger: Ledger, period: str, viewer: Viewer, fmt: str) -> bytes:
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _waste(ledger: Ledger, key: Fingerprint, period: str, viewer: Viewer) -> WasteView:
-    return waste_rm.waste_view(ledger.store(), ledger.settings(), period, viewer)
+def _waste(ledger: Ledger, key: Fingerprint, period: str) -> FleetWaste:
+    return waste_rm.fleet_waste(ledger.store(), ledger.settings(), period)
 
 
 def waste(ledger: Ledger, period: str, viewer: Viewer) -> WasteView:
-    """The month's GPU waste for the viewer's teams."""
-    result: WasteView = _waste(ledger, ledger.fingerprint(), period, viewer)
-    return result
+    """The month's GPU waste and hourly utilization for the viewer's teams."""
+    fleet: FleetWaste = _waste(ledger, ledger.fingerprint(), period)
+    return waste_rm.waste_view(fleet, viewer)
 
 
-def day_by_hour(ledger: Ledger, period: str, viewer: Viewer) -> pl.DataFrame:
-    """Utilization per day × hour of day, for the viewer's teams."""
-    return waste_rm.day_by_hour(waste(ledger, period, viewer).hourly)
+def day_by_hour(view: WasteView) -> pl.DataFrame:
+    """Utilization per day × hour of day, over the view's teams."""
+    return waste_rm.day_by_hour(view.hourly)
 
 
-def gpu_by_hour(ledger: Ledger, period: str, viewer: Viewer, day: date) -> pl.DataFrame:
-    """One day's utilization per GPU × hour, for the viewer's teams."""
-    return waste_rm.gpu_by_hour(waste(ledger, period, viewer).hourly, day)
+def gpu_by_hour(view: WasteView, day: date) -> pl.DataFrame:
+    """One day's utilization per GPU × hour, over the view's teams."""
+    return waste_rm.gpu_by_hour(view.hourly, day)
 
 
 # recommendations -------------------------------------------------------------------------------
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _recs(ledger: Ledger, key: Fingerprint, period: str, viewer: Viewer) -> RecsView:
-    return recs_rm.recs_view(ledger.store(), ledger.settings(), period, viewer)
+def _recs(ledger: Ledger, key: Fingerprint, period: str) -> RecsView:
+    return recs_rm.all_recs(ledger.store(), ledger.settings(), period)
 
 
 def recommendations(ledger: Ledger, period: str, viewer: Viewer) -> RecsView:
     """The month's recommendations for the viewer's teams, with realized savings of done ones."""
-    result: RecsView = _recs(ledger, ledger.fingerprint(), period, viewer)
-    return result
+    recs: RecsView = _recs(ledger, ledger.fingerprint(), period)
+    return recs_rm.recs_view(recs, viewer)
 
 
 def change_status(
@@ -190,11 +195,27 @@ def change_status(
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _health(ledger: Ledger, key: Fingerprint, viewer: Viewer) -> HealthView:
-    return health_rm.health_view(ledger.store(), ledger.settings(), viewer)
+def _health(ledger: Ledger, key: Fingerprint) -> HealthView:
+    return health_rm.health_view(ledger.store(), ledger.settings())
 
 
 def health(ledger: Ledger, viewer: Viewer) -> HealthView:
-    """Sources, periods, quarantine, GPUs without telemetry, attribution coverage (finance)."""
-    result: HealthView = _health(ledger, ledger.fingerprint(), viewer)
+    """Sources, periods, quarantine, GPUs without telemetry, coverage (finance only)."""
+    viewer.require_finance("data health")
+    result: HealthView = _health(ledger, ledger.fingerprint())
     return result
+
+
+def warm(ledger: Ledger) -> None:
+    """Compute what the pages of the newest month need, so the first visitor waits for nothing.
+
+    The cache is shared by every viewer (each read is cut per viewer after it), so one warm-up
+    serves finance and team leads alike.
+    """
+    found = periods(ledger)
+    key = ledger.fingerprint()
+    _health(ledger, key)
+    if found:
+        period = found[0].period
+        for read in (_statements, _waste, _recs):
+            read(ledger, key, period)

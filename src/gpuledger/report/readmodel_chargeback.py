@@ -7,7 +7,7 @@ built from); the only arithmetic is sums and differences of the engine's own rou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import polars as pl
@@ -175,16 +175,13 @@ def visible_statements(statements: Statements, viewer: Viewer) -> tuple[TeamStat
     return tuple(t for t in statements.teams if viewer.sees(t.team) or t.team == UNALLOCATED)
 
 
-def chargeback_view(
-    store: Store, settings: Settings, period: str, viewer: Viewer
-) -> ChargebackView:
-    """The chargeback page's data for ``period``, cut to the viewer's teams."""
-    statements = build_statements(store, settings, period)
+def chargeback_view(statements: Statements, viewer: Viewer) -> ChargebackView:
+    """The chargeback page's data: the month's statements cut to the viewer's teams."""
     teams = visible_statements(statements, viewer)
     lines = [_line_row(t.team, line) for t in teams for line in t.lines]
     adjustments = [_line_row(t.team, line) for t in teams for line in t.adjustments]
     return ChargebackView(
-        period=period,
+        period=statements.period,
         currency=statements.currency,
         cost_basis=statements.cost_basis,
         mode=statements.mode,
@@ -201,21 +198,26 @@ def chargeback_view(
     )
 
 
-def instance_costs(
-    store: Store, settings: Settings, period: str, viewer: Viewer, team: str
-) -> pl.DataFrame:
+def statements_of(store: Store, settings: Settings, period: str) -> Statements:
+    """The engine's statements of ``period``, without the lazy FOCUS rows (they do not cache)."""
+    return replace(build_statements(store, settings, period), focus_rows=None)
+
+
+def require_instances(viewer: Viewer, team: str) -> None:
+    """Whose instances a viewer may open: their own teams', and ``(unallocated)``."""
+    if team != UNALLOCATED:
+        viewer.require_team(team)
+
+
+def instance_costs(statements: Statements, store: Store, team: str) -> pl.DataFrame:
     """The team's allocated cost per model × GPU model × instance: the last drill-down level.
 
     Read from ``allocation`` at the version the month's statements were built from (pinned at
     close for a closed month), in the billing currency and unrounded, as attribution wrote it.
     """
-    if team != UNALLOCATED:
-        viewer.require_team(team)
-    statements = build_statements(store, settings, period)
-    version = statements.table_versions.get("allocation")
     return (
-        store.scan("allocation", version)
-        .filter((pl.col(Alloc.x_BillingPeriod) == period) & (pl.col(Alloc.team) == team))
+        store.scan("allocation", statements.table_versions.get("allocation"))
+        .filter((pl.col(Alloc.x_BillingPeriod) == statements.period) & (pl.col(Alloc.team) == team))
         .group_by(
             pl.col(Alloc.model).fill_null(UNLABELLED).alias(Col.model),
             pl.col(Alloc.x_GpuModel).alias(Col.gpu_model),
@@ -226,17 +228,16 @@ def instance_costs(
             pl.col(Alloc.gpu_hours).sum().alias(Col.gpu_hours),
             pl.col(Alloc.cost).sum().alias(Col.cost),
         )
-        .sort(Col.cost, descending=True)
+        .sort(Col.cost, Col.resource, descending=[True, False])
         .collect()
     )
 
 
-def download(store: Store, settings: Settings, period: str, viewer: Viewer, fmt: str) -> bytes:
+def download(store: Store, settings: Settings, period: str, fmt: str) -> bytes:
     """The month's statements as ``gpuledger chargeback --format fmt`` writes them: same bytes.
 
-    Exports hold every team, so they are for finance only.
+    Exports hold every team: the read model lets only finance ask for them.
     """
-    viewer.require_finance("the chargeback export")
     return render(build_statements(store, settings, period), fmt)
 
 

@@ -9,7 +9,7 @@ the same thing. A team lead reads and changes their own team's recommendations o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import polars as pl
@@ -37,6 +37,7 @@ OUTCOME_SCHEMA = make_schema(
         "done_in": pl.String,
         "estimated_saving": pl.Decimal(38, 2),
         "realized_saving": pl.Decimal(38, 2),
+        Rec.team: pl.String,
     }
 )
 
@@ -47,13 +48,7 @@ class RecsView:
     currency: str
     rows: pl.DataFrame  # schema.Rec columns + status, evidence without the internal fingerprint
     open_saving: Decimal  # monthly saving of the ones neither dismissed nor done
-    outcomes: pl.DataFrame  # done ones: estimated vs realized monthly saving
-
-
-def _visible(frame: pl.DataFrame, viewer: Viewer) -> pl.DataFrame:
-    if viewer.finance:
-        return frame
-    return frame.filter(pl.col(Rec.team).is_in(sorted(viewer.teams)))
+    outcomes: pl.DataFrame  # done ones: team, estimated vs realized monthly saving
 
 
 def public_evidence(text: str) -> str:
@@ -63,17 +58,18 @@ def public_evidence(text: str) -> str:
     return json.dumps(evidence, indent=1, sort_keys=True)
 
 
-def recs_view(store: Store, settings: Settings, period: str, viewer: Viewer) -> RecsView:
-    """The period's recommendations for the viewer's teams, and realized savings of done ones."""
-    rows = _visible(current_recommendations(store, settings, period), viewer)
-    rows = rows.with_columns(
+def all_recs(store: Store, settings: Settings, period: str) -> RecsView:
+    """Every team's recommendations of ``period`` and the outcomes of done ones."""
+    rows = current_recommendations(store, settings, period).with_columns(
         pl.col(Rec.evidence).map_elements(public_evidence, return_dtype=pl.String)
     )
     teams = _teams_by_id(store)
     outcomes = [
-        {key: outcome[key] for key in OUTCOME_SCHEMA}
+        {
+            **{key: outcome[key] for key in OUTCOME_SCHEMA if key != Rec.team},
+            Rec.team: teams.get(str(outcome["id"])),
+        }
         for outcome in done_outcomes(store, settings, period)
-        if viewer.sees(teams.get(str(outcome["id"])))
     ]
     return RecsView(
         period=period,
@@ -81,6 +77,17 @@ def recs_view(store: Store, settings: Settings, period: str, viewer: Viewer) -> 
         rows=rows,
         open_saving=total_saving(rows),
         outcomes=pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA),
+    )
+
+
+def recs_view(recs: RecsView, viewer: Viewer) -> RecsView:
+    """The recommendations and outcomes of the viewer's teams, with the open saving of those."""
+    if viewer.finance:
+        return recs
+    mine = pl.col(Rec.team).is_in(sorted(viewer.teams))
+    rows = recs.rows.filter(mine)
+    return replace(
+        recs, rows=rows, open_saving=total_saving(rows), outcomes=recs.outcomes.filter(mine)
     )
 
 

@@ -49,6 +49,16 @@ class Util:
 
 
 @dataclass(frozen=True)
+class FleetWaste:
+    """A month's waste for every team: what the read model caches, before any viewer's cut."""
+
+    period: str
+    currency: str
+    rows: pl.DataFrame  # the engine's waste frame (schema ``WASTE_SCHEMA``)
+    hourly: pl.DataFrame  # held hours and SM-weighted hours per team × GPU × hour
+
+
+@dataclass(frozen=True)
 class WasteView:
     """A month's waste for the viewer's teams, with its totals from the engine."""
 
@@ -62,8 +72,8 @@ class WasteView:
     waste_cost: Decimal
 
 
-def waste_view(store: Store, settings: Settings, period: str, viewer: Viewer) -> WasteView:
-    """The waste frame of ``period`` cut to the viewer's teams, its totals and hourly utilization.
+def fleet_waste(store: Store, settings: Settings, period: str) -> FleetWaste:
+    """The waste frame of ``period`` and its telemetry per team, GPU and hour.
 
     The same steps as :func:`gpuledger.engine.waste.compute_waste` (instance bills → labelled
     telemetry → GPU-hours → priced at each instance's GPU-hour), with the telemetry labelled once
@@ -71,16 +81,27 @@ def waste_view(store: Store, settings: Settings, period: str, viewer: Viewer) ->
     """
     resources = resource_costs(store, settings, period)
     rows = usage_rows(store, settings, period, {rid: r.owner for rid, r in resources.items()})
-    if not viewer.finance:
-        rows = rows.filter(pl.col(TEAM).is_in(sorted(viewer.teams)))
-    hours, hourly = pl.collect_all([waste_hours(rows, settings), hourly_utilization(rows)])
-    waste = price_waste(hours, resources, settings.reporting.currency)
-    totals = waste_totals(waste)
-    return WasteView(
+    hours, hourly = pl.collect_all([waste_hours(rows, settings), team_hours(rows)])
+    return FleetWaste(
         period=period,
         currency=settings.reporting.currency,
-        rows=waste,
+        rows=price_waste(hours, resources, settings.reporting.currency),
         hourly=hourly,
+    )
+
+
+def waste_view(fleet: FleetWaste, viewer: Viewer) -> WasteView:
+    """The fleet's waste cut to the viewer's teams, with the engine's totals of what is left."""
+    rows, hourly = fleet.rows, fleet.hourly
+    if not viewer.finance:
+        rows = rows.filter(pl.col(Waste.team).is_in(sorted(viewer.teams)))
+        hourly = hourly.filter(pl.col(TEAM).is_in(sorted(viewer.teams)))
+    totals = waste_totals(rows)
+    return WasteView(
+        period=fleet.period,
+        currency=fleet.currency,
+        rows=rows,
+        hourly=gpu_hours(hourly),
         gpu_hours=float(str(totals["gpu_hours"])),
         idle_gpu_hours=float(str(totals["idle_gpu_hours"])),
         cost=Decimal(str(totals["cost"])),
@@ -116,26 +137,37 @@ def memory_headroom(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def hourly_utilization(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Utilization per GPU and hour of labelled telemetry rows.
+_BUSY = "_busy_hours"  # held hours × SM activity / 100: the hours that computed
 
-    A GPU-hour's utilization is its SM activity weighted by held time, counting idle time as 0,
-    over the rows given (a lead's rows only: they see their share of a shared GPU).
-    """
+
+def team_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Held and busy hours per team × GPU × hour of labelled telemetry rows."""
     gpu = pl.when(pl.col(Usage.host).is_not_null()).then(
         pl.format("{}/{}", Usage.host, Usage.gpu_index)
     )
+    return rows.group_by(
+        pl.col(TEAM),
+        pl.coalesce(gpu, pl.col(Usage.gpu_uuid)).alias(Util.gpu),
+        pl.col(Usage.bucket_start).dt.truncate("1h").alias(Util.hour),
+    ).agg(
+        pl.col(Usage.gpu_model).first().alias(Util.gpu_model),
+        (pl.col(HELD_S).sum() / 3600).alias(Util.held_hours),
+        (pl.col(HELD_S) * pl.col(SM).fill_null(0.0) / 100).sum().truediv(3600).alias(_BUSY),
+    )
+
+
+def gpu_hours(hourly: pl.DataFrame) -> pl.DataFrame:
+    """Utilization per GPU and hour over the teams given.
+
+    A GPU-hour's utilization is its SM activity weighted by held time, counting idle time as 0,
+    over the given teams' rows only (a lead sees their share of a shared GPU).
+    """
     return (
-        rows.group_by(
-            pl.coalesce(gpu, pl.col(Usage.gpu_uuid)).alias(Util.gpu),
-            pl.col(Usage.bucket_start).dt.truncate("1h").alias(Util.hour),
-        )
+        hourly.group_by(Util.gpu, Util.hour)
         .agg(
-            pl.col(Usage.gpu_model).first().alias(Util.gpu_model),
-            (pl.col(HELD_S).sum() / 3600).alias(Util.held_hours),
-            ((pl.col(HELD_S) * pl.col(SM).fill_null(0.0)).sum() / pl.col(HELD_S).sum()).alias(
-                Util.sm_util
-            ),
+            pl.col(Util.gpu_model).first(),
+            pl.col(Util.held_hours).sum(),
+            (pl.col(_BUSY).sum() / pl.col(Util.held_hours).sum() * 100).alias(Util.sm_util),
         )
         .sort(Util.gpu, Util.hour)
     )

@@ -267,7 +267,36 @@ def _gpu_sku() -> pl.Expr:
 
 def _gpu_facts(mapped: pl.LazyFrame) -> pl.LazyFrame:
     """GPU facts from GPU SKUs (model; count = GPU-seconds / seconds) and from the machine type,
-    shared by every row of the same instance-hour."""
+    shared by every usage row of the same instance-hour."""
+    instance_hour = [Cost.ResourceId, Cost.ChargePeriodStart, "_on_instance"]
+    shared = _with_sku_facts(mapped).with_columns(
+        pl.when("_on_instance")
+        .then(pl.col(Cost.x_InstanceType).max().over(instance_hour))
+        .otherwise(pl.col(Cost.x_InstanceType))
+        .alias(Cost.x_InstanceType),
+        *[
+            pl.when("_on_instance").then(pl.col(src).max().over(instance_hour)).alias(dst)
+            for src, dst in (
+                ("_sku_model", Cost.x_GpuModel),
+                ("_sku_count", Cost.x_GpuCount),
+                ("_sku_kind", Cost.x_AcceleratorKind),
+            )
+        ],
+        pl.when(pl.col("_gpu_sku").is_not_null())
+        .then(pl.col(Cost.ResourceId))
+        .alias(Cost.x_ParentResourceId),
+    )
+    facts = (Cost.x_GpuModel, Cost.x_GpuCount, Cost.x_AcceleratorKind)
+    return (
+        attach_gpu_facts(shared)
+        .with_columns(pl.when(pl.col("_on_instance")).then(pl.col(f)).alias(f) for f in facts)
+        .drop("_gpu_sku", "_sku_model", "_sku_kind", "_sku_count", "_usage_unit", "_on_instance")
+    )
+
+
+def _with_sku_facts(mapped: pl.LazyFrame) -> pl.LazyFrame:
+    """Each GPU/TPU SKU row's model and count, and whether a row is the instance's own usage
+    (GPU, vCPU, RAM SKUs), as opposed to its disks, egress or credits."""
     per_gpu = (
         gpu_catalog()
         .lazy()
@@ -284,40 +313,13 @@ def _gpu_facts(mapped: pl.LazyFrame) -> pl.LazyFrame:
         .then((pl.col(Cost.ConsumedQuantity) / seconds).round(0))
         .cast(pl.Int32, strict=False)
     )
-    instance_hour = [Cost.ResourceId, Cost.ChargePeriodStart]
-    # Only the instance's own usage rows (GPU, vCPU, RAM SKUs), not its disks, egress or credits.
     on_instance = (
         pl.col(Cost.ResourceId).is_not_null()
         & (pl.col(Cost.ChargeCategory) == "Usage")
         & (pl.col(Cost.ResourceType) == "Compute Engine instance")
         & (pl.col(Cost.ServiceName) == "Compute Engine")
     )
-    with_sku = mapped.join(per_gpu, on="_gpu_sku", how="left").with_columns(
+    return mapped.join(per_gpu, on="_gpu_sku", how="left").with_columns(
         pl.when(pl.col("_sku_model").is_not_null()).then(count).alias("_sku_count"),
         on_instance.fill_null(False).alias("_on_instance"),
-    )
-    shared = with_sku.with_columns(
-        pl.when("_on_instance")
-        .then(pl.col(Cost.x_InstanceType).max().over([*instance_hour, "_on_instance"]))
-        .otherwise(pl.col(Cost.x_InstanceType))
-        .alias(Cost.x_InstanceType),
-        *[
-            pl.when("_on_instance")
-            .then(pl.col(src).max().over([*instance_hour, "_on_instance"]))
-            .alias(dst)
-            for src, dst in (
-                ("_sku_model", Cost.x_GpuModel),
-                ("_sku_count", Cost.x_GpuCount),
-                ("_sku_kind", Cost.x_AcceleratorKind),
-            )
-        ],
-        pl.when(pl.col("_gpu_sku").is_not_null())
-        .then(pl.col(Cost.ResourceId))
-        .alias(Cost.x_ParentResourceId),
-    )
-    facts = (Cost.x_GpuModel, Cost.x_GpuCount, Cost.x_AcceleratorKind)
-    return (
-        attach_gpu_facts(shared)
-        .with_columns(pl.when(pl.col("_on_instance")).then(pl.col(f)).alias(f) for f in facts)
-        .drop("_gpu_sku", "_sku_model", "_sku_kind", "_sku_count", "_usage_unit", "_on_instance")
     )

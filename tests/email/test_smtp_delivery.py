@@ -9,6 +9,7 @@ from email.message import EmailMessage
 import pytest
 
 from gpuledger.config import SmtpConfig
+from gpuledger.errors import ConfigError
 from gpuledger.report.email import Outgoing, deliver
 from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
 from gpuledger.report.email_log import SlotStatus, send_records
@@ -213,3 +214,15 @@ def test_settings_the_server_refuses_leave_the_message_for_the_next_run(
     (record,) = send_records(store.state)
     assert record.status is SlotStatus.pending
     assert send(store, smtp_server, [savings("nlp", LEADS["nlp"])]) == ["sent"]
+
+
+def test_a_bad_sender_refuses_the_run_and_records_nothing(
+    store: Store, smtp_server: SmtpServer
+) -> None:
+    transport = SmtpTransport(smtp_server.config, NO_WAIT)
+
+    with pytest.raises(ConfigError, match=r"smtp\.sender: bad address 'gpuledger'"):
+        deliver(store.state, [savings("nlp", LEADS["nlp"])], transport, "gpuledger")
+
+    assert send_records(store.state) == []
+    assert transport.attempts == 0

@@ -47,8 +47,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gpuledger.config import Settings
-from gpuledger.errors import DeliveryError
-from gpuledger.report.email_delivery import OutboxTransport, ServerSetupError, Transport
+from gpuledger.errors import ConfigError, DeliveryError
+from gpuledger.report.email_delivery import (
+    OutboxTransport,
+    ServerSetupError,
+    Transport,
+    checked_address,
+)
 from gpuledger.report.email_digest import FINANCE, finance_digest, team_digests
 from gpuledger.report.email_log import Claim, Decision, Draft, SendLog, SlotKey
 from gpuledger.report.email_message import (
@@ -169,7 +174,8 @@ def deliver(
     clock: Clock = utc_now,
     holder: str | None = None,
 ) -> list[Outcome]:
-    """Deliver each message at most once per slot, following the protocol in the module doc."""
+    """Deliver each message once per slot, following the protocol in the module doc."""
+    _check_sender(sender)
     sends = SendLog(state, holder=holder or f"{socket.gethostname()}:{os.getpid()}")
     return [_deliver_one(sends, item, transport, sender, clock) for item in items]
 
@@ -207,6 +213,7 @@ def write_outbox(
     items: list[Outgoing], folder: Path, sender: str, *, clock: Clock = utc_now
 ) -> list[Outcome]:
     """--dry-run: every message as an ``.eml`` file, no send log touched."""
+    _check_sender(sender)
     outbox = OutboxTransport(folder)
     outcomes = []
     for item in items:
@@ -218,6 +225,14 @@ def write_outbox(
         outbox.deliver(built.message, sender, item.recipients, name)
         outcomes.append(Outcome(item.key, item.recipients, "written", str(outbox.written[-1])))
     return outcomes
+
+
+def _check_sender(sender: str) -> None:
+    """A bad sender is the config's fault, not any message's: refuse the run, record nothing."""
+    try:
+        checked_address(sender)
+    except DeliveryError as exc:
+        raise ConfigError(f"smtp.sender: {exc}") from exc
 
 
 def _file_name(claim: Claim) -> str:

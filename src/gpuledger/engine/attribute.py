@@ -76,8 +76,8 @@ from gpuledger.engine.rules import (
     OWNER_WORKLOAD,
     cost_type,
     nature,
-    owner_columns,
     pool_name,
+    with_owners,
 )
 from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
 from gpuledger.errors import UsageError
@@ -231,12 +231,7 @@ def attribute(
     buckets = gw.bucket_rows(usage, start, end).collect(engine="streaming")
     hourly = gw.hourly_gpu_seconds(buckets.lazy()).collect(engine="in-memory").lazy()
     del buckets
-    prepared = (
-        prepare_costs(cost, hourly, settings, period)
-        .with_columns(owner_columns(settings))
-        .collect()
-        .lazy()
-    )
+    prepared = with_owners(prepare_costs(cost, hourly, settings, period), settings).collect().lazy()
     owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
     measured = telemetry_allocation(
         prepared.filter(pl.col(TELEMETRY)), hourly, settings, SOURCE_KEYS

@@ -145,32 +145,57 @@ def canonical_teams(names: pl.Expr, settings: Settings) -> pl.Expr:
     return names.map_batches(_map, return_dtype=pl.String, is_elementwise=True)
 
 
-def owner_columns(settings: Settings) -> list[pl.Expr]:
-    """The owner of each row by the precedence above, as four columns.
+_TAG_TEAM: Final = "_tag_team"
+_TAG_RULE: Final = "_tag_rule"
+_TAG_MODEL: Final = "_tag_model"
+_TAG_WORKLOAD: Final = "_tag_workload"
+
+
+def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
+    """What the tags of each distinct tag set say: team (canonical), its rule, model, workload.
+
+    Rows share a handful of tag sets, so reading tags once per set and joining the answer back
+    is much cheaper than reading them on every row.
+    """
+    team, rule = first_tag(settings.tags.team)
+    model, _ = first_tag(settings.tags.model)
+    workload, _ = first_tag(settings.tags.workload)
+    return (
+        frame.select(Cost.Tags)
+        .unique()
+        .with_columns(
+            canonical_teams(team, settings).alias(_TAG_TEAM),
+            rule.alias(_TAG_RULE),
+            model.alias(_TAG_MODEL),
+            workload.alias(_TAG_WORKLOAD),
+        )
+    )
+
+
+def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
+    """``frame`` with the owner of each row by the precedence above, as four columns.
 
     :data:`OWNER_TEAM` (canonical, ``(unallocated)`` when no rule matches), :data:`OWNER_RULE`,
     :data:`OWNER_MODEL` (model tag, else the regex rule's model, else ``(unlabelled)``) and
     :data:`OWNER_WORKLOAD` (workload tag, else null).
     """
-    tag_team, tag_rule = first_tag(settings.tags.team)
-    tag_model, _ = first_tag(settings.tags.model)
-    tag_workload, _ = first_tag(settings.tags.workload)
     account = account_team(settings)
     regex_team, regex_model, regex_rule = regex_owner(settings)
-    team = canonical_teams(tag_team, settings)
-    return [
+    team = pl.col(_TAG_TEAM)
+    tagged = frame.join(tag_owners(frame, settings), on=Cost.Tags, how="left", nulls_equal=True)
+    return tagged.with_columns(
         pl.coalesce(team, account, regex_team, pl.lit(UNALLOCATED)).alias(OWNER_TEAM),
         pl.when(team.is_not_null())
-        .then(tag_rule)
+        .then(pl.col(_TAG_RULE))
         .when(account.is_not_null())
         .then(pl.lit("account-map"))
         .when(regex_team.is_not_null())
         .then(regex_rule)
         .otherwise(pl.lit("unallocated"))
         .alias(OWNER_RULE),
-        pl.coalesce(tag_model, regex_model, pl.lit(UNLABELLED)).alias(OWNER_MODEL),
-        tag_workload.alias(OWNER_WORKLOAD),
-    ]
+        pl.coalesce(pl.col(_TAG_MODEL), regex_model, pl.lit(UNLABELLED)).alias(OWNER_MODEL),
+        pl.col(_TAG_WORKLOAD).alias(OWNER_WORKLOAD),
+    ).drop(_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
 
 
 def pool_match(pool: SharedPool) -> pl.Expr:

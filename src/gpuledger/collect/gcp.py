@@ -115,12 +115,12 @@ def read_files(src: str, months: list[str], settings: Settings) -> CostBatch:
 
 def read_export_file(file: SourceFile, months: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(cost rows, quarantine rows) of one export file, limited to ``months`` when given."""
-    raw = read_export(file)
+    raw = read_export(file).lazy()
     if months:
         month = pl.col("invoice").struct.field("month")
         raw = raw.filter(month.is_in(months) | ~month.str.contains(r"^\d{6}$").fill_null(True))
-    checked = check_export(raw.lazy()).collect()
-    sound, refused = split_refused(checked)
+    sound, refused = split_refused(check_export(raw).collect())
+    del raw  # the export is large; keep only what the next steps need
     refused = refused.with_columns(
         pl.struct(list(EXPORT_SCHEMA.names())).struct.json_encode().alias(RAW)
     )

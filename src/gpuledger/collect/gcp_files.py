@@ -68,31 +68,36 @@ def read_export(file: SourceFile) -> pl.DataFrame:
             expected="bq extract --destination_format NEWLINE_DELIMITED_JSON or PARQUET",
         )
     data = read_bytes(file.uri)
-    if name.endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"not gzip data ({exc})", file=file.uri) from exc
+    compressed = name.endswith(".gz")
     if name.endswith(".parquet"):
-        return _read_parquet(data, file)
-    return _read_ndjson(data, file)
+        return _read_parquet(_gunzip(data, file) if compressed else data, file)
+    return _read_ndjson(data, file, compressed=compressed)
 
 
-def _read_ndjson(data: bytes, file: SourceFile) -> pl.DataFrame:
-    if not data.strip():
-        return pl.DataFrame(schema=EXPORT_SCHEMA)
+def _gunzip(data: bytes, file: SourceFile) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"not gzip data ({exc})", file=file.uri) from exc
+
+
+def _read_ndjson(data: bytes, file: SourceFile, *, compressed: bool) -> pl.DataFrame:
+    """Arrow reads the (decompressing) stream; the text is only held whole when it fails."""
+    stream = gzip.GzipFile(fileobj=io.BytesIO(data)) if compressed else io.BytesIO(data)
     try:
         options = pa_json.ParseOptions(explicit_schema=_ARROW_NUMBERS)
-        table = pa_json.read_json(io.BytesIO(data), parse_options=options)
-        frame = pl.from_arrow(table)
+        frame = pl.from_arrow(pa_json.read_json(stream, parse_options=options))
         assert isinstance(frame, pl.DataFrame)
         return to_export_schema(frame)
-    except (pa.ArrowException, pl.exceptions.PolarsError):
+    except (pa.ArrowException, pl.exceptions.PolarsError, OSError, EOFError):
         pass  # not as Arrow expects it: let Polars try, and name the line if it fails too
+    text = _gunzip(data, file) if compressed else data
+    if not text.strip():
+        return pl.DataFrame(schema=EXPORT_SCHEMA)
     try:
-        return pl.read_ndjson(io.BytesIO(data), schema=EXPORT_SCHEMA)
+        return pl.read_ndjson(io.BytesIO(text), schema=EXPORT_SCHEMA)
     except pl.exceptions.PolarsError as exc:
-        raise _json_error(data, file) from exc
+        raise _json_error(text, file) from exc
 
 
 def _json_error(data: bytes, file: SourceFile) -> InputError:

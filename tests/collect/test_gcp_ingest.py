@@ -138,7 +138,12 @@ def test_avro_is_refused_with_what_to_export_instead(
 
 def test_parquet_export_maps_like_the_json(settings: Settings, tmp_path: Path) -> None:
     rows = _rows()
-    frame = pl.read_ndjson(EXPORT)  # typed as Parquet holds them: floats, nested records
+    # typed as bq extract writes Parquet: FLOAT64 doubles, TIMESTAMP in UTC, nested records
+    stamp = "%Y-%m-%d %H:%M:%S UTC"
+    frame = pl.read_ndjson(EXPORT).with_columns(
+        pl.col("usage_start_time").str.to_datetime(stamp, time_zone="UTC"),
+        pl.col("usage_end_time").str.to_datetime(stamp, time_zone="UTC"),
+    )
     frame.write_parquet(tmp_path / "export.parquet")
 
     from_json = gcp.read_files(str(EXPORT), [], settings).rows

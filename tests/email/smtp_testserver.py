@@ -24,6 +24,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    tls: bool = False  # the session was encrypted (STARTTLS or implicit TLS)
 
 
 @dataclass
@@ -48,7 +49,12 @@ class ScriptedHandler:
         if self.data_replies:
             return self.data_replies.popleft()
         self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.content,
+                tls=server.transport.get_extra_info("ssl_object") is not None,
+            )
         )
         return "250 Message accepted for delivery"
 
@@ -65,9 +71,10 @@ class SmtpServer:
         )
 
 
-def start_server() -> tuple[Controller, SmtpServer]:
+def start_server(**smtp_options: Any) -> tuple[Controller, SmtpServer]:
+    """A started server; ``smtp_options`` go to aiosmtpd (tls_context, ssl_context, authenticator)."""
     handler = ScriptedHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_options)
     controller.start()
     return controller, SmtpServer(handler, port)

@@ -37,9 +37,9 @@ def _s3_client() -> Any:
 
 
 def _gcs_client() -> Any:
-    from google.cloud import storage
+    import google.cloud.storage as gcs
 
-    return storage.Client()
+    return gcs.Client()
 
 
 def list_files(src: str, patterns: Iterable[str] = ("*",)) -> list[SourceFile]:

@@ -17,6 +17,7 @@ from gpuledger.collect import aws
 from gpuledger.collect.aws_columns import Cur
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
+from gpuledger.report.health import store_health
 from gpuledger.schema import Cost, Quarantine
 from gpuledger.store import Store
 from tests.collect.aws_export import cur2_rows, data_export, legacy_csv, write_parquet
@@ -156,3 +157,8 @@ def test_invalid_rows_of_a_sound_file_are_quarantined(
         "three dollars"
     )
     assert refused.get_column(Quarantine.cost).to_list() == [None, Decimal("4")]
+    health = store_health(store, settings).quarantine
+    assert sorted((q["x_BillingPeriod"], q["reason"], q["rows"], q["cost"]) for q in health) == [
+        ("2026-10", "line_item_unblended_cost: not a valid decimal amount", 1, "0.00"),
+        ("2026-10", "line_item_usage_start_date: empty", 1, "4.00"),
+    ]

@@ -74,12 +74,12 @@ SERVICE_CATEGORIES: Final = {
 
 # The instance type inside a usage type, for lines without product_instance_type:
 # ``USE2-BoxUsage:p5.48xlarge``, ``SpotUsage:g5.xlarge``, ``USE1-ml.p4d.24xlarge-Training``.
-_INSTANCE_IN_USAGE_TYPE: Final = (
+INSTANCE_IN_USAGE_TYPE: Final = (
     r"(?:Usage:|^|-)((?:ml\.)?[a-z][a-z0-9-]*\.[0-9]*[a-z]+[0-9]*[a-z]*)"
 )
 
 
-def _money(name: str) -> pl.Expr:
+def _amount(name: str) -> pl.Expr:
     return pl.col(name).fill_null(pl.lit(0, dtype=MONEY)).cast(MONEY)
 
 
@@ -101,24 +101,24 @@ def amortized_cost() -> pl.Expr:
     """
     return (
         pl.when(LINE_TYPE == "SavingsPlanCoveredUsage")
-        .then(_money(Cur.savings_plan_savings_plan_effective_cost))
+        .then(_amount(Cur.savings_plan_savings_plan_effective_cost))
         .when(LINE_TYPE == "SavingsPlanRecurringFee")
         .then(
-            _money(Cur.savings_plan_total_commitment_to_date)
-            - _money(Cur.savings_plan_used_commitment)
+            _amount(Cur.savings_plan_total_commitment_to_date)
+            - _amount(Cur.savings_plan_used_commitment)
         )
         .when(LINE_TYPE.is_in(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]))
         .then(pl.lit(0, dtype=MONEY))
         .when(LINE_TYPE == "DiscountedUsage")
-        .then(_money(Cur.reservation_effective_cost))
+        .then(_amount(Cur.reservation_effective_cost))
         .when(LINE_TYPE == "RIFee")
         .then(
-            _money(Cur.reservation_unused_amortized_upfront_fee_for_billing_period)
-            + _money(Cur.reservation_unused_recurring_fee)
+            _amount(Cur.reservation_unused_amortized_upfront_fee_for_billing_period)
+            + _amount(Cur.reservation_unused_recurring_fee)
         )
         .when((LINE_TYPE == "Fee") & pl.col(Cur.reservation_reservation_a_r_n).is_not_null())
         .then(pl.lit(0, dtype=MONEY))
-        .otherwise(_money(Cur.line_item_unblended_cost))
+        .otherwise(_amount(Cur.line_item_unblended_cost))
         .cast(MONEY)
     )
 
@@ -189,7 +189,7 @@ def commitment_discount() -> tuple[pl.Expr, pl.Expr]:
 
 def instance_type() -> pl.Expr:
     """The EC2 or SageMaker instance type a line is about, from the product or the usage type."""
-    from_usage = pl.col(Cur.line_item_usage_type).str.extract(_INSTANCE_IN_USAGE_TYPE, 1)
+    from_usage = pl.col(Cur.line_item_usage_type).str.extract(INSTANCE_IN_USAGE_TYPE, 1)
     on_instance = pl.col(Cur.line_item_product_code).is_in(["AmazonEC2", "AmazonSageMaker"])
     return pl.coalesce(
         pl.col(Cur.product_instance_type),
@@ -236,12 +236,13 @@ def _pod_part(index: int) -> pl.Expr:
 
 def map_cur2(raw: pl.LazyFrame) -> pl.LazyFrame:
     """CUR 2.0 rows (raw types, ``x_SourceFile``/``x_SourceRow`` already set) → ``cost`` rows."""
-    category = charge_category()
-    commitment_id, commitment_type = commitment_discount()
-    product = pl.col(Cur.line_item_product_code)
-    is_usage = LINE_TYPE.is_in(USAGE_TYPES)
+    mapped = raw.with_columns(*_accounts_and_periods(), *_charge(), *_money(), *_extensions())
+    return attach_gpu_facts(mapped)
+
+
+def _accounts_and_periods() -> list[pl.Expr]:
     start = pl.col(Cur.bill_billing_period_start_date)
-    mapped = raw.with_columns(
+    return [
         pl.col(Cur.bill_payer_account_id).alias(Cost.BillingAccountId),
         pl.col(Cur.bill_payer_account_name).alias(Cost.BillingAccountName),
         pl.col(Cur.line_item_usage_account_id).alias(Cost.SubAccountId),
@@ -254,7 +255,16 @@ def map_cur2(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.coalesce(Cur.line_item_usage_end_date, Cur.line_item_usage_start_date).alias(
             Cost.ChargePeriodEnd
         ),
-        category.alias(Cost.ChargeCategory),
+    ]
+
+
+def _charge() -> list[pl.Expr]:
+    """What was charged: category, service, resource, quantities, commitment, tags."""
+    product = pl.col(Cur.line_item_product_code)
+    is_usage = LINE_TYPE.is_in(USAGE_TYPES)
+    commitment_id, commitment_type = commitment_discount()
+    return [
+        charge_category().alias(Cost.ChargeCategory),
         charge_class().alias(Cost.ChargeClass),
         pl.col(Cur.line_item_line_item_description).alias(Cost.ChargeDescription),
         pl.lit("AWS").alias(Cost.ProviderName),
@@ -272,14 +282,26 @@ def map_cur2(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(Cur.pricing_unit).alias(Cost.PricingUnit),
         pl.when(is_usage).then(pl.col(Cur.line_item_usage_amount)).alias(Cost.ConsumedQuantity),
         pl.when(is_usage).then(pl.col(Cur.pricing_unit)).alias(Cost.ConsumedUnit),
-        _money(Cur.line_item_unblended_cost).alias(Cost.BilledCost),
-        amortized_cost().alias(Cost.EffectiveCost),
-        _money(Cur.pricing_public_on_demand_cost).alias(Cost.ListCost),
-        _money(Cur.line_item_unblended_cost).alias(Cost.ContractedCost),
         pl.col(Cur.line_item_currency_code).alias(Cost.BillingCurrency),
         commitment_id.alias(Cost.CommitmentDiscountId),
         commitment_type.alias(Cost.CommitmentDiscountType),
         tags().alias(Cost.Tags),
+    ]
+
+
+def _money() -> list[pl.Expr]:
+    """Billed (unblended), effective (amortized) and list (public on-demand) cost."""
+    return [
+        _amount(Cur.line_item_unblended_cost).alias(Cost.BilledCost),
+        amortized_cost().alias(Cost.EffectiveCost),
+        _amount(Cur.pricing_public_on_demand_cost).alias(Cost.ListCost),
+        _amount(Cur.line_item_unblended_cost).alias(Cost.ContractedCost),
+    ]
+
+
+def _extensions() -> list[pl.Expr]:
+    """The ``x_`` columns: GPU facts (filled from the catalog), EKS splits, AWS's own ids."""
+    return [
         instance_type().alias(Cost.x_InstanceType),
         pl.lit(None, dtype=pl.String).alias(Cost.x_GpuModel),
         pl.lit(None, dtype=pl.Int32).alias(Cost.x_GpuCount),
@@ -291,7 +313,6 @@ def map_cur2(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(Cur.split_line_item_unused_cost).alias(Cost.x_SplitUnusedCost),
         LINE_TYPE.alias(Cost.x_LineItemType),
         pl.col(Cur.identity_line_item_id).alias(Cost.x_LineItemId),
-        pl.when(category == "Credit").then(LINE_TYPE).alias(Cost.x_CreditType),
+        pl.when(charge_category() == "Credit").then(LINE_TYPE).alias(Cost.x_CreditType),
         pl.col(Cur.bill_invoice_id).alias(Cost.x_InvoiceId),
-    )
-    return attach_gpu_facts(mapped)
+    ]

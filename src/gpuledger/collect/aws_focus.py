@@ -13,13 +13,13 @@ from typing import Final
 import polars as pl
 
 from gpuledger.catalog import attach_gpu_facts
+from gpuledger.collect.aws_cur2 import INSTANCE_IN_USAGE_TYPE
 from gpuledger.collect.focus_mapping import parse_focus
 from gpuledger.collect.focus_quarantine import quarantine_rows, split_refused
 from gpuledger.collect.focus_spec import check_header
 from gpuledger.schema import COST_SCHEMA, Cost
 
 X_USAGE_TYPE: Final = "x_UsageType"
-_INSTANCE: Final = r"(?:Usage:|^|-)((?:ml\.)?[a-z][a-z0-9-]*\.[0-9]*[a-z]+[0-9]*[a-z]*)"
 
 
 def read_focus_export(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -35,9 +35,9 @@ def _with_gpu_facts(kept: pl.DataFrame) -> pl.DataFrame:
     usage_type = pl.col(Cost.x_ProviderColumns).str.json_path_match(f"$.{X_USAGE_TYPE}")
     rows = attach_gpu_facts(
         kept.lazy().with_columns(
-            pl.coalesce(Cost.x_InstanceType, usage_type.str.extract(_INSTANCE, 1)).alias(
-                Cost.x_InstanceType
-            ),
+            pl.coalesce(
+                Cost.x_InstanceType, usage_type.str.extract(INSTANCE_IN_USAGE_TYPE, 1)
+            ).alias(Cost.x_InstanceType),
             pl.lit(None, dtype=pl.String).alias(Cost.x_AcceleratorKind),
         )
     ).collect()

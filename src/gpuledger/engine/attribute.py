@@ -87,6 +87,7 @@ from gpuledger.schema import (
     MONEY,
     UNALLOCATED,
     UNLABELLED,
+    UTC_TIME,
     Alloc,
     Cost,
     Usage,
@@ -111,6 +112,7 @@ SOURCE_KEYS: Final = (
     Alloc.currency,
 )
 LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
+_CHARGE_PERIOD: Final = (Cost.ChargePeriodStart, Cost.ChargePeriodEnd)
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -138,7 +140,7 @@ def prepare_costs(
     """The period's cost rows reduced to the columns the rules need, summed where rules agree.
 
     Rows of telemetry instances keep their charge period (rule 2 weighs each hour of it); other
-    rows are summed per day. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
+    rows are summed per day. The period's rows are read once, here. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
     :data:`AMOUNT`, :data:`GPU_HOURS` and :data:`GPUS` (largest ``x_GpuCount``).
     """
     telemetry = hourly.select(Usage.ResourceId).unique().with_columns(pl.lit(True).alias(TELEMETRY))
@@ -164,20 +166,23 @@ def prepare_costs(
             .alias(GPU_HOURS),
         )
     )
-    in_hours = [
-        pl.when(pl.col(TELEMETRY)).then(pl.col(column)).alias(column)
-        for column in (Cost.ChargePeriodStart, Cost.ChargePeriodEnd)
-    ]
     keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings)]
-    return (
-        rows.with_columns(in_hours)
-        .group_by([*keys, Cost.ChargePeriodStart, Cost.ChargePeriodEnd])
-        .agg(
-            pl.col(AMOUNT).sum(),
-            pl.col(GPU_HOURS).sum(),
-            pl.col(Cost.x_GpuCount).max().alias(GPUS),
-        )
+    measures = [
+        pl.col(AMOUNT),
+        pl.col(GPU_HOURS),
+        pl.col(Cost.x_GpuCount).alias(GPUS),
+        pl.col(Cost.ChargePeriodStart),
+        pl.col(Cost.ChargePeriodEnd),
+    ]
+    selected = rows.select(*keys, *measures).collect().lazy()
+    # Telemetry rows stay as they are (each hour is weighed on its own); the rest sum per day.
+    by_day = (
+        selected.filter(~pl.col(TELEMETRY))
+        .group_by(keys)
+        .agg(pl.col(AMOUNT).sum(), pl.col(GPU_HOURS).sum(), pl.col(GPUS).max())
+        .with_columns(pl.lit(None, dtype=UTC_TIME).alias(c) for c in _CHARGE_PERIOD)
     )
+    return pl.concat([selected.filter(pl.col(TELEMETRY)), by_day], how="diagonal")
 
 
 def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:

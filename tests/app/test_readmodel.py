@@ -15,9 +15,10 @@ from gpuledger.cli import Context, app
 from gpuledger.commands.app import app_environment, app_script, streamlit_command
 from gpuledger.config import load_settings
 from gpuledger.engine.attribute import run_attribution
+from gpuledger.engine.period_close import reopen_period
 from gpuledger.engine.waste import compute_waste
 from gpuledger.report import readmodel
-from gpuledger.report.readmodel import Ledger
+from gpuledger.report.readmodel import Ledger, state_fingerprint
 from gpuledger.report.readmodel_access import Viewer
 from gpuledger.schema import Cost
 from tests.app.conftest import AppFactory, LedgerFiles
@@ -142,3 +143,38 @@ def test_heatmap_cells_are_held_time_weighted(shared_ledger: LedgerFiles) -> Non
         ("gpu-host-1/0", 0, 50.0),
         ("gpu-host-1/0", 1, 0.0),
     ]
+
+
+def test_warm_up_leaves_nothing_to_compute_for_the_newest_month(
+    shared_ledger: LedgerFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(str(shared_ledger.home), str(shared_ledger.config))
+    readmodel.warm(ledger)
+
+    def recompute(*args: object) -> None:
+        raise AssertionError(f"computed again after warm-up: {args[2:]}")
+
+    for module, name in (
+        (readmodel.chargeback_rm, "statements_of"),
+        (readmodel.waste_rm, "fleet_waste"),
+        (readmodel.recs_rm, "all_recs"),
+        (readmodel.health_rm, "health_view"),
+    ):
+        monkeypatch.setattr(module, name, recompute)
+    lead = Viewer("lead-nlp@example.com", finance=False, teams=frozenset({"nlp"}))
+    for viewer in (FINANCE, lead):
+        assert readmodel.chargeback(ledger, "2026-10", viewer).period == "2026-10"
+        assert readmodel.waste(ledger, "2026-10", viewer).waste_cost == Decimal("10.00")
+        assert readmodel.recommendations(ledger, "2026-10", viewer).rows.height == 1
+    assert readmodel.health(ledger, FINANCE).coverage.height == 4
+
+
+def test_state_fingerprint_moves_with_changes_not_with_reads(own_ledger: LedgerFiles) -> None:
+    store = own_ledger.store()
+    path = Path(store.state.path)
+    before = state_fingerprint(path)
+    store.state.closed_periods()
+    store.state.ensure("CREATE TABLE IF NOT EXISTS unrelated_part (x TEXT)")
+    assert state_fingerprint(path) == before
+    reopen_period(store, "2026-09", "restated September invoice")
+    assert state_fingerprint(path) != before

@@ -86,6 +86,7 @@ def serve(argv: list[str]) -> None:
     the first page view as fast as the later ones.
     """
     import altair  # noqa: F401 - imported for the pages, ahead of their first run
+    import pandas  # noqa: F401 - Streamlit's tables and charts convert through it
     from streamlit.web import cli
 
     from gpuledger.report import readmodel  # noqa: F401

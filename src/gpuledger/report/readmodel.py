@@ -2,7 +2,7 @@
 
 Each read is cached with ``st.cache_data`` under a key made of what the answer depends on: the
 version of every Delta table (``Store.versions``), a fingerprint of the SQLite state (closes,
-re-opens, recommendation statuses), a fingerprint of the config file and the question (period,
+re-opens, recommendation statuses: :func:`state_fingerprint`), a fingerprint of the config file and the question (period,
 team, format). New data therefore shows on the next page load without a restart, and an answer
 computed from older data is never served for newer data.
 
@@ -15,6 +15,7 @@ computation serves every viewer (so :func:`warm` can prepare it before anyone si
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,7 +36,7 @@ from gpuledger.report.readmodel_recs import RecsView
 from gpuledger.report.readmodel_waste import FleetWaste, WasteView
 from gpuledger.store import Store, resolve_home
 
-Fingerprint = tuple[tuple[str, int | None], ...]
+Fingerprint = tuple[tuple[object, ...], ...]
 CACHE = {"show_spinner": False, "max_entries": 256}
 
 
@@ -61,12 +62,48 @@ class Ledger:
     def fingerprint(self) -> Fingerprint:
         """What every cached answer depends on; it changes whenever the ledger does."""
         store = self.store()
-        state = Path(store.state.path)
-        files = [str(state), f"{state}-wal", self.config]
         return (
             *sorted(store.versions().items()),
-            *((str(name), stamp) for name in files if name for stamp in _file_fingerprint(name)),
+            *state_fingerprint(Path(store.state.path)),
+            ("config", *_file_fingerprint(self.config)),
         )
+
+
+# The state tables whose rows the pages show or depend on (an absent one counts as empty).
+STATE_TABLES = (
+    "billing_periods",
+    "closed_periods",
+    "ingest_runs",
+    "period_events",
+    "recommendation_events",
+    "recommendation_status",
+    "statement_documents",
+)
+
+
+def state_fingerprint(path: Path) -> tuple[tuple[str, int, int | None], ...]:
+    """Row count and highest rowid of each of :data:`STATE_TABLES` in the state database.
+
+    Every change the pages show adds or removes a row there: a close or re-open
+    (``closed_periods``, ``period_events``), a recommendation status (``recommendation_events``),
+    an ingest (``ingest_runs``). Reading the database, or a part of gpuledger creating its empty
+    tables, leaves this unchanged, unlike the file's timestamps.
+    """
+    if not path.exists():
+        return tuple((name, 0, None) for name in STATE_TABLES)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        present = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        return tuple(
+            (name, *db.execute(f'SELECT count(*), max(rowid) FROM "{name}"').fetchone())
+            if name in present
+            else (name, 0, None)
+            for name in STATE_TABLES
+        )
+    finally:
+        db.close()
 
 
 def _file_fingerprint(path: str | None) -> tuple[int | None, int | None]:
@@ -86,7 +123,7 @@ def _store(home: str) -> Store:
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def _settings(config: str | None, _stamp: tuple[int | None, int | None]) -> Settings:
+def _settings(config: str | None, stamp: tuple[int | None, int | None]) -> Settings:
     return load_settings(config)
 
 
@@ -210,12 +247,17 @@ def warm(ledger: Ledger) -> None:
     """Compute what the pages of the newest month need, so the first visitor waits for nothing.
 
     The cache is shared by every viewer (each read is cut per viewer after it), so one warm-up
-    serves finance and team leads alike.
+    serves finance and team leads alike. Recommendations go first: the engine stores them on
+    their first read, which moves the ledger's fingerprint, and every later read must be keyed
+    on the ledger as it is after that.
     """
     found = periods(ledger)
+    newest = found[0].period if found else None
+    if newest is not None:
+        _recs(ledger, ledger.fingerprint(), newest)
     key = ledger.fingerprint()
+    _periods(ledger, key)
     _health(ledger, key)
-    if found:
-        period = found[0].period
+    if newest is not None:
         for read in (_statements, _waste, _recs):
-            read(ledger, key, period)
+            read(ledger, key, newest)

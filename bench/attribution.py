@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -118,7 +119,9 @@ def worker(variant: str, home: str, period: str, totals: str) -> None:
         from bench.pandas_reference import attribute_totals
 
         cost = DeltaTable(store.uri("cost")).to_pandas(
-            columns=list(COST_COLUMNS), filters=[(Cost.x_BillingPeriod, "=", period)]
+            columns=list(COST_COLUMNS),
+            filters=[(Cost.x_BillingPeriod, "=", period)],
+            types_mapper=_arrow_lists,
         )
         usage = DeltaTable(store.uri("gpu_usage")).to_pandas(columns=list(USAGE_COLUMNS))
         result = pl.from_pandas(attribute_totals(cost, usage, settings, period))
@@ -127,6 +130,13 @@ def worker(variant: str, home: str, period: str, totals: str) -> None:
     wall = time.perf_counter() - started
     result.write_parquet(totals)
     emit({"wall_s": wall, "rows_out": result.height})
+
+
+def _arrow_lists(dtype: Any) -> Any:
+    """Keep list columns (tags) in Arrow memory in pandas instead of millions of Python dicts."""
+    import pandas as pd
+
+    return pd.ArrowDtype(dtype) if str(dtype).startswith(("list<", "large_list<")) else None
 
 
 def floor(store: Store, period: str) -> pl.DataFrame:

@@ -8,7 +8,6 @@ the cent) and compares speed and memory. It is not used by gpuledger itself.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,21 +35,38 @@ def _tag(tags: Any, keys: Iterable[str]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _owner(row: pd.Series, settings: Settings, accounts: dict[str, str]) -> tuple[str, str, str]:
-    """(team, rule, model) of a cost row by tags → account map → regex → unallocated."""
-    team, key = _tag(row["Tags"], _distinct(settings.tags.team))
-    model, _ = _tag(row["Tags"], settings.tags.model)
-    if team is not None:
-        return canonical_team(settings, team) or UNALLOCATED, f"tag:{key}", model or UNLABELLED
+def _tag_owner(tags: Any, settings: Settings) -> tuple[str | None, str | None, str | None]:
+    """(canonical team, ``tag:<key>``, model) that a row's tags name; Nones when they don't."""
+    team, key = _tag(tags, _distinct(settings.tags.team))
+    model, _ = _tag(tags, settings.tags.model)
+    if team is None:
+        return None, None, model
+    return canonical_team(settings, team), f"tag:{key}", model
+
+
+def _owners(cost: pd.DataFrame, settings: Settings, accounts: dict[str, str]) -> pd.DataFrame:
+    """Owner team, rule and model of each row: tags → account map → regex → unallocated."""
+    tagged = pd.DataFrame(
+        [_tag_owner(tags, settings) for tags in cost["Tags"]],
+        columns=["owner_team", "owner_rule", "owner_model"],
+        index=cost.index,
+    )
     for column in ("SubAccountId", "SubAccountName", "BillingAccountId"):
-        if row[column] in accounts:
-            return accounts[row[column]], "account-map", model or UNLABELLED
+        mapped = cost[column].map(accounts)
+        hit = tagged["owner_team"].isna() & mapped.notna()
+        tagged.loc[hit, "owner_team"] = mapped[hit]
+        tagged.loc[hit, "owner_rule"] = "account-map"
     for rule in settings.rules.regex:
-        value = row.get(rule.field)
-        if isinstance(value, str) and re.search(rule.pattern, value):
-            name = canonical_team(settings, rule.team) or rule.team
-            return name, f"regex:{rule.pattern}", model or rule.model or UNLABELLED
-    return UNALLOCATED, "unallocated", model or UNLABELLED
+        matches = cost[rule.field].str.contains(rule.pattern, regex=True, na=False)
+        hit = tagged["owner_team"].isna() & matches
+        tagged.loc[hit, "owner_team"] = canonical_team(settings, rule.team) or rule.team
+        tagged.loc[hit, "owner_rule"] = f"regex:{rule.pattern}"
+        if rule.model:
+            tagged.loc[hit & tagged["owner_model"].isna(), "owner_model"] = rule.model
+    tagged["owner_rule"] = tagged["owner_rule"].fillna("unallocated")
+    tagged["owner_team"] = tagged["owner_team"].fillna(UNALLOCATED)
+    tagged["owner_model"] = tagged["owner_model"].fillna(UNLABELLED)
+    return tagged
 
 
 def _distinct(keys: Iterable[str]) -> list[str]:
@@ -251,8 +267,7 @@ def attribute_totals(
     accounts.update(
         {a: canonical_team(settings, t) or t for a, t in settings.rules.account_map.items()}
     )
-    owners = cost.apply(lambda row: _owner(row, settings, accounts), axis=1, result_type="expand")
-    cost[["owner_team", "owner_rule", "owner_model"]] = owners
+    cost[["owner_team", "owner_rule", "owner_model"]] = _owners(cost, settings, accounts)
     pooled = cost[cost["_pool"].notna()]
     rest = cost[cost["_pool"].isna()]
     measured = rest["ResourceId"].isin(set(hourly["ResourceId"]))

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from gpuledger.config import Settings
+from gpuledger.engine.attribute import period_bounds
+from gpuledger.engine.gpu_weights import reduce_usage
 from gpuledger.schema import Alloc, Cost
-from tests.engine.attribute_helpers import START, allocate, busy, cost, tags
+from tests.engine.attribute_helpers import PERIOD, START, allocate, busy, cost, tags, usage_frame
 
 TEAM_VALUES = ["nlp", "NLP", "vision", "cv", "Data Science", None]
 MONEY = st.decimals(min_value=0, max_value=500, places=12)
@@ -200,4 +202,21 @@ def test_a_rule_change_changes_only_what_it_covers(
     assert (
         moved[Alloc.cost].sum() + tagged[Alloc.cost].sum()
         == before.filter(~untouched)[Alloc.cost].sum()
+    )
+
+
+@FAST
+@given(fleet())
+def test_reducing_telemetry_in_chunks_changes_nothing(
+    data: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    """Large fleets reduce telemetry a few instances at a time; the weights must not change."""
+    _, usage = data
+    start, end = period_bounds(PERIOD)
+    whole = reduce_usage(usage_frame(usage), start, end)
+    chunked = reduce_usage(usage_frame(usage), start, end, rows_per_chunk=7)
+    assert_frame_equal(
+        chunked.sort(pl.all(), nulls_last=True),
+        whole.sort(pl.all(), nulls_last=True),
+        check_exact=False,
     )

@@ -174,15 +174,18 @@ def prepare_costs(
         pl.col(Cost.ChargePeriodStart),
         pl.col(Cost.ChargePeriodEnd),
     ]
-    selected = rows.select(*keys, *measures).collect().lazy()
-    # Telemetry rows stay as they are (each hour is weighed on its own); the rest sum per day.
+    selected = rows.select(*keys, *measures)
+    # Telemetry rows stay as they are (each hour is weighed on its own); the rest sum per day,
+    # streamed, so only the sums are ever held in memory.
+    telemetry_rows = selected.filter(pl.col(TELEMETRY)).collect()
     by_day = (
         selected.filter(~pl.col(TELEMETRY))
         .group_by(keys)
         .agg(pl.col(AMOUNT).sum(), pl.col(GPU_HOURS).sum(), pl.col(GPUS).max())
         .with_columns(pl.lit(None, dtype=UTC_TIME).alias(c) for c in _CHARGE_PERIOD)
+        .collect(engine="streaming")
     )
-    return pl.concat([selected.filter(pl.col(TELEMETRY)), by_day], how="diagonal")
+    return pl.concat([telemetry_rows, by_day], how="diagonal").lazy()
 
 
 def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:
@@ -233,9 +236,7 @@ def attribute(
     start, end = period_bounds(period)
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
-    buckets = gw.bucket_rows(usage, start, end).collect(engine="streaming")
-    hourly = gw.hourly_gpu_seconds(buckets.lazy()).collect(engine="in-memory").lazy()
-    del buckets
+    hourly = gw.reduce_usage(usage, start, end).lazy()
     prepared = with_owners(prepare_costs(cost, hourly, settings, period), settings).collect().lazy()
     owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
     measured = telemetry_allocation(

@@ -33,6 +33,7 @@ MODEL_LABEL: Final = "_model_label"
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
 _LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
+CHUNK_ROWS: Final = 12_000_000  # telemetry rows reduced at a time: about 1.5 GiB of working set
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
 
@@ -83,14 +84,18 @@ def bucket_rows(usage: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyF
     )
 
 
-def hourly_gpu_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """GPU-seconds per (``ResourceId``, hour, team label, model label, workload).
+def bucket_shares(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each row's GPU-seconds: its slot's bucket time times its share of that bucket.
 
-    ``rows`` come from :func:`bucket_rows`. Idle time is kept as rows with :data:`IS_WORK` false
-    (labels null) so that the hour's covered GPU time is known; a workload row's
-    :data:`GPU_SECONDS` is its share of each bucket it ran in.
+    Almost every slot-bucket has one row (one workload, or idle), whose share is 1. Rows whose
+    (resource, GPU, bucket) hash is unique are certainly alone and skip the window; only rows
+    whose hash repeats (time-sliced GPUs, or a rare hash collision) are shared out exactly.
     """
     bucket = [Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start]
+    keyed = rows.with_columns(pl.struct(bucket).hash().is_duplicated().alias("_shared"))
+    alone = keyed.filter(~pl.col("_shared")).with_columns(
+        pl.col("_slot_seconds").alias(GPU_SECONDS)
+    )
     total_activity = pl.col("_activity").sum().over(bucket)
     workloads = pl.col(IS_WORK).sum().over(bucket)
     share = (
@@ -104,12 +109,27 @@ def hourly_gpu_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
         .then(1.0 / pl.len().over(bucket))
         .otherwise(0.0)
     )
+    together = keyed.filter(pl.col("_shared")).with_columns(
+        (pl.col("_slot_seconds") * share).alias(GPU_SECONDS)
+    )
+    return pl.concat([alone, together], how="vertical")
+
+
+def hourly_gpu_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """GPU-seconds per (``ResourceId``, hour, team label, model label, workload).
+
+    ``rows`` come from :func:`bucket_rows`. Idle time is kept as rows with :data:`IS_WORK` false
+    (labels null) so that the hour's covered GPU time is known; a workload row's
+    :data:`GPU_SECONDS` is its share of each bucket it ran in.
+    """
     return (
-        rows.with_columns(
-            (pl.col("_slot_seconds") * share).alias(GPU_SECONDS),
+        bucket_shares(rows)
+        .group_by(
+            Usage.ResourceId,
             pl.col(Usage.bucket_start).dt.truncate("1h").alias(HOUR),
+            IS_WORK,
+            *_LABELS,
         )
-        .group_by(Usage.ResourceId, HOUR, IS_WORK, *_LABELS)
         .agg(pl.col(GPU_SECONDS).sum())
         .with_columns(pl.col(Usage.ResourceId, *_LABELS).cast(pl.String))
         .select(
@@ -122,6 +142,29 @@ def hourly_gpu_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
             GPU_SECONDS,
         )
     )
+
+
+def reduce_usage(
+    usage: pl.LazyFrame, start: datetime, end: datetime, rows_per_chunk: int = CHUNK_ROWS
+) -> pl.DataFrame:
+    """:func:`hourly_gpu_seconds` of [start, end), computed in chunks of whole instances.
+
+    An instance's hours never span two chunks (chunks split by a hash of ``ResourceId``), so
+    the chunks' results are simply stacked; memory stays near one chunk's rows whatever the
+    size of the fleet.
+    """
+    period = usage.filter(pl.col(Usage.bucket_start).is_between(start, end, closed="left"))
+    total = period.select(pl.len()).collect(engine="streaming").item()
+    chunks = max(1, -(-int(total) // rows_per_chunk))
+    results = []
+    for chunk in range(chunks):
+        part = usage
+        if chunks > 1:
+            part = usage.filter(pl.col(Usage.ResourceId).hash(seed=0) % chunks == chunk)
+        rows = bucket_rows(part, start, end).collect(engine="streaming")
+        results.append(hourly_gpu_seconds(rows.lazy()).collect(engine="in-memory"))
+        del rows
+    return pl.concat(results, how="vertical")
 
 
 def gpus_seen(hourly: pl.LazyFrame) -> pl.LazyFrame:

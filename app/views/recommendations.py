@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import polars as pl
 import streamlit as st
 
@@ -85,4 +86,20 @@ st.subheader("Done: estimated vs realized")
 if view.outcomes.is_empty():
     st.caption("Nothing marked done before this month yet.")
 else:
-    st.dataframe(for_display(view.outcomes), hide_index=True, column_config=AMOUNTS)
+    outcomes = for_display(view.outcomes)
+    long = outcomes.unpivot(
+        index=Rec.id, on=["estimated_saving", "realized_saving"], variable_name="saving"
+    )
+    chart = (
+        alt.Chart(long.to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=f"monthly saving ({currency})"),
+            y=alt.Y(f"{Rec.id}:N", title=None),
+            yOffset="saving:N",
+            color=alt.Color("saving:N", title=None),
+            tooltip=[Rec.id, "saving", alt.Tooltip("value:Q", format=",.2f")],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(outcomes, hide_index=True, column_config=AMOUNTS)

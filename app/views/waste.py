@@ -104,7 +104,12 @@ def memory_and_offenders(rows: pl.DataFrame) -> None:
     st.dataframe(
         memory_headroom(rows),
         hide_index=True,
-        column_config={"headroom": st.column_config.NumberColumn("Free at peak", format="percent")},
+        column_config={
+            "headroom": st.column_config.NumberColumn("Free at peak", format="percent"),
+            Waste.mem_peak_gib: st.column_config.NumberColumn("Peak GiB", format="%.1f"),
+            Waste.mem_p95_gib: st.column_config.NumberColumn("p95 GiB", format="%.1f"),
+            Waste.mem_capacity_gib: st.column_config.NumberColumn("GPU GiB", format="%.0f"),
+        },
     )
     st.subheader("Top offenders")
     columns = [

@@ -13,7 +13,7 @@ import pytest
 from gpuledger.config import load_settings
 from gpuledger.engine.chargeback import build_statements
 from gpuledger.engine.recommend import current_recommendations
-from gpuledger.engine.recommendation_status import statuses
+from gpuledger.engine.recommendation_status import set_status, statuses
 from gpuledger.engine.waste import compute_waste, waste_totals
 from gpuledger.schema import UNALLOCATED, Rec
 from tests.app.conftest import AppFactory, LedgerFiles, table
@@ -206,3 +206,35 @@ def test_health_page_lists_gpus_without_telemetry_and_coverage(
         "telemetry": 20.0,
         "unallocated": 3.0,
     }
+
+
+def test_done_recommendation_shows_estimated_against_realized(
+    own_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    """Marked done in September at a monthly cost of $30.00; i-nlp cost $20.00 in October."""
+    store = own_ledger.store()
+    rec = current_recommendations(store, load_settings(own_ledger.config), "2026-10").row(
+        0, named=True
+    )
+    set_status(
+        store.state,
+        rec[Rec.id],
+        "done",
+        reason=None,
+        period="2026-09",
+        fingerprint="-",
+        monthly_saving=Decimal("12.00"),
+        monthly_cost=Decimal("30.00"),
+    )
+    at = open_app(own_ledger, "views/recommendations.py")
+    outcomes = table(at, "id", "kind", "done_in")
+    assert outcomes.to_dict("records") == [
+        {
+            "id": rec[Rec.id],
+            "kind": "idle",
+            "done_in": "2026-09",
+            "estimated_saving": 12.0,
+            "realized_saving": 10.0,
+            "team": "nlp",
+        }
+    ]

@@ -17,7 +17,7 @@ from gpuledger.config import Settings
 from gpuledger.engine.waste import Waste, price_waste, waste_hours, waste_totals
 from gpuledger.engine.waste_inputs import HELD_S, SM, TEAM, resource_costs, usage_rows
 from gpuledger.report.readmodel_access import Viewer
-from gpuledger.schema import Usage
+from gpuledger.schema import IDLE_MODEL, Usage
 from gpuledger.store import Store
 
 GROUPINGS = {
@@ -120,9 +120,12 @@ def waste_by(rows: pl.DataFrame, grouping: str) -> pl.DataFrame:
 
 
 def memory_headroom(rows: pl.DataFrame) -> pl.DataFrame:
-    """Peak and p95 memory against capacity per team × instance × model, emptiest first."""
+    """Peak and p95 memory of workloads against capacity per team × instance × model.
+
+    Idle time holds no memory by definition, so its rows would only crowd the top of the list.
+    """
     return (
-        rows.filter(pl.col(Waste.mem_capacity_gib) > 0)
+        rows.filter((pl.col(Waste.mem_capacity_gib) > 0) & (pl.col(Waste.model) != IDLE_MODEL))
         .select(
             Waste.team,
             Waste.model,

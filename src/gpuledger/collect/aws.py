@@ -16,6 +16,8 @@ one of its rows carries an invoice id (``bill_invoice_id``).
 
 from __future__ import annotations
 
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import polars as pl
@@ -43,25 +45,41 @@ def ingest(store: Store, settings: Settings, src: str, **options: Any) -> Ingest
 
 
 def read_batch(src: str) -> CostBatch:
-    """All rows of the current deliveries under ``src``, their refused rows and delivery facts."""
+    """All rows of the current deliveries under ``src``, their refused rows and delivery facts.
+
+    Each file's rows are staged to a local Parquet file as soon as they are mapped and read back
+    once at the end, so the batch is one compact allocation and never sits next to the working
+    memory of the file being mapped.
+    """
     deliveries = find_deliveries(src)
-    rows: list[pl.DataFrame] = []
     refused: list[pl.DataFrame] = []
     delivery_of: dict[str, AwsDelivery] = {}
+    staged: list[Path] = []
     files = [(d, f) for d in deliveries for f in d.files]
-    with progress_bar() as progress:
+    with TemporaryDirectory(prefix="gpuledger-aws-") as staging, progress_bar() as progress:
         task = progress.add_task(f"AWS {src}", total=len(files))
-        for delivery, file in files:
+        for number, (delivery, file) in enumerate(files):
             file_rows, file_refused, _ = read_file(file)
-            rows.append(file_rows)
+            staged.append(Path(staging) / f"{number:06d}.parquet")
+            _in_cost_columns(file_rows).write_parquet(
+                staged[-1], compression="lz4", statistics=False
+            )
             refused.append(file_refused)
             delivery_of[file.uri] = delivery
             progress.advance(task)
-    frame = _concat(rows, COST_SCHEMA)
+        frame = pl.read_parquet(staged) if staged else pl.DataFrame(schema=COST_SCHEMA)
     return CostBatch(
         rows=frame,
         quarantine=_concat(refused, QUARANTINE_SCHEMA),
         deliveries=period_deliveries(frame, delivery_of),
+    )
+
+
+def _in_cost_columns(rows: pl.DataFrame) -> pl.DataFrame:
+    """Every ``cost`` column in schema order (absent ones null), so staged files stack."""
+    return rows.select(
+        pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in COST_SCHEMA.items()
     )
 
 
@@ -77,8 +95,11 @@ def period_deliveries(rows: pl.DataFrame, delivery_of: dict[str, AwsDelivery]) -
     """Per (billing account, period): the delivery it came from and whether it is invoiced."""
     if rows.is_empty():
         return []
+    facts = rows.select(
+        Cost.BillingAccountId, Cost.BillingPeriodStart, Cost.x_SourceFile, Cost.x_InvoiceId
+    )  # only what is needed: grouping the whole frame would copy every column
     periods = (
-        rows.group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
+        facts.group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
         .agg(
             pl.col(Cost.x_SourceFile).first().alias("file"),
             pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),

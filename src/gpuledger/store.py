@@ -125,12 +125,14 @@ class Store:
             "(" + " AND ".join(f"{key} = {_sql_literal(combo[key])}" for key in keys) + ")"
             for combo in _distinct(combos)
         )
+        # Newest Arrow level: string views stay views, so millions of rows are not copied.
+        arrow = frame.to_arrow(compat_level=pl.CompatLevel.newest())
         with self._write_lock(table):
             try:
                 if self._delta(table) is None:
                     write_deltalake(
                         self.uri(table),
-                        frame.to_arrow(),
+                        arrow,
                         mode="overwrite",
                         partition_by=list(spec.partition_by) or None,
                         storage_options=self.storage_options or None,
@@ -138,7 +140,7 @@ class Store:
                 else:
                     write_deltalake(
                         self.uri(table),
-                        frame.to_arrow(),
+                        arrow,
                         mode="overwrite",
                         predicate=predicate,
                         storage_options=self.storage_options or None,

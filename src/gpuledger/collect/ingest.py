@@ -114,7 +114,9 @@ def ingest_cost(
 def _check_one_currency(rows: pl.DataFrame, src: str) -> None:
     """One billing period of one account is billed in one currency; a mix means a broken file."""
     mixed = (
-        rows.group_by(Cost.BillingAccountId, Cost.x_BillingPeriod)
+        # select first: grouping the whole frame copies every column (millions of CUR rows)
+        rows.select(Cost.BillingAccountId, Cost.x_BillingPeriod, Cost.BillingCurrency)
+        .group_by(Cost.BillingAccountId, Cost.x_BillingPeriod)
         .agg(pl.col(Cost.BillingCurrency).unique().sort().alias("currencies"))
         .filter(pl.col("currencies").list.len() > 1)
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,19 +29,55 @@ class Measurement:
         return self.peak_rss_bytes / GIB
 
 
-def run_measured(name: str, args: list[str]) -> Measurement:
+def _rss_bytes(pid: int) -> int:
+    """Current resident set size of a process (Linux ``/proc``), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+def _watch(pid: int, limit_bytes: int, done: threading.Event, tripped: threading.Event) -> None:
+    """Stop process ``pid`` if it grows past ``limit_bytes``: the machine is shared.
+
+    It only reads ``/proc`` and sends a signal, never waits: the main thread's ``wait4`` must be
+    the one that reaps the child, or its resource usage would be lost.
+    """
+    while not done.wait(0.25):
+        if _rss_bytes(pid) > limit_bytes:
+            tripped.set()
+            os.kill(pid, signal.SIGKILL)
+            return
+
+
+def run_measured(name: str, args: list[str], limit_gib: float = 10.0) -> Measurement:
     """Run ``python -m <args>`` in a fresh process; its last stdout line is a JSON report.
 
     Peak RSS comes from ``wait4`` on that very child (``ru_maxrss``, KiB on Linux), so earlier
-    variants cannot inflate a later one's figure. Wall time is the worker's own measurement of the
+    variants cannot inflate a later one's figure. A child past ``limit_gib`` is stopped (the
+    machine is shared) and reported as a :class:`MemoryError`. Wall time is the worker's own measurement of the
     work (``wall_s`` in its report), without interpreter start-up and imports.
     """
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True)
+    done, tripped = threading.Event(), threading.Event()
+    limit = int(limit_gib * GIB)
+    watcher = threading.Thread(target=_watch, args=(child.pid, limit, done, tripped))
+    watcher.start()
     assert child.stdout is not None
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
+    done.set()
+    watcher.join()
+    if tripped.is_set():
+        raise MemoryError(
+            f"{name} passed {limit_gib} GiB after {time.perf_counter() - started:.0f} s"
+        )
     if child.returncode != 0:
         raise RuntimeError(f"{name} failed with exit status {child.returncode}")
     report = json.loads(output.strip().splitlines()[-1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import polars as pl
 import streamlit as st
@@ -9,12 +11,21 @@ import streamlit as st
 from gpuledger.report import readmodel
 from gpuledger.report.readmodel_health import BASIS, SHARE
 from gpuledger.schema import Alloc, Quarantine
-from ledger_ui import for_display, money, session
+from ledger_ui import for_display, money, money_column, session
 
 ledger, viewer = session()
 view = readmodel.health(ledger, viewer)
 health = view.health
 currency = ledger.settings().reporting.currency
+
+
+def cost_columns(frame: pl.DataFrame, currency_column: str) -> dict[str, Any]:
+    """Money format for the amount columns when every row is in the reporting currency."""
+    amounts = [name for name, dtype in frame.schema.items() if dtype.is_decimal()]
+    if set(frame[currency_column].to_list()) - {currency}:
+        return {}  # several currencies: plain numbers next to their currency column
+    return {name: money_column(name, currency) for name in amounts}
+
 
 st.title("Data health")
 
@@ -62,7 +73,13 @@ st.subheader("GPU instances without telemetry")
 if view.untracked_gpus.is_empty():
     st.caption("Every billed GPU instance sent telemetry.")
 else:
-    st.dataframe(for_display(view.untracked_gpus), hide_index=True)
+    untracked = view.untracked_gpus
+    first = ["x_BillingPeriod", "ResourceId", "x_InstanceType", "x_GpuModel", "x_GpuCount"]
+    st.dataframe(
+        for_display(untracked.select(*first, pl.exclude(first))),
+        hide_index=True,
+        column_config=cost_columns(untracked, "BillingCurrency"),
+    )
 
 st.subheader("How cost was attributed")
 if view.coverage.is_empty():
@@ -72,7 +89,12 @@ else:
         alt.Chart(for_display(view.coverage).to_pandas())
         .mark_bar()
         .encode(
-            x=alt.X(f"{SHARE}:Q", axis=alt.Axis(format="%"), title="share of cost"),
+            x=alt.X(
+                f"{SHARE}:Q",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+                title="share of cost",
+            ),
             y=alt.Y(f"{Alloc.x_BillingPeriod}:N", title=None, sort="descending"),
             color=alt.Color(f"{BASIS}:N", title="attributed by"),
             tooltip=[Alloc.x_BillingPeriod, BASIS, alt.Tooltip(f"{SHARE}:Q", format=".1%")],
@@ -82,7 +104,10 @@ else:
     st.dataframe(
         for_display(view.coverage),
         hide_index=True,
-        column_config={SHARE: st.column_config.NumberColumn("Share", format="percent")},
+        column_config={
+            SHARE: st.column_config.NumberColumn("Share", format="percent"),
+            **cost_columns(view.coverage, Alloc.currency),
+        },
     )
     unallocated = view.coverage.filter(pl.col(BASIS) == "unallocated")
     for row in unallocated.to_dicts():

@@ -193,7 +193,7 @@ def test_health_page_lists_gpus_without_telemetry_and_coverage(
     shared_ledger: LedgerFiles, open_app: AppFactory
 ) -> None:
     at = open_app(shared_ledger, "views/health.py")
-    untracked = table(at, "x_BillingPeriod", "ProviderName")
+    untracked = table(at, "x_BillingPeriod", "ResourceId", "x_InstanceType")
     assert sorted(zip(untracked["x_BillingPeriod"], untracked["ResourceId"], strict=True)) == [
         ("2026-09", "i-nlp"),
         ("2026-09", "i-vis"),

@@ -311,6 +311,18 @@ INSTANCES = {
         {Cur.product_instance_type: "trn1.32xlarge"},
         ("trn1.32xlarge", "Trainium", 16, "trainium"),
     ),
+    "inferentia": (
+        {Cur.product_instance_type: "inf2.48xlarge"},
+        ("inf2.48xlarge", "Inferentia2", 12, "inferentia"),
+    ),
+    "h200": ({Cur.product_instance_type: "p5e.48xlarge"}, ("p5e.48xlarge", "H200", 8, "gpu")),
+    "sagemaker hosting type in the product": (
+        {
+            Cur.line_item_product_code: "AmazonSageMaker",
+            Cur.product_instance_type: "ml.g5.12xlarge",
+        },
+        ("ml.g5.12xlarge", "A10G", 4, "gpu"),
+    ),
     "cpu instance": ({Cur.product_instance_type: "m6i.2xlarge"}, ("m6i.2xlarge", None, None, None)),
     "storage": (
         {Cur.product_instance_type: None, Cur.line_item_usage_type: "EBS:VolumeUsage.gp3"},

@@ -30,7 +30,7 @@ def money(amount: Decimal | float | None, currency: str) -> str:
     """An amount in the reporting currency, with its minor unit: ``$1,234.50``, ``-€3.10``."""
     if amount is None:
         return "—"
-    places = -minor_unit(currency).as_tuple().exponent  # type: ignore[operator]
+    places = -int(minor_unit(currency).as_tuple().exponent)
     text = f"{abs(Decimal(str(amount))):,.{places}f}"
     sign = "-" if amount < 0 else ""
     symbol = SYMBOLS.get(currency)
@@ -80,7 +80,7 @@ def money_table(frame: pl.DataFrame, labels: dict[str, str], currency: str) -> A
     """
     shown = {
         labels[name]: [
-            money(value, currency) if frame.schema[name] == pl.Decimal(38, 2) else value
+            money(value, currency) if frame.schema[name].is_decimal() else value
             for value in frame[name].to_list()
         ]
         for name in labels

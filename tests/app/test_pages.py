@@ -7,6 +7,7 @@ they are what the engine itself returns, so the page can neither invent nor drop
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from gpuledger.engine.recommendation_status import set_status, statuses
 from gpuledger.engine.waste import compute_waste, waste_totals
 from gpuledger.schema import UNALLOCATED, Rec
 from tests.app.conftest import AppFactory, LedgerFiles, table
+from tests.app.ledger import write_config
 
 PAGES = [
     ("views/chargeback.py", "Chargeback 2026-10 · open"),
@@ -238,3 +240,17 @@ def test_done_recommendation_shows_estimated_against_realized(
             "team": "nlp",
         }
     ]
+
+
+@pytest.mark.parametrize(("page", "title"), PAGES, ids=[p.split("/")[1] for p, _ in PAGES])
+def test_an_empty_ledger_says_what_to_do(
+    tmp_path: Path, open_app: AppFactory, page: str, title: str
+) -> None:
+    config = write_config(tmp_path)
+    empty = LedgerFiles(tmp_path / "home", config)
+    at = open_app(empty, page)
+    if page.endswith("health.py"):
+        assert at.info[0].value == "Nothing ingested yet."
+    else:
+        assert "holds no billing data yet" in at.info[0].value
+        assert not at.metric

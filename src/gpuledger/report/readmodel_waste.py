@@ -1,9 +1,10 @@
 """Read model of the GPU waste page: the engine's waste frame and utilization, per viewer.
 
-Waste dollars come from :func:`gpuledger.engine.waste.compute_waste` unchanged; this module only
-sums them along the dimension a team lead picks. The heatmaps read the same labelled telemetry the
-waste engine reads (:func:`gpuledger.engine.waste_inputs.usage_rows`), reduced lazily to one row
-per GPU and hour before anything reaches a page.
+Waste dollars come from the engine's own steps (those of
+:func:`gpuledger.engine.waste.compute_waste`, whose result the tests compare with), and this module
+only sums them along the dimension a team lead picks. The heatmaps read the same labelled telemetry
+(:func:`gpuledger.engine.waste_inputs.usage_rows`), reduced lazily to one row per team, GPU and
+hour in the same collect, before anything reaches a page.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ TAG: Final = pl.Struct({"key": pl.String, "value": pl.String, "origin": pl.Strin
 TAGS: Final = pl.List(TAG)
 
 
-
 def make_schema(columns: Mapping[str, Any]) -> pl.Schema:
     """A Polars schema from a column → dtype mapping (dtype classes and instances mixed)."""
     return pl.Schema(columns)

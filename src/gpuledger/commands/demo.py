@@ -87,6 +87,16 @@ def run(ctx: Context, *, no_app: bool, port: int) -> None:
         done=None,
         reason=None,
     )
+    _step(
+        console,
+        f"savings e-mails {latest} (dry run)",
+        "email",
+        ctx,
+        period=latest,
+        dry_run=True,
+        outbox=home / "outbox",
+        team=None,
+    )
     _step(console, "status", "status", ctx, format="table")
     console.print(
         f"\nTry: gpuledger --home {home} --config {ctx.config} chargeback --period {latest}"

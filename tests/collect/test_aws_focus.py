@@ -7,9 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from gpuledger.collect import aws
 from gpuledger.config import Settings
+from gpuledger.errors import InputError
 from gpuledger.schema import Cost
 from gpuledger.store import Store
 from tests.conftest import FIXTURES
@@ -68,3 +70,13 @@ def test_focus_data_export_layout_with_usage_type(
     )
     assert got[:3] == [("p5.48xlarge", "H100", 8), ("g6e.12xlarge", "L40S", 4), (None, None, None)]
     assert store.state.delivery_of("aws", "100000000001", "2026-05") == "focus-exec"
+
+
+def test_focus_export_with_an_unknown_currency_is_refused(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    rows = pl.read_csv(FOCUS_FILE, infer_schema=False).head(3)
+    rows.with_columns(pl.lit("US$").alias("BillingCurrency")).write_csv(tmp_path / "focus.csv")
+    with pytest.raises(InputError, match="'BillingCurrency'"):
+        aws.ingest(store, settings, str(tmp_path / "focus.csv"))
+    assert store.read("cost").is_empty()

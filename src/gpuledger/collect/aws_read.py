@@ -63,9 +63,10 @@ def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
         columns = raw.collect_schema().names()
         fmt = detect_format(columns, file.uri)
         if fmt == "focus":
+            _check_currencies(raw, file.uri, Cost.BillingCurrency)
             rows, refused = read_focus_export(raw, file.uri)
-            return rows, refused, fmt
-        rows, refused = _read_cur(raw, file.uri)
+        else:
+            rows, refused = _read_cur(raw, file.uri)
     except pl.exceptions.PolarsError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputError(
@@ -73,13 +74,13 @@ def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
         ) from exc
     except OSError as exc:
         raise InputError(f"cannot be read ({exc})", file=file.uri) from exc
-    _check_currencies(rows, file.uri)
     return rows, refused, fmt
 
 
 def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     named = _with_product_name(to_cur2_names(raw)).with_row_index(ROW, offset=1)
     check_required(named.collect_schema().names(), uri)
+    _check_currencies(named, uri, Cur.line_item_currency_code)
     typed = parse_raw(named, uri)
     mapped = map_cur2(
         typed.with_columns(
@@ -156,17 +157,26 @@ def _quarantine(refused: pl.DataFrame, named: pl.LazyFrame, uri: str) -> pl.Data
     )
 
 
-def _check_currencies(rows: pl.DataFrame, uri: str) -> None:
-    """A currency code outside ISO 4217 means the file is not what it claims to be."""
-    unknown = rows.with_row_index("_at").filter(
-        ~pl.col(Cost.BillingCurrency).is_in(sorted(ISO_4217))
+def _check_currencies(raw: pl.LazyFrame, uri: str, column: str) -> None:
+    """A currency code outside ISO 4217 means the file is not what it claims to be.
+
+    Checked on the raw column, before any row is mapped; an empty cell is a row problem
+    (quarantined by the mapping), an unknown code a file problem.
+    """
+    code = pl.col(column).cast(pl.String).str.strip_chars()
+    unknown = (
+        raw.with_row_index("_at", offset=1)
+        .filter(code.is_not_null() & (code != "") & ~code.is_in(sorted(ISO_4217)))
+        .select("_at", code.alias(column))
+        .head(1)
+        .collect()
     )
     if unknown.height:
-        first = unknown.row(0, named=True)
+        row, value = unknown.row(0)
         raise InputError(
-            f"unknown currency {first[Cost.BillingCurrency]!r}",
+            f"unknown currency {value!r}",
             file=uri,
-            row=first[Cost.x_SourceRow],
-            column=Cur.line_item_currency_code,
+            row=row,
+            column=column,
             expected="an ISO 4217 currency code such as USD",
         )

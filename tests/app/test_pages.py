@@ -9,16 +9,18 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from gpuledger.config import load_settings
+from gpuledger.engine.attribute import run_attribution
 from gpuledger.engine.chargeback import build_statements
 from gpuledger.engine.recommend import current_recommendations
 from gpuledger.engine.recommendation_status import set_status, statuses
 from gpuledger.engine.waste import compute_waste, waste_totals
-from gpuledger.schema import UNALLOCATED, Rec
+from gpuledger.schema import MONEY, UNALLOCATED, Cost, Rec
 from tests.app.conftest import AppFactory, LedgerFiles, table
-from tests.app.ledger import write_config
+from tests.app.ledger import september, write_config
 
 PAGES = [
     ("views/chargeback.py", "Chargeback 2026-10 · open"),
@@ -254,3 +256,43 @@ def test_an_empty_ledger_says_what_to_do(
     else:
         assert "holds no billing data yet" in at.info[0].value
         assert not at.metric
+
+
+def test_restated_closed_month_shows_as_an_adjustment(
+    own_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    """September was closed with i-nlp at $8.00; the restated invoice says $9.00 → +$1.00."""
+    store = own_ledger.store()
+    restated = september().with_columns(
+        pl.when(pl.col(Cost.ResourceId) == "i-nlp")
+        .then(pl.lit(Decimal("9.00")))
+        .otherwise(pl.col(Cost.EffectiveCost))
+        .cast(MONEY)
+        .alias(Cost.EffectiveCost)
+    )
+    store.replace_partitions("cost", restated, [Cost.x_Source, Cost.x_BillingPeriod])
+    run_attribution(store, load_settings(own_ledger.config), "2026-09")
+    at = open_app(own_ledger)
+    adjustments = table(at, "team", "corrects_period")
+    assert adjustments[["team", "corrects_period", "cost"]].to_dict("records") == [
+        {"team": "nlp", "corrects_period": "2026-09", "cost": 1.0}
+    ]
+    teams = at.table[0].value
+    assert (teams.loc["nlp", "Adjustments"], teams.loc["nlp", "Amount due"]) == ("$1.00", "$21.00")
+
+
+def test_closed_month_drill_down_reads_the_allocation_it_was_closed_from(
+    own_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    """After September's restatement its instances still show what was closed: i-nlp $8.00."""
+    store = own_ledger.store()
+    restated = september().with_columns(
+        pl.lit(Decimal("9.00")).cast(MONEY).alias(Cost.EffectiveCost)
+    )
+    store.replace_partitions("cost", restated, [Cost.x_Source, Cost.x_BillingPeriod])
+    run_attribution(store, load_settings(own_ledger.config), "2026-09")
+    at = open_app(own_ledger)
+    at.selectbox(key="period").select("2026-09").run()
+    at.selectbox(key="drill_team").select("nlp").run()
+    instances = table(at, "model", "gpu_model", "ResourceId")
+    assert list(zip(instances["ResourceId"], instances["cost"], strict=True)) == [("i-nlp", 8.0)]

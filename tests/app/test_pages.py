@@ -18,7 +18,7 @@ from gpuledger.engine.chargeback import build_statements
 from gpuledger.engine.recommend import current_recommendations
 from gpuledger.engine.recommendation_status import set_status, statuses
 from gpuledger.engine.waste import compute_waste, waste_totals
-from gpuledger.schema import MONEY, UNALLOCATED, Cost, Rec
+from gpuledger.schema import MONEY, QUARANTINE_SCHEMA, UNALLOCATED, Cost, Quarantine, Rec
 from tests.app.conftest import AppFactory, LedgerFiles, table
 from tests.app.ledger import september, write_config
 
@@ -296,3 +296,31 @@ def test_closed_month_drill_down_reads_the_allocation_it_was_closed_from(
     at.selectbox(key="drill_team").select("nlp").run()
     instances = table(at, "model", "gpu_model", "ResourceId")
     assert list(zip(instances["ResourceId"], instances["cost"], strict=True)) == [("i-nlp", 8.0)]
+
+
+def test_quarantined_rows_and_their_cost_are_on_the_health_page(
+    own_ledger: LedgerFiles, open_app: AppFactory
+) -> None:
+    refused = pl.DataFrame(
+        [
+            {
+                Quarantine.x_Source: "focus",
+                Quarantine.x_BillingPeriod: "2026-10",
+                Quarantine.file: "azure.csv",
+                Quarantine.row: 7,
+                Quarantine.column: "BilledCost",
+                Quarantine.reason: "not a number",
+                Quarantine.raw: "{}",
+                Quarantine.cost: Decimal("4.20"),
+                Quarantine.currency: "USD",
+            }
+        ],
+        schema={k: QUARANTINE_SCHEMA[k] for k in QUARANTINE_SCHEMA if k != Quarantine.x_IngestId},
+    )
+    own_ledger.store().append("quarantine", refused)
+    at = open_app(own_ledger, "views/health.py")
+    assert {m.label: m.value for m in at.metric} == {"Quarantined rows": "1"}
+    shown = table(at, "x_Source", "x_BillingPeriod", "reason")
+    assert shown[["reason", "rows", "cost"]].to_dict("records") == [
+        {"reason": "not a number", "rows": 1, "cost": "4.20"}
+    ]

@@ -213,10 +213,11 @@ def pooled_allocation(
     pieces = split_pools(sources, shares).select(
         *group,
         Alloc.team,
+        AMOUNT,
         (pl.col(AMOUNT).cast(pl.Float64) * pl.col(SHARE)).alias(PART),
         (pl.col(GPU_HOURS) * pl.col(SHARE)).alias(Alloc.gpu_hours),
     )
-    settled = settle(pieces, sources.select(*group, AMOUNT), group, [Alloc.team])
+    settled = settle(pieces, group, [Alloc.team])
     return settled.select(
         *SOURCE_KEYS,
         Alloc.team,
@@ -237,12 +238,13 @@ def attribute(
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
     hourly = gw.reduce_usage(usage, start, end).lazy()
-    prepared = with_owners(prepare_costs(cost, hourly, settings, period), settings).collect().lazy()
+    prepared = with_owners(prepare_costs(cost, hourly, settings, period), settings)
+    prepared = prepared.collect(engine="in-memory").lazy()
     owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
     measured = telemetry_allocation(
         prepared.filter(pl.col(TELEMETRY)), hourly, settings, SOURCE_KEYS
     )
-    direct = pl.concat([owned, measured], how="vertical").collect().lazy()
+    direct = pl.concat([owned, measured], how="vertical").collect(engine="in-memory").lazy()
     pooled = pooled_allocation(prepared.filter(pl.col(POOL).is_not_null()), direct, settings)
     return (
         pl.concat([direct, pooled], how="vertical")
@@ -251,6 +253,8 @@ def attribute(
         .filter((pl.col(Alloc.cost) != 0) | (pl.col(Alloc.gpu_hours) != 0))
         .select(pl.col(name).cast(dtype).alias(name) for name, dtype in ALLOCATION_SCHEMA.items())
         .sort([*SOURCE_KEYS, *LABELS], nulls_last=True)
+        .collect(engine="in-memory")
+        .lazy()
     )
 
 

@@ -194,27 +194,28 @@ def telemetry_allocation(
 
     ``rows`` are prepared cost rows (source keys, owner columns, charge period, exact amount,
     GPU-hours, billed GPU count); the result has the source keys, labels, ``cost`` and ``gpu_hours``.
-    A source group (the allocation's source columns and the owner) is numbered once, so the
-    splitting below groups by one integer instead of seventeen columns.
+    A source group (the allocation's source columns and the owner) is numbered once (a dense
+    rank), so the splitting below groups by one integer instead of seventeen columns.
     """
     group = [*source_keys, *OWNER]
+    keyed = rows.with_columns(pl.struct(group).rank("dense").alias(SOURCE)).collect().lazy()
     sources = (
-        rows.group_by(group)
+        keyed.group_by(SOURCE)
         .agg(
+            pl.col(group).first(),
             pl.col(AMOUNT).sum(),
             pl.col(AMOUNT).cast(pl.Float64).sum().alias("_amount_f"),
             pl.col(GPU_HOURS).sum(),
         )
-        .with_row_index(SOURCE)
         .collect()
         .lazy()
     )
-    keyed = rows.join(sources.select(*group, SOURCE), on=group, how="left", nulls_equal=True)
     fractions = hour_fractions(hourly, instance_gpus(rows, hourly))
     used = workload_pieces(keyed, fractions, sources, settings)
     pieces = pl.concat([used, idle_pieces(sources, used, hourly, settings)], how="vertical")
     summed = pieces.group_by(SOURCE, *LABELS).agg(pl.col(PART).sum(), pl.col(Alloc.gpu_hours).sum())
-    settled = settle(summed, sources.select(SOURCE, AMOUNT), [SOURCE], LABELS)
+    totals = summed.join(sources.select(SOURCE, AMOUNT), on=SOURCE, how="left")
+    settled = settle(totals, [SOURCE], LABELS)
     return settled.join(sources.select(SOURCE, *source_keys), on=SOURCE, how="left").select(
         *source_keys, *LABELS, pl.col(COST).alias(Alloc.cost), Alloc.gpu_hours
     )

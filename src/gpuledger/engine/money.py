@@ -17,7 +17,7 @@ import polars as pl
 from gpuledger.schema import MONEY
 
 PART: Final = "_part"  # a piece's share of its source amount, as a float
-AMOUNT: Final = "_amount"  # the exact source amount of a group (MONEY)
+AMOUNT: Final = "_amount"  # the exact amount of a source row or group (MONEY)
 COST: Final = "_cost"  # the piece's exact amount after settling (MONEY)
 
 # Parts are rounded to this many decimal places before they become Decimals: far below a cent,
@@ -25,26 +25,21 @@ COST: Final = "_cost"  # the piece's exact amount after settling (MONEY)
 _PART_DECIMALS: Final = 9
 
 
-def settle(
-    pieces: pl.LazyFrame, totals: pl.LazyFrame, group: Sequence[str], order: Sequence[str]
-) -> pl.LazyFrame:
+def settle(pieces: pl.LazyFrame, group: Sequence[str], order: Sequence[str]) -> pl.LazyFrame:
     """Turn float pieces into Decimal amounts that sum exactly to their group's total.
 
     ``pieces`` holds the ``group`` columns, the ``order`` columns (which, with ``group``, identify
-    a piece) and :data:`PART`; ``totals`` holds ``group`` and :data:`AMOUNT`, one row per group,
-    and every group of ``totals`` must have at least one piece. The result is ``pieces`` with
-    :data:`COST` added (and :data:`PART` kept). The residual of a group goes to its piece with
-    the largest absolute part, the first in ``order`` on a tie, so the outcome is deterministic.
+    a piece), :data:`PART` and :data:`AMOUNT` (the group's exact total, the same on each of its
+    pieces). The result is ``pieces`` with :data:`COST` instead of :data:`AMOUNT`. The residual of
+    a group goes to its piece with the largest absolute part, the first in ``order`` on a tie, so
+    the outcome is deterministic.
     """
-    keys = [*group, *order]
-    ranked = (
-        pieces.sort(keys, nulls_last=True)
-        .with_columns(pl.col(PART).round(_PART_DECIMALS).cast(MONEY).alias(COST))
-        .join(totals, on=list(group), how="left", nulls_equal=True)
+    ranked = pieces.sort([*group, *order], nulls_last=True).with_columns(
+        pl.col(PART).round(_PART_DECIMALS).cast(MONEY).alias(COST)
     )
     position = pl.int_range(pl.len()).over(group)
     largest = pl.col(PART).abs().arg_max().over(group)
-    residual = pl.col(AMOUNT) - pl.col(COST).sum().over(group)
+    residual = pl.col(AMOUNT).first().over(group) - pl.col(COST).sum().over(group)
     return ranked.with_columns(
         pl.when(position == largest)
         .then(pl.col(COST) + residual)

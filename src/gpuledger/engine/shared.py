@@ -87,19 +87,20 @@ def split_pools(sources: pl.LazyFrame, shares: pl.LazyFrame) -> pl.LazyFrame:
     """
     fixed = shares.filter(pl.col(Alloc.currency).is_null()).drop(Alloc.currency)
     by_currency = shares.filter(pl.col(Alloc.currency).is_not_null())
-    keyed = sources.with_row_index("_source")
     matched = pl.concat(
         [
-            keyed.join(fixed, on=POOL, how="inner"),
-            keyed.join(by_currency, on=[POOL, Alloc.currency], how="inner"),
+            sources.join(fixed, on=POOL, how="inner"),
+            sources.join(by_currency, on=[POOL, Alloc.currency], how="inner"),
         ],
         how="vertical",
     )
-    unmatched = keyed.join(matched.select("_source").unique(), on="_source", how="anti")
+    unmatched = sources.join(fixed.select(POOL).unique(), on=POOL, how="anti").join(
+        by_currency.select(POOL, Alloc.currency).unique(), on=[POOL, Alloc.currency], how="anti"
+    )
     return pl.concat(
         [
             matched,
             unmatched.with_columns(pl.lit(UNALLOCATED).alias(Alloc.team), pl.lit(1.0).alias(SHARE)),
         ],
         how="vertical",
-    ).drop("_source")
+    )

@@ -30,7 +30,7 @@ The rules, exactly as applied:
    equally when all are zero). If the workloads of an hour add up to more than the instance's
    GPUs, their shares are scaled down to fill it exactly. What no workload used — idle buckets,
    hours or GPUs without buckets — is **idle**. A workload's team is its telemetry ``team`` label
-   (rule ``telemetry``), else the instance's owner by rule 3 (under that rule's name); its model is
+   (rule ``telemetry``), else the instance's owner by rule 4 (under that rule's name); its model is
    its ``model`` label, else the owner's model; cost type ``usage``.
 3. **Idle GPU time** follows ``[reporting] idle``: ``owner`` (default) → the instance's owner by
    rule 4, model ``(idle)``, rule ``idle:owner``; ``shared`` → the teams whose labelled workloads ran

@@ -4,7 +4,7 @@ Millions of bucket rows are reduced, before any cost row is touched, to one row 
 hour, workload) holding the GPU-seconds that workload used in that hour; the attribution engine
 then joins those few rows to the hourly cost rows. No cost × bucket product is ever built.
 
-How a bucket is shared (rule 1 and rule 5 of :mod:`gpuledger.engine.attribute`):
+How a bucket is shared (rule 2 of :mod:`gpuledger.engine.attribute`):
 
 * A row's *slot* is the GPU it describes: a whole GPU, or a MIG instance worth
   ``compute slices of its profile / slices of the GPU`` of its parent (``3g.40gb`` → 3/7 on

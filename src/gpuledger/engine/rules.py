@@ -1,6 +1,6 @@
 """Ownership rules as Polars expressions: who owns a cost row when telemetry does not say.
 
-Rules apply in this order of precedence, first match wins (rule 3 of
+Rules apply in this order of precedence, first match wins (rule 4 of
 :mod:`gpuledger.engine.attribute`): resource tags (the configured ``[tags] team`` keys, in order,
 compared case-insensitively) → the account map (``[rules.account_map]`` and each team's
 ``accounts``, matched on SubAccountId, then SubAccountName, then BillingAccountId) → regex rules

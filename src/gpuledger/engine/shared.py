@@ -1,4 +1,4 @@
-"""Shared pools: cost spread over teams instead of charged to one (rule 4 of the engine).
+"""Shared pools: cost spread over teams instead of charged to one (rule 1 of the engine).
 
 A pool's rows (support plans, shared networking, account-level credits, unused commitments, tax —
 whatever its filter selects) are split over teams by the pool's ``split``:

@@ -32,17 +32,18 @@ def headline(view: ChargebackView) -> None:
             f"Open month: data through day {view.days_with_data} of {view.days_in_period};"
             " forecasts run the rate to month end."
         )
-    share = None
-    if view.invoice_total:
-        share = f"{float(view.unallocated_total / view.invoice_total):.1%} of the invoice"
+    share = view.unallocated_share
     columns = st.columns(3)
     if view.invoice_total is not None and view.allocated_total is not None:
         columns[0].metric("Invoice", money(view.invoice_total, currency))
         columns[1].metric("Allocated to teams", money(view.allocated_total, currency))
     else:
-        mine = view.teams.filter(pl.col(Col.team) != UNALLOCATED)[Col.amount_due].sum()
-        columns[0].metric("Your teams' amount due", money(mine, currency))
-    columns[2].metric(UNALLOCATED, money(view.unallocated_total, currency), help=share)
+        columns[0].metric("Your teams' amount due", money(view.teams_amount_due, currency))
+    columns[2].metric(
+        UNALLOCATED,
+        money(view.unallocated_total, currency),
+        help=None if share is None else f"{share:.1%} of the invoice",
+    )
     st.caption(f"Cost basis: {view.cost_basis} · {view.mode} · amounts in {currency}")
 
 

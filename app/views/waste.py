@@ -38,10 +38,11 @@ def headline() -> None:
         "Waste = idle GPU-hours (no workload, or SM activity under the idle bar) plus the unused"
         " part of underused hours, priced at each instance's own cost per GPU-hour."
     )
-    idle_share = view.idle_gpu_hours / view.gpu_hours if view.gpu_hours else 0.0
     columns = st.columns(4)
     columns[0].metric("GPU-hours", f"{view.gpu_hours:,.1f}")
-    columns[1].metric("Idle GPU-hours", f"{view.idle_gpu_hours:,.1f}", help=f"{idle_share:.1%}")
+    columns[1].metric(
+        "Idle GPU-hours", f"{view.idle_gpu_hours:,.1f}", help=f"{view.idle_share:.1%} of GPU-hours"
+    )
     columns[2].metric("GPU cost", money(view.cost, currency))
     columns[3].metric("Waste", money(view.waste_cost, currency))
 

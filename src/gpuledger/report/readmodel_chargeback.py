@@ -90,6 +90,19 @@ class ChargebackView:
     def team_names(self) -> list[str]:
         return list(self.teams[Col.team])
 
+    @property
+    def unallocated_share(self) -> float | None:
+        """Share of the invoice no team pays (finance only: it needs the invoice total)."""
+        if not self.invoice_total:
+            return None
+        return float(self.unallocated_total / self.invoice_total)
+
+    @property
+    def teams_amount_due(self) -> Decimal:
+        """What the viewer's own teams are charged in all (their totals plus adjustments)."""
+        own = self.teams.filter(pl.col(Col.team) != UNALLOCATED)[Col.amount_due]
+        return sum(own.to_list(), Decimal(0))
+
 
 def periods(store: Store) -> list[PeriodInfo]:
     """Every month with billing data, allocation or a close, newest first.

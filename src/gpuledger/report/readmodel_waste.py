@@ -72,6 +72,11 @@ class WasteView:
     cost: Decimal
     waste_cost: Decimal
 
+    @property
+    def idle_share(self) -> float:
+        """Share of the held GPU-hours that were idle."""
+        return self.idle_gpu_hours / self.gpu_hours if self.gpu_hours else 0.0
+
 
 def fleet_waste(store: Store, settings: Settings, period: str) -> FleetWaste:
     """The waste frame of ``period`` and its telemetry per team, GPU and hour.

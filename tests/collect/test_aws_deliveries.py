@@ -106,3 +106,11 @@ def test_loose_files_without_manifest_are_read(
     write_parquet(cur2_rows(SEPTEMBER), tmp_path / "b" / "part-2.parquet")
     result = aws.ingest(store, settings, str(tmp_path))
     assert result.partitions == [("999999999999", "2026-09"), ("999999999999", "2026-10")]
+
+
+def test_folder_names_with_glob_characters_are_literal(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "exports [2026] *"
+    write_parquet(cur2_rows({}), folder / "part-1.parquet")
+    assert aws.ingest(store, settings, str(folder)).rows == 1

@@ -34,11 +34,16 @@ FOCUS_MARKERS: Final = frozenset({"BilledCost", "ChargeCategory", "BillingPeriod
 
 
 def scan(file: SourceFile) -> pl.LazyFrame:
-    """The file's rows, lazily: Parquet typed, CSV as text (types are decided by the mapping)."""
+    """The file's rows, lazily: Parquet typed, CSV as text (types are decided by the mapping).
+
+    The name is a file, never a pattern: ``[`` and ``*`` in folder names are literal.
+    """
     options = polars_storage_options(file.uri)
     if file.uri.lower().endswith(".parquet"):
-        return pl.scan_parquet(file.uri, storage_options=options, hive_partitioning=False)
-    return pl.scan_csv(file.uri, infer_schema=False, storage_options=options)
+        return pl.scan_parquet(
+            file.uri, storage_options=options, hive_partitioning=False, glob=False
+        )
+    return pl.scan_csv(file.uri, infer_schema=False, storage_options=options, glob=False)
 
 
 def detect_format(columns: list[str], file: str) -> Format:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from gpuledger.config import Settings, load_settings
 from gpuledger.errors import GpuledgerError, UsageError
@@ -386,7 +387,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except GpuledgerError as exc:
-        stderr_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        message = escape(str(exc))  # paths and source text may hold "[...]"
+        stderr_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -238,8 +238,12 @@ def attribute(
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
     hourly = gw.reduce_usage(usage, start, end).lazy()
-    prepared = with_owners(prepare_costs(cost, hourly, settings, period), settings)
-    prepared = prepared.collect(engine="in-memory").lazy()
+    prepared = (
+        with_owners(prepare_costs(cost, hourly, settings, period), settings)
+        .drop(_rule_inputs(settings))  # tags and names have said what they had to say
+        .collect(engine="in-memory")
+        .lazy()
+    )
     owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
     measured = telemetry_allocation(
         prepared.filter(pl.col(TELEMETRY)), hourly, settings, SOURCE_KEYS

@@ -33,7 +33,7 @@ MODEL_LABEL: Final = "_model_label"
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
 _LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
-CHUNK_ROWS: Final = 12_000_000  # telemetry rows reduced at a time: about 1.5 GiB of working set
+CHUNK_ROWS: Final = 8_000_000  # telemetry rows reduced at a time: about 1.5 GiB of working set
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
 

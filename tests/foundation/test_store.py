@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import subprocess
 import sys
@@ -143,13 +142,16 @@ def test_a_killed_writer_leaves_the_previous_version_readable(tmp_path: Path) ->
     )
 
 
+_RUNS = """
+import sys
+from gpuledger.store import Store
+store = Store(sys.argv[1])
+for number in range(int(sys.argv[2])):
+    store.state.start_ingest("aws", f"file-{number}")
+"""
+
+
 def test_processes_share_the_state_database(store: Store) -> None:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        run_ids = pool.starmap(_start_run, [(store.home, n) for n in range(6)])
-    assert len(set(run_ids)) == 6
-    assert len(store.state.ingest_runs(limit=10)) == 6
-
-
-def _start_run(home: str, number: int) -> str:
-    return Store(home).state.start_ingest("aws", f"file-{number}")
+    runs = [subprocess.Popen([sys.executable, "-c", _RUNS, store.home, "20"]) for _ in range(3)]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0, 0]
+    assert len(store.state.ingest_runs(limit=100)) == 60

@@ -143,7 +143,8 @@ def prepare_costs(
     rows are summed per day. The period's rows are read once, here. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
     :data:`AMOUNT`, :data:`GPU_HOURS` and :data:`GPUS` (largest ``x_GpuCount``).
     """
-    telemetry = hourly.select(Usage.ResourceId).unique().with_columns(pl.lit(True).alias(TELEMETRY))
+    # A plain list test, not a join: a join would make the streaming engine hold the cost rows.
+    measured = hourly.select(Usage.ResourceId).unique().collect().to_series()
     duration_h = (
         pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
     ).dt.total_seconds() / 3600.0
@@ -157,9 +158,11 @@ def prepare_costs(
             nature().alias(NATURE),
         )
         .with_columns(pool_name(settings).alias(POOL))
-        .join(telemetry, on=Alloc.ResourceId, how="left")
         .with_columns(
-            (pl.col(TELEMETRY).fill_null(False) & pl.col(POOL).is_null()).alias(TELEMETRY),
+            (
+                pl.col(Alloc.ResourceId).is_in(measured.implode()).fill_null(False)
+                & pl.col(POOL).is_null()
+            ).alias(TELEMETRY),
             pl.when((pl.col(NATURE) == "usage") & (pl.col(Cost.x_GpuCount) > 0))
             .then(pl.col(Cost.x_GpuCount) * duration_h)
             .otherwise(0.0)
@@ -177,7 +180,7 @@ def prepare_costs(
     selected = rows.select(*keys, *measures)
     # Telemetry rows stay as they are (each hour is weighed on its own); the rest sum per day,
     # streamed, so only the sums are ever held in memory.
-    telemetry_rows = selected.filter(pl.col(TELEMETRY)).collect()
+    telemetry_rows = selected.filter(pl.col(TELEMETRY)).collect(engine="streaming")
     by_day = (
         selected.filter(~pl.col(TELEMETRY))
         .group_by(keys)

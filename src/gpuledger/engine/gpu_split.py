@@ -79,15 +79,19 @@ def charge_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Cost rows once per hour of their charge period, with the hour's share of the row.
 
     A row billed per day or month is weighed over each hour it covers (by overlap), a point-in-time
-    row (zero length) falls entirely in its hour.
+    row (zero length) falls entirely in its hour. Rows of exactly one whole hour — nearly all of
+    them — are their own hour, weight 1, without building a list of hours.
     """
     start, end = pl.col(Cost.ChargePeriodStart), pl.col(Cost.ChargePeriodEnd)
+    hourly = (end - start == timedelta(hours=1)) & (start.dt.truncate("1h") == start)
     last = pl.max_horizontal(end - timedelta(microseconds=1), start)
     hour = pl.col(gw.HOUR)
     overlap = pl.min_horizontal(end, hour + timedelta(hours=1)) - pl.max_horizontal(start, hour)
     length = (end - start).dt.total_seconds()
-    return (
-        rows.with_columns(pl.datetime_ranges(start.dt.truncate("1h"), last, "1h").alias(gw.HOUR))
+    whole = rows.filter(hourly).with_columns(start.alias(gw.HOUR), pl.lit(1.0).alias("_weight"))
+    spread = (
+        rows.filter(~hourly)
+        .with_columns(pl.datetime_ranges(start.dt.truncate("1h"), last, "1h").alias(gw.HOUR))
         .explode(gw.HOUR)
         .with_columns(
             pl.when(length > 0)
@@ -96,6 +100,7 @@ def charge_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
             .alias("_weight")
         )
     )
+    return pl.concat([whole, spread], how="vertical")
 
 
 def workload_pieces(
@@ -104,7 +109,16 @@ def workload_pieces(
     """Rule 2: the float part of each source group each workload used, with its labels."""
     factor = pl.col("_weight") * pl.col(FRACTION)
     used = (
-        charge_hours(keyed.with_columns(pl.col(AMOUNT).cast(pl.Float64).alias("_amount_f")))
+        charge_hours(
+            keyed.select(
+                SOURCE,
+                Alloc.ResourceId,
+                Cost.ChargePeriodStart,
+                Cost.ChargePeriodEnd,
+                pl.col(AMOUNT).cast(pl.Float64).alias("_amount_f"),
+                GPU_HOURS,
+            )
+        )
         .join(fractions, on=[Alloc.ResourceId, gw.HOUR], how="inner")
         .group_by(SOURCE, gw.TEAM_LABEL, gw.MODEL_LABEL, gw.WORKLOAD)
         .agg(

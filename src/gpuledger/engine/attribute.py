@@ -74,11 +74,9 @@ from gpuledger.engine.rules import (
     OWNER_RULE,
     OWNER_TEAM,
     OWNER_WORKLOAD,
-    TAG_ANSWERS,
     cost_type,
     nature,
     pool_name,
-    tag_answers,
     with_owners,
 )
 from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
@@ -129,9 +127,11 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
 
 
 def _rule_inputs(settings: Settings) -> list[str]:
-    """Cost columns the account and regex rules read, beyond the allocation's own columns."""
+    """Cost columns the ownership rules read, beyond the allocation's own columns."""
     regex_fields = {rule.field for rule in settings.rules.regex}
-    return sorted({Cost.SubAccountName, *regex_fields} - {Cost.ResourceId, Cost.ServiceName})
+    return sorted(
+        {Cost.Tags, Cost.SubAccountName, *regex_fields} - {Cost.ResourceId, Cost.ServiceName}
+    )
 
 
 def prepare_costs(
@@ -148,16 +148,16 @@ def prepare_costs(
     duration_h = (
         pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
     ).dt.total_seconds() / 3600.0
-    period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period)
     rows = (
-        period_rows.with_columns(
+        cost.filter(pl.col(Cost.x_BillingPeriod) == period)
+        .with_columns(
             pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
             pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId).alias(Alloc.ResourceId),
             pl.col(Cost.ChargePeriodStart).dt.date().alias(Alloc.day),
             pl.col(Cost.BillingCurrency).alias(Alloc.currency),
             nature().alias(NATURE),
         )
-        .with_columns(pool_name(settings).alias(POOL), *tag_answers(period_rows, settings))
+        .with_columns(pool_name(settings).alias(POOL))
         .with_columns(
             (
                 pl.col(Alloc.ResourceId).is_in(measured.implode()).fill_null(False)
@@ -169,7 +169,7 @@ def prepare_costs(
             .alias(GPU_HOURS),
         )
     )
-    keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings), *TAG_ANSWERS]
+    keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings)]
     measures = [
         pl.col(AMOUNT),
         pl.col(GPU_HOURS),
@@ -243,7 +243,7 @@ def attribute(
     hourly = gw.reduce_usage(usage, start, end).lazy()
     prepared = (
         with_owners(prepare_costs(cost, hourly, settings, period), settings)
-        .drop(_rule_inputs(settings))  # names have said what they had to say
+        .drop(_rule_inputs(settings))  # tags and names have said what they had to say
         .collect(engine="in-memory")
         .lazy()
     )

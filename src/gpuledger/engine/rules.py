@@ -145,56 +145,35 @@ def canonical_teams(names: pl.Expr, settings: Settings) -> pl.Expr:
     return names.map_batches(_map, return_dtype=pl.String, is_elementwise=True)
 
 
-TAG_TEAM: Final = "_tag_team"
-TAG_RULE: Final = "_tag_rule"
-TAG_MODEL: Final = "_tag_model"
-TAG_WORKLOAD: Final = "_tag_workload"
-TAG_ANSWERS: Final = (TAG_TEAM, TAG_RULE, TAG_MODEL, TAG_WORKLOAD)
-_TAG_TEXT: Final = "_tag_text"
-_PAIR, _ITEM = "\x1f", "\x1e"  # separators that tag keys and values do not contain
+_TAG_TEAM: Final = "_tag_team"
+_TAG_RULE: Final = "_tag_rule"
+_TAG_MODEL: Final = "_tag_model"
+_TAG_WORKLOAD: Final = "_tag_workload"
 
 
-def tag_text() -> pl.Expr:
-    """A row's tags as one string (``key␟value␞…``): a cheap key for its tag set."""
-    pair = pl.concat_str(
-        pl.element().struct.field("key"),
-        pl.lit(_PAIR),
-        pl.element().struct.field("value").fill_null(""),
-    )
-    return pl.col(Cost.Tags).list.eval(pair).list.join(_ITEM)
+def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
+    """What the tags of each distinct tag set say: team (canonical), its rule, model, workload.
 
-
-def tag_answers(rows: pl.LazyFrame, settings: Settings) -> list[pl.Expr]:
-    """Expressions giving each row what its tags say: :data:`TAG_ANSWERS` (team canonical).
-
-    Rows share a handful of tag sets, so the tags are read once per distinct set (found in one
-    streamed pass) and each row looks its answers up by its tag text — no join, no nested keys.
+    Rows share a handful of tag sets, so reading tags once per set and joining the answer back
+    is much cheaper than reading them on every row.
     """
-    texts = rows.select(tag_text().alias(_TAG_TEXT)).unique().collect(engine="streaming")
-    pairs = pl.element().str.split_exact(_PAIR, 1).struct.rename_fields(["key", "value"])
-    sets = texts.with_columns(pl.col(_TAG_TEXT).str.split(_ITEM).list.eval(pairs).alias(Cost.Tags))
     team, rule = first_tag(settings.tags.team)
     model, _ = first_tag(settings.tags.model)
     workload, _ = first_tag(settings.tags.workload)
-    answers = sets.filter(pl.col(_TAG_TEXT).is_not_null()).select(
-        _TAG_TEXT,
-        canonical_teams(team, settings).alias(TAG_TEAM),
-        rule.alias(TAG_RULE),
-        model.alias(TAG_MODEL),
-        workload.alias(TAG_WORKLOAD),
+    return (
+        frame.select(Cost.Tags)
+        .unique()
+        .with_columns(
+            canonical_teams(team, settings).alias(_TAG_TEAM),
+            rule.alias(_TAG_RULE),
+            model.alias(_TAG_MODEL),
+            workload.alias(_TAG_WORKLOAD),
+        )
     )
-    text = tag_text()
-    keys = answers[_TAG_TEXT].to_list()
-    return [
-        text.replace_strict(
-            keys, answers[name].to_list(), default=None, return_dtype=pl.String
-        ).alias(name)
-        for name in TAG_ANSWERS
-    ]
 
 
 def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
-    """``frame`` (with :data:`TAG_ANSWERS`) with the owner of each row by the precedence above.
+    """``frame`` with the owner of each row by the precedence above, as four columns.
 
     :data:`OWNER_TEAM` (canonical, ``(unallocated)`` when no rule matches), :data:`OWNER_RULE`,
     :data:`OWNER_MODEL` (model tag, else the regex rule's model, else ``(unlabelled)``) and
@@ -202,20 +181,21 @@ def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
     """
     account = account_team(settings)
     regex_team, regex_model, regex_rule = regex_owner(settings)
-    team = pl.col(TAG_TEAM)
-    return frame.with_columns(
+    team = pl.col(_TAG_TEAM)
+    tagged = frame.join(tag_owners(frame, settings), on=Cost.Tags, how="left", nulls_equal=True)
+    return tagged.with_columns(
         pl.coalesce(team, account, regex_team, pl.lit(UNALLOCATED)).alias(OWNER_TEAM),
         pl.when(team.is_not_null())
-        .then(pl.col(TAG_RULE))
+        .then(pl.col(_TAG_RULE))
         .when(account.is_not_null())
         .then(pl.lit("account-map"))
         .when(regex_team.is_not_null())
         .then(regex_rule)
         .otherwise(pl.lit("unallocated"))
         .alias(OWNER_RULE),
-        pl.coalesce(pl.col(TAG_MODEL), regex_model, pl.lit(UNLABELLED)).alias(OWNER_MODEL),
-        pl.col(TAG_WORKLOAD).alias(OWNER_WORKLOAD),
-    ).drop(TAG_ANSWERS)
+        pl.coalesce(pl.col(_TAG_MODEL), regex_model, pl.lit(UNLABELLED)).alias(OWNER_MODEL),
+        pl.col(_TAG_WORKLOAD).alias(OWNER_WORKLOAD),
+    ).drop(_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
 
 
 def pool_match(pool: SharedPool) -> pl.Expr:

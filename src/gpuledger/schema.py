@@ -504,7 +504,9 @@ def conform(frame: pl.LazyFrame, table: str, *, source: str = "") -> pl.LazyFram
     )
 
 
-def validate(frame: pl.DataFrame, table: str, *, source: str = "") -> pl.DataFrame:
+def validate(
+    frame: pl.DataFrame, table: str, *, source: str = "", row_offset: int = 0
+) -> pl.DataFrame:
     """Check a frame against a canonical table and return it with the schema's exact dtypes.
 
     Raises :class:`SchemaError` naming the column and what was expected for a missing required
@@ -535,26 +537,32 @@ def validate(frame: pl.DataFrame, table: str, *, source: str = "") -> pl.DataFra
     for name in sorted(spec.required):
         nulls = frame.get_column(name).null_count()
         if nulls:
-            first = frame.with_row_index("_row").filter(pl.col(name).is_null())["_row"][0]
+            first = frame.with_row_index("_row", offset=row_offset).filter(pl.col(name).is_null())[
+                "_row"
+            ][0]
             raise SchemaError(
                 f"{where}{table}: {nulls} null value(s) in required column {name!r}",
                 row=int(first),
                 column=name,
                 expected="a value in every row",
             )
-    _check_domain(frame, table, where)
+    _check_domain(frame, table, where, row_offset)
     return frame
 
 
-def _check_domain(frame: pl.DataFrame, table: str, where: str) -> None:
+def _check_domain(frame: pl.DataFrame, table: str, where: str, row_offset: int) -> None:
     """Value rules that types cannot express."""
     if table == "cost":
-        _check_allowed(frame, Cost.ChargeCategory, CHARGE_CATEGORIES, table, where)
-        _check_allowed(frame, Cost.PricingCategory, PRICING_CATEGORIES, table, where)
-        _check_not_before(frame, Cost.ChargePeriodEnd, Cost.ChargePeriodStart, table, where)
-        _check_not_before(frame, Cost.BillingPeriodEnd, Cost.BillingPeriodStart, table, where)
+        _check_allowed(frame, Cost.ChargeCategory, CHARGE_CATEGORIES, table, where, row_offset)
+        _check_allowed(frame, Cost.PricingCategory, PRICING_CATEGORIES, table, where, row_offset)
+        _check_not_before(
+            frame, Cost.ChargePeriodEnd, Cost.ChargePeriodStart, table, where, row_offset
+        )
+        _check_not_before(
+            frame, Cost.BillingPeriodEnd, Cost.BillingPeriodStart, table, where, row_offset
+        )
     elif table == "gpu_usage":
-        bad = frame.with_row_index("_row").filter(
+        bad = frame.with_row_index("_row", offset=row_offset).filter(
             (pl.col(Usage.bucket_seconds) <= 0)
             | (pl.col(Usage.active_seconds) < 0)
             | (pl.col(Usage.active_seconds) > pl.col(Usage.bucket_seconds))
@@ -568,13 +576,18 @@ def _check_domain(frame: pl.DataFrame, table: str, where: str) -> None:
                 "0 <= sm_util <= 100",
             )
     elif table == "allocation":
-        _check_allowed(frame, Alloc.cost_type, COST_TYPES, table, where)
+        _check_allowed(frame, Alloc.cost_type, COST_TYPES, table, where, row_offset)
 
 
 def _check_allowed(
-    frame: pl.DataFrame, column: str, allowed: frozenset[str], table: str, where: str
+    frame: pl.DataFrame,
+    column: str,
+    allowed: frozenset[str],
+    table: str,
+    where: str,
+    row_offset: int,
 ) -> None:
-    bad = frame.with_row_index("_row").filter(
+    bad = frame.with_row_index("_row", offset=row_offset).filter(
         pl.col(column).is_not_null() & ~pl.col(column).is_in(sorted(allowed))
     )
     if bad.height:
@@ -586,8 +599,10 @@ def _check_allowed(
         )
 
 
-def _check_not_before(frame: pl.DataFrame, end: str, start: str, table: str, where: str) -> None:
-    bad = frame.with_row_index("_row").filter(pl.col(end) < pl.col(start))
+def _check_not_before(
+    frame: pl.DataFrame, end: str, start: str, table: str, where: str, row_offset: int
+) -> None:
+    bad = frame.with_row_index("_row", offset=row_offset).filter(pl.col(end) < pl.col(start))
     if bad.height:
         raise SchemaError(
             f"{where}{table}: {end} before {start} (negative duration)",

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from gpuledger.errors import StoreError
+from gpuledger.errors import GpuledgerError, StoreError
 from gpuledger.schema import TABLES, empty, validate
 from gpuledger.state import StateDB
 
@@ -105,7 +106,7 @@ class Store:
     def replace_partitions(
         self,
         table: str,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | pl.LazyFrame,
         keys: Sequence[str],
         *,
         replace: Sequence[Mapping[str, str]] | None = None,
@@ -114,42 +115,55 @@ class Store:
 
         ``replace`` lists extra key combinations to clear even though ``frame`` has no rows for
         them (a restated export that dropped an account, say). Returns the new table version.
-        The frame is validated against the table first; on any error the table is unchanged.
+
+        A DataFrame is validated whole before anything is written. A LazyFrame (millions of
+        staged rows) is streamed: it is read and validated in chunks while Delta writes them, so
+        memory stays bounded by the chunk size; an invalid chunk aborts the write before its
+        commit. Either way, on any error the table is unchanged.
         """
-        spec = TABLES[table]
-        frame = validate(frame, table)
-        combos = frame.select(keys).unique().to_dicts() + [dict(c) for c in replace or []]
+        if isinstance(frame, pl.LazyFrame):
+            validate(frame.head(0).collect(), table)  # columns and types, before any read
+            found = frame.select(keys).unique().collect(engine="streaming").to_dicts()
+            failures: list[GpuledgerError] = []
+            data: Any = _validated_stream(frame, table, failures)
+        else:
+            checked = validate(frame, table)
+            found = checked.select(keys).unique().to_dicts()
+            failures = []
+            # Newest Arrow level: string views stay views, so millions of rows are not copied.
+            data = checked.to_arrow(compat_level=pl.CompatLevel.newest())
+        combos = found + [dict(c) for c in replace or []]
         if not combos:
             return self.version(table) or 0
         predicate = " OR ".join(
             "(" + " AND ".join(f"{key} = {_sql_literal(combo[key])}" for key in keys) + ")"
             for combo in _distinct(combos)
         )
-        # Newest Arrow level: string views stay views, so millions of rows are not copied.
-        arrow = frame.to_arrow(compat_level=pl.CompatLevel.newest())
-        with self._write_lock(table):
-            try:
-                if self._delta(table) is None:
-                    write_deltalake(
-                        self.uri(table),
-                        arrow,
-                        mode="overwrite",
-                        partition_by=list(spec.partition_by) or None,
-                        storage_options=self.storage_options or None,
-                    )
-                else:
-                    write_deltalake(
-                        self.uri(table),
-                        arrow,
-                        mode="overwrite",
-                        predicate=predicate,
-                        storage_options=self.storage_options or None,
-                    )
-            except Exception as exc:  # delta-rs raises several unrelated types
-                raise StoreError(f"could not write table {table!r}: {exc}") from exc
+        self._overwrite(table, data, predicate, failures)
         version = self.version(table)
         assert version is not None
         return version
+
+    def _overwrite(
+        self, table: str, data: Any, predicate: str, failures: list[GpuledgerError]
+    ) -> None:
+        """One Delta commit replacing the rows that match ``predicate`` with ``data``."""
+        first_write = self._delta(table) is None
+        partition_by = list(TABLES[table].partition_by) or None
+        with self._write_lock(table):
+            try:
+                write_deltalake(
+                    self.uri(table),
+                    data,
+                    mode="overwrite",
+                    partition_by=partition_by if first_write else None,
+                    predicate=None if first_write else predicate,
+                    storage_options=self.storage_options or None,
+                )
+            except Exception as exc:  # delta-rs raises several unrelated types
+                if failures:  # the stream refused a chunk: report that, not delta's wrapper
+                    raise failures[0] from exc
+                raise StoreError(f"could not write table {table!r}: {exc}") from exc
 
     def append(self, table: str, frame: pl.DataFrame) -> int:
         """Append rows (telemetry, quarantine) after validation; returns the new version."""
@@ -169,6 +183,30 @@ class Store:
         version = self.version(table)
         assert version is not None
         return version
+
+
+STREAM_CHUNK_ROWS = 250_000
+
+
+def _validated_stream(
+    frame: pl.LazyFrame, table: str, failures: list[GpuledgerError]
+) -> pa.RecordBatchReader:
+    """Arrow batches of ``frame`` in chunks, each validated; a refusal is kept in ``failures``."""
+    schema = empty(table).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        # Slices, not collect_batches: the latter reads ahead of the writer and holds gigabytes.
+        total = frame.select(pl.len()).collect(engine="streaming").item()
+        for offset in range(0, total, STREAM_CHUNK_ROWS):
+            chunk = frame.slice(offset, STREAM_CHUNK_ROWS).collect(engine="streaming")
+            try:
+                checked = validate(chunk, table, row_offset=offset)
+            except GpuledgerError as exc:
+                failures.append(exc)
+                raise
+            yield from checked.to_arrow(compat_level=pl.CompatLevel.oldest()).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _sql_literal(value: object) -> str:

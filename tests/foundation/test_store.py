@@ -155,3 +155,35 @@ def test_processes_share_the_state_database(store: Store) -> None:
     runs = [subprocess.Popen([sys.executable, "-c", _RUNS, store.home, "20"]) for _ in range(3)]
     assert [run.wait(timeout=120) for run in runs] == [0, 0, 0]
     assert len(store.state.ingest_runs(limit=100)) == 60
+
+
+def test_a_lazy_frame_is_streamed_in_validated_chunks(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gpuledger.store.STREAM_CHUNK_ROWS", 4)
+    staged = tmp_path / "staged.parquet"
+    pl.concat([_partition("111", "1", rows=5), _partition("222", "2", rows=6)]).write_parquet(
+        staged
+    )
+    store.replace_partitions("cost", pl.scan_parquet(staged), PARTITION_KEYS)
+    assert _totals(store) == {"111": (5, Decimal("5")), "222": (6, Decimal("12"))}
+
+
+def test_an_invalid_row_deep_in_a_stream_leaves_the_table_unchanged(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gpuledger.store.STREAM_CHUNK_ROWS", 4)
+    version = store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    rows = _partition("111", "3", rows=10).with_row_index("n")
+    rows = rows.with_columns(
+        pl.when(pl.col("n") == 9)
+        .then(pl.lit("Bogus"))
+        .otherwise(pl.col(Cost.ChargeCategory))
+        .alias(Cost.ChargeCategory)
+    ).drop("n")
+    rows.write_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(SchemaError) as caught:
+        store.replace_partitions("cost", pl.scan_parquet(tmp_path / "bad.parquet"), PARTITION_KEYS)
+    assert caught.value.row == 9
+    assert store.version("cost") == version
+    assert _totals(store) == {"111": (3, Decimal("3"))}

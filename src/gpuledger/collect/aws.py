@@ -41,33 +41,33 @@ SOURCE = "aws"
 
 def ingest(store: Store, settings: Settings, src: str, **options: Any) -> IngestResult:
     """Ingest every AWS billing delivery under ``src`` into the store."""
-    return ingest_cost(store, SOURCE, src, lambda run_id: read_batch(src))
+    with TemporaryDirectory(prefix="gpuledger-aws-") as staging:
+        return ingest_cost(store, SOURCE, src, lambda run_id: read_batch(src, Path(staging)))
 
 
-def read_batch(src: str) -> CostBatch:
+def read_batch(src: str, staging: Path) -> CostBatch:
     """All rows of the current deliveries under ``src``, their refused rows and delivery facts.
 
-    Each file's rows are staged to a local Parquet file as soon as they are mapped and read back
-    once at the end, so the batch is one compact allocation and never sits next to the working
-    memory of the file being mapped.
+    Each file's rows are staged to a Parquet file in ``staging`` as soon as they are mapped; the
+    batch is a lazy scan of those files, which the store streams into Delta in chunks. Memory
+    therefore holds one source file's working set, never the whole month.
     """
     deliveries = find_deliveries(src)
     refused: list[pl.DataFrame] = []
     delivery_of: dict[str, AwsDelivery] = {}
     staged: list[Path] = []
     files = [(d, f) for d in deliveries for f in d.files]
-    with TemporaryDirectory(prefix="gpuledger-aws-") as staging, progress_bar() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"AWS {src}", total=len(files))
         for number, (delivery, file) in enumerate(files):
             file_rows, file_refused, _ = read_file(file)
-            staged.append(Path(staging) / f"{number:06d}.parquet")
-            _in_cost_columns(file_rows).write_parquet(
-                staged[-1], compression="lz4", statistics=False
-            )
+            staged.append(staging / f"{number:06d}.parquet")
+            _in_cost_columns(file_rows).write_parquet(staged[-1], compression="lz4")
+            del file_rows
             refused.append(file_refused)
             delivery_of[file.uri] = delivery
             progress.advance(task)
-        frame = pl.read_parquet(staged) if staged else pl.DataFrame(schema=COST_SCHEMA)
+    frame = pl.scan_parquet(staged) if staged else pl.LazyFrame(schema=COST_SCHEMA)
     return CostBatch(
         rows=frame,
         quarantine=_concat(refused, QUARANTINE_SCHEMA),
@@ -91,20 +91,20 @@ def _concat(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
     return pl.concat(present, how="diagonal_relaxed", rechunk=False)
 
 
-def period_deliveries(rows: pl.DataFrame, delivery_of: dict[str, AwsDelivery]) -> list[Delivery]:
+def period_deliveries(
+    rows: pl.DataFrame | pl.LazyFrame, delivery_of: dict[str, AwsDelivery]
+) -> list[Delivery]:
     """Per (billing account, period): the delivery it came from and whether it is invoiced."""
-    if rows.is_empty():
-        return []
-    facts = rows.select(
-        Cost.BillingAccountId, Cost.BillingPeriodStart, Cost.x_SourceFile, Cost.x_InvoiceId
-    )  # only what is needed: grouping the whole frame would copy every column
     periods = (
-        facts.group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
+        rows.lazy()
+        .select(Cost.BillingAccountId, Cost.BillingPeriodStart, Cost.x_SourceFile, Cost.x_InvoiceId)
+        .group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
         .agg(
             pl.col(Cost.x_SourceFile).first().alias("file"),
             pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
         )
         .sort(Cost.BillingAccountId, "period")
+        .collect(engine="streaming")
     )
     return [
         Delivery(

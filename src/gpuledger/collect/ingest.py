@@ -4,9 +4,11 @@ A collector turns its source into a :class:`CostBatch` (canonical rows plus the 
 and never writes the store itself. :func:`ingest_cost` then, in this order:
 
 1. stamps lineage (``x_Source``, ``x_IngestId``, ``x_BillingPeriod``) on every row;
-2. validates the whole batch against the ``cost`` schema: any error aborts before a write;
-3. replaces the quarantine rows of the touched partitions;
-4. replaces the (source, billing account, billing period) partitions of ``cost`` in one commit;
+2. checks that each (billing account, period) is billed in one currency;
+3. replaces the (source, billing account, billing period) partitions of ``cost`` in one commit,
+   validating every row on the way (in chunks when the batch is lazy, so memory stays bounded);
+   an invalid row aborts the write before its commit;
+4. replaces the quarantine rows of the touched partitions;
 5. records each period's delivery and invoice state, and the run, in SQLite.
 
 A failure at any step leaves the earlier ``cost`` version in place and records the run as failed.
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from gpuledger.errors import GpuledgerError, InputError
+from gpuledger.errors import GpuledgerError, InputError, SchemaError
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine, validate
 from gpuledger.store import Store
 
@@ -40,7 +42,7 @@ class Delivery:
 class CostBatch:
     """A collector's output: canonical rows, refused rows, and per-period delivery facts."""
 
-    rows: pl.DataFrame
+    rows: pl.DataFrame | pl.LazyFrame  # lazy (staged files) to stream millions of rows
     quarantine: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA))
     deliveries: list[Delivery] = field(default_factory=list)
 
@@ -74,22 +76,26 @@ def ingest_cost(
     run_id = store.state.start_ingest(source, src)
     try:
         batch = read(run_id)
-        rows = batch.rows.with_columns(
+        _check_stampable(batch.rows, src)
+        rows = batch.rows.lazy().with_columns(
             pl.lit(source).alias(Cost.x_Source),
             pl.lit(run_id).alias(Cost.x_IngestId),
             billing_period_of().alias(Cost.x_BillingPeriod),
         )
-        rows = validate(rows, "cost", source=src)
-        _check_one_currency(rows, src)
-        partitions = sorted(
-            (str(r[Cost.BillingAccountId]), str(r[Cost.x_BillingPeriod]))
-            for r in rows.select(Cost.BillingAccountId, Cost.x_BillingPeriod).unique().to_dicts()
+        validate(rows.head(0).collect(), "cost", source=src)  # columns and types first
+        facts = _partition_facts(rows)
+        _check_one_currency(facts, src)
+        partitions = [(str(a), str(p)) for a, p in facts.select(PARTITION_KEYS[1:]).iter_rows()]
+        row_count = int(facts["rows"].sum())
+        quarantine = validate(
+            batch.quarantine.with_columns(
+                pl.lit(source).alias(Quarantine.x_Source),
+                pl.lit(run_id).alias(Quarantine.x_IngestId),
+            ),
+            "quarantine",
         )
-        quarantine = batch.quarantine.with_columns(
-            pl.lit(source).alias(Quarantine.x_Source), pl.lit(run_id).alias(Quarantine.x_IngestId)
-        )
+        version = store.replace_partitions("cost", rows, PARTITION_KEYS) if row_count else None
         _replace_quarantine(store, source, quarantine, partitions)
-        version = store.replace_partitions("cost", rows, PARTITION_KEYS) if rows.height else None
         for delivery in batch.deliveries:
             store.state.record_billing_period(
                 source,
@@ -104,22 +110,41 @@ def ingest_cost(
     store.state.finish_ingest(
         run_id,
         status="ok",
-        rows=rows.height,
+        rows=row_count,
         quarantined=quarantine.height,
         partitions=[list(p) for p in partitions],
     )
-    return IngestResult(run_id, source, rows.height, quarantine.height, partitions, version)
+    return IngestResult(run_id, source, row_count, quarantine.height, partitions, version)
 
 
-def _check_one_currency(rows: pl.DataFrame, src: str) -> None:
-    """One billing period of one account is billed in one currency; a mix means a broken file."""
-    mixed = (
-        # select first: grouping the whole frame copies every column (millions of CUR rows)
+def _partition_facts(rows: pl.LazyFrame) -> pl.DataFrame:
+    """Rows and currencies per (billing account, period), in one streaming pass."""
+    return (
         rows.select(Cost.BillingAccountId, Cost.x_BillingPeriod, Cost.BillingCurrency)
         .group_by(Cost.BillingAccountId, Cost.x_BillingPeriod)
-        .agg(pl.col(Cost.BillingCurrency).unique().sort().alias("currencies"))
-        .filter(pl.col("currencies").list.len() > 1)
+        .agg(
+            pl.len().alias("rows"),
+            pl.col(Cost.BillingCurrency).drop_nulls().unique().sort().alias("currencies"),
+        )
+        .sort(Cost.BillingAccountId, Cost.x_BillingPeriod)
+        .collect(engine="streaming")
     )
+
+
+def _check_stampable(rows: pl.DataFrame | pl.LazyFrame, src: str) -> None:
+    """The lineage step derives the partition key from BillingPeriodStart: it must be there."""
+    names = set(rows.collect_schema().names())
+    if Cost.BillingPeriodStart not in names:
+        raise SchemaError(
+            f"{src}: cost: missing required column(s) {Cost.BillingPeriodStart}",
+            column=Cost.BillingPeriodStart,
+            expected="the columns of the cost table",
+        )
+
+
+def _check_one_currency(facts: pl.DataFrame, src: str) -> None:
+    """One billing period of one account is billed in one currency; a mix means a broken file."""
+    mixed = facts.filter(pl.col("currencies").list.len() > 1)
     if mixed.height:
         first = mixed.row(0, named=True)
         raise InputError(

@@ -74,9 +74,11 @@ from gpuledger.engine.rules import (
     OWNER_RULE,
     OWNER_TEAM,
     OWNER_WORKLOAD,
+    TAG_ANSWERS,
     cost_type,
     nature,
     pool_name,
+    tag_owners,
     with_owners,
 )
 from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
@@ -87,7 +89,6 @@ from gpuledger.schema import (
     MONEY,
     UNALLOCATED,
     UNLABELLED,
-    UTC_TIME,
     Alloc,
     Cost,
     Usage,
@@ -112,7 +113,6 @@ SOURCE_KEYS: Final = (
     Alloc.currency,
 )
 LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
-_CHARGE_PERIOD: Final = (Cost.ChargePeriodStart, Cost.ChargePeriodEnd)
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -127,20 +127,18 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
 
 
 def _rule_inputs(settings: Settings) -> list[str]:
-    """Cost columns the ownership rules read, beyond the allocation's own columns."""
+    """Cost columns the account and regex rules read, beyond the allocation's own columns."""
     regex_fields = {rule.field for rule in settings.rules.regex}
-    return sorted(
-        {Cost.Tags, Cost.SubAccountName, *regex_fields} - {Cost.ResourceId, Cost.ServiceName}
-    )
+    return sorted({Cost.SubAccountName, *regex_fields} - {Cost.ResourceId, Cost.ServiceName})
 
 
 def prepare_costs(
     cost: pl.LazyFrame, hourly: pl.LazyFrame, settings: Settings, period: str
-) -> pl.LazyFrame:
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The period's cost rows reduced to the columns the rules need, summed where rules agree.
 
-    Rows of telemetry instances keep their charge period (rule 2 weighs each hour of it); other
-    rows are summed per day. The period's rows are read once, here. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
+    Returns two frames: the rows of telemetry instances, which keep their charge period (rule 2
+    weighs each hour of it), and all other rows summed per day (pool rows among them). The period's rows are read once, here. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
     :data:`AMOUNT`, :data:`GPU_HOURS` and :data:`GPUS` (largest ``x_GpuCount``).
     """
     # A plain list test, not a join: a join would make the streaming engine hold the cost rows.
@@ -148,9 +146,11 @@ def prepare_costs(
     duration_h = (
         pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
     ).dt.total_seconds() / 3600.0
+    period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period)
+    # What each distinct tag set says, found once and joined on: rows never carry their tags on.
+    answers = tag_owners(period_rows, settings).collect(engine="streaming")
     rows = (
-        cost.filter(pl.col(Cost.x_BillingPeriod) == period)
-        .with_columns(
+        period_rows.with_columns(
             pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
             pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId).alias(Alloc.ResourceId),
             pl.col(Cost.ChargePeriodStart).dt.date().alias(Alloc.day),
@@ -158,6 +158,7 @@ def prepare_costs(
             nature().alias(NATURE),
         )
         .with_columns(pool_name(settings).alias(POOL))
+        .join(answers.lazy(), on=Cost.Tags, how="left", nulls_equal=True)
         .with_columns(
             (
                 pl.col(Alloc.ResourceId).is_in(measured.implode()).fill_null(False)
@@ -169,7 +170,7 @@ def prepare_costs(
             .alias(GPU_HOURS),
         )
     )
-    keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings)]
+    keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings), *TAG_ANSWERS]
     measures = [
         pl.col(AMOUNT),
         pl.col(GPU_HOURS),
@@ -185,10 +186,9 @@ def prepare_costs(
         selected.filter(~pl.col(TELEMETRY))
         .group_by(keys)
         .agg(pl.col(AMOUNT).sum(), pl.col(GPU_HOURS).sum(), pl.col(GPUS).max())
-        .with_columns(pl.lit(None, dtype=UTC_TIME).alias(c) for c in _CHARGE_PERIOD)
         .collect(engine="streaming")
     )
-    return pl.concat([telemetry_rows, by_day], how="diagonal").lazy()
+    return telemetry_rows.lazy(), by_day.lazy()
 
 
 def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:
@@ -241,18 +241,14 @@ def attribute(
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
     hourly = gw.reduce_usage(usage, start, end).lazy()
-    prepared = (
-        with_owners(prepare_costs(cost, hourly, settings, period), settings)
-        .drop(_rule_inputs(settings))  # tags and names have said what they had to say
-        .collect(engine="in-memory")
-        .lazy()
+    by_hour, by_day = (
+        with_owners(rows, settings).drop(_rule_inputs(settings)).collect(engine="in-memory").lazy()
+        for rows in prepare_costs(cost, hourly, settings, period)
     )
-    owned = owned_allocation(prepared.filter(pl.col(POOL).is_null() & ~pl.col(TELEMETRY)))
-    measured = telemetry_allocation(
-        prepared.filter(pl.col(TELEMETRY)), hourly, settings, SOURCE_KEYS
-    )
+    owned = owned_allocation(by_day.filter(pl.col(POOL).is_null()))
+    measured = telemetry_allocation(by_hour, hourly, settings, SOURCE_KEYS)
     direct = pl.concat([owned, measured], how="vertical").collect(engine="in-memory").lazy()
-    pooled = pooled_allocation(prepared.filter(pl.col(POOL).is_not_null()), direct, settings)
+    pooled = pooled_allocation(by_day.filter(pl.col(POOL).is_not_null()), direct, settings)
     return (
         pl.concat([direct, pooled], how="vertical")
         .group_by([*SOURCE_KEYS, *LABELS])

@@ -212,7 +212,11 @@ def telemetry_allocation(
     rank), so the splitting below groups by one integer instead of seventeen columns.
     """
     group = [*source_keys, *OWNER]
-    keyed = rows.with_columns(pl.struct(group).rank("dense").alias(SOURCE)).collect().lazy()
+    keyed = (
+        rows.with_columns(pl.struct(group).rank("dense").alias(SOURCE))
+        .collect(engine="in-memory")
+        .lazy()
+    )
     sources = (
         keyed.group_by(SOURCE)
         .agg(
@@ -221,11 +225,11 @@ def telemetry_allocation(
             pl.col(AMOUNT).cast(pl.Float64).sum().alias("_amount_f"),
             pl.col(GPU_HOURS).sum(),
         )
-        .collect()
+        .collect(engine="in-memory")
         .lazy()
     )
     fractions = hour_fractions(hourly, instance_gpus(rows, hourly))
-    used = workload_pieces(keyed, fractions, sources, settings)
+    used = workload_pieces(keyed, fractions, sources, settings).collect(engine="streaming").lazy()
     pieces = pl.concat([used, idle_pieces(sources, used, hourly, settings)], how="vertical")
     summed = pieces.group_by(SOURCE, *LABELS).agg(pl.col(PART).sum(), pl.col(Alloc.gpu_hours).sum())
     totals = summed.join(sources.select(SOURCE, AMOUNT), on=SOURCE, how="left")

@@ -149,6 +149,7 @@ _TAG_TEAM: Final = "_tag_team"
 _TAG_RULE: Final = "_tag_rule"
 _TAG_MODEL: Final = "_tag_model"
 _TAG_WORKLOAD: Final = "_tag_workload"
+TAG_ANSWERS: Final = (_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
 
 
 def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
@@ -173,7 +174,7 @@ def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
 
 
 def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
-    """``frame`` with the owner of each row by the precedence above, as four columns.
+    """``frame`` (with :data:`TAG_ANSWERS`) with the owner of each row by the precedence above.
 
     :data:`OWNER_TEAM` (canonical, ``(unallocated)`` when no rule matches), :data:`OWNER_RULE`,
     :data:`OWNER_MODEL` (model tag, else the regex rule's model, else ``(unlabelled)``) and
@@ -182,8 +183,7 @@ def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
     account = account_team(settings)
     regex_team, regex_model, regex_rule = regex_owner(settings)
     team = pl.col(_TAG_TEAM)
-    tagged = frame.join(tag_owners(frame, settings), on=Cost.Tags, how="left", nulls_equal=True)
-    return tagged.with_columns(
+    return frame.with_columns(
         pl.coalesce(team, account, regex_team, pl.lit(UNALLOCATED)).alias(OWNER_TEAM),
         pl.when(team.is_not_null())
         .then(pl.col(_TAG_RULE))

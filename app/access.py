@@ -9,8 +9,6 @@ finance when listed in ``[app] finance``, team lead of the teams whose ``lead`` 
 
 from __future__ import annotations
 
-import importlib.util
-
 import streamlit as st
 
 from gpuledger.config import Settings
@@ -34,11 +32,7 @@ def current_viewer(settings: Settings) -> Viewer:
         st.title("gpuledger")
         st.write("Sign in to see GPU cost, waste and recommendations.")
         st.button("Log in", on_click=st.login, type="primary")
-        if importlib.util.find_spec("authlib") is None:
-            st.caption(
-                "OIDC login needs Authlib on the server: `pip install 'streamlit[auth]'`,"
-                " and an `[auth]` section in `.streamlit/secrets.toml`."
-            )
+        st.caption("The identity provider is set in `[auth]` of `.streamlit/secrets.toml`.")
         st.stop()
     email = _signed_in_email()
     viewer = viewer_for(settings, email)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from rich.console import Console
 from rich.table import Table
@@ -45,8 +46,8 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
                 row["ProviderName"],
                 row["BillingAccountId"],
                 f"{row['rows']:,}",
-                f"{row['billed_cost']} {row['currency']}",
-                f"{row['effective_cost']} {row['currency']}",
+                f"{_money(row['billed_cost'])} {row['currency']}",
+                f"{_money(row['effective_cost'])} {row['currency']}",
                 "invoiced" if row["invoiced"] else "provisional",
             )
         console.print(table)
@@ -74,8 +75,8 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
         console.print("gpu_usage: no telemetry yet")
     for row in health.allocation:
         console.print(
-            f"allocation {row['x_BillingPeriod']}: {row['allocated']} {row['currency']} allocated,"
-            f" {row['unallocated'] or '0.00'} {row['currency']} (unallocated)",
+            f"allocation {row['x_BillingPeriod']}: {_money(row['allocated'])} {row['currency']} allocated,"
+            f" {_money(row['unallocated'])} {row['currency']} (unallocated)",
             highlight=False,
         )
     if health.unconfigured_teams:
@@ -106,3 +107,8 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
             f" to {', '.join(mail['recipients'])} after {mail['attempts']} attempt(s): {mail['error']}",
             highlight=False,
         )
+
+
+def _money(amount: str | None) -> str:
+    """A stored amount (decimal text) with thousands separators; none is zero."""
+    return f"{Decimal(amount or '0'):,.2f}"

@@ -14,14 +14,13 @@ from gpuledger.cli import Context
 from gpuledger.engine.recommend import (
     FINGERPRINT,
     STATUS,
-    current_recommendations,
+    change_status,
     done_outcomes,
     gpu_bill,
     non_overlapping_saving,
     recommend,
     total_saving,
 )
-from gpuledger.engine.recommendation_status import set_status
 from gpuledger.engine.unit_cost import compute_unit_costs
 from gpuledger.errors import UsageError
 from gpuledger.schema import Rec
@@ -63,23 +62,7 @@ def run(
 
 
 def _change_status(ctx: Context, period: str, rec_id: str, status: str, reason: str | None) -> None:
-    frame = current_recommendations(ctx.store, ctx.settings, period)
-    row = frame.filter(pl.col(Rec.id) == rec_id)
-    if row.is_empty():
-        raise UsageError(
-            f"no recommendation {rec_id!r} in {period}; run `gpuledger recommend --period {period}`"
-        )
-    record = row.to_dicts()[0]
-    set_status(
-        ctx.store.state,
-        rec_id,
-        status,
-        reason=reason,
-        period=period,
-        fingerprint=json.loads(record[Rec.evidence])[FINGERPRINT],
-        monthly_saving=record[Rec.monthly_saving],
-        monthly_cost=record[Rec.monthly_cost],
-    )
+    change_status(ctx.store, ctx.settings, period, rec_id, status, reason=reason)
     Console().print(f"{rec_id}: {status}", highlight=False)
 
 

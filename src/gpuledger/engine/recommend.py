@@ -22,10 +22,11 @@ from gpuledger.engine.recommend_idle import idle_findings
 from gpuledger.engine.recommend_profile import Profile, build_profiles
 from gpuledger.engine.recommend_rightsize import rightsize_findings
 from gpuledger.engine.recommend_spot import spot_findings
-from gpuledger.engine.recommendation_status import Seen, observe, statuses
+from gpuledger.engine.recommendation_status import Seen, observe, set_status, statuses
 from gpuledger.engine.unit_cost import compute_unit_costs, unit_cost_evidence
 from gpuledger.engine.waste import price_waste, waste_hours
 from gpuledger.engine.waste_inputs import period_hours, resource_costs, usage_rows
+from gpuledger.errors import UsageError
 from gpuledger.schema import RECOMMENDATION_SCHEMA, Rec
 from gpuledger.store import Store
 
@@ -118,6 +119,42 @@ def current_recommendations(store: Store, settings: Settings, period: str) -> pl
     if stored.is_empty():
         return recommend(store, settings, period)
     return with_status(store, stored.sort(Rec.monthly_saving, Rec.id, descending=[True, False]))
+
+
+def change_status(
+    store: Store,
+    settings: Settings,
+    period: str,
+    rec_id: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    authorize: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Record a status for one of the period's recommendations; the CLI and the app share this.
+
+    ``authorize`` sees the recommendation's team before anything is written (the app refuses a
+    team lead another team's finding there). Returns the recommendation's row.
+    """
+    frame = current_recommendations(store, settings, period).filter(pl.col(Rec.id) == rec_id)
+    if frame.is_empty():
+        raise UsageError(
+            f"no recommendation {rec_id!r} in {period}; run `gpuledger recommend --period {period}`"
+        )
+    record = frame.row(0, named=True)
+    if authorize is not None:
+        authorize(str(record[Rec.team]))
+    set_status(
+        store.state,
+        rec_id,
+        status,
+        reason=reason,
+        period=period,
+        fingerprint=json.loads(record[Rec.evidence])[FINGERPRINT],
+        monthly_saving=record[Rec.monthly_saving],
+        monthly_cost=record[Rec.monthly_cost],
+    )
+    return record
 
 
 def total_saving(frame: pl.DataFrame) -> Decimal:

@@ -22,7 +22,7 @@ from gpuledger.engine.recommend import (
     done_outcomes,
     total_saving,
 )
-from gpuledger.engine.recommendation_status import set_status
+from gpuledger.engine.recommend import change_status as engine_change_status
 from gpuledger.errors import UsageError
 from gpuledger.report.readmodel_access import Viewer
 from gpuledger.schema import Rec, make_schema
@@ -110,20 +110,8 @@ def change_status(
     status = ACTIONS.get(action)
     if status is None:
         raise UsageError(f"unknown action {action!r} (expected {', '.join(ACTIONS)})")
-    frame = current_recommendations(store, settings, period).filter(pl.col(Rec.id) == rec_id)
-    if frame.is_empty():
-        raise UsageError(f"no recommendation {rec_id!r} in {period}")
-    record = frame.row(0, named=True)
-    viewer.require_team(record[Rec.team])
-    set_status(
-        store.state,
-        rec_id,
-        status,
-        reason=reason,
-        period=period,
-        fingerprint=json.loads(record[Rec.evidence])[FINGERPRINT],
-        monthly_saving=record[Rec.monthly_saving],
-        monthly_cost=record[Rec.monthly_cost],
+    engine_change_status(
+        store, settings, period, rec_id, status, reason=reason, authorize=viewer.require_team
     )
     return status
 

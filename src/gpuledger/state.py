@@ -73,6 +73,18 @@ class IngestRun:
     partitions: list[list[str]]
     message: str | None
 
+    def summary(self) -> dict[str, object]:
+        """What status screens show of a run: where from, when, how it went, how much."""
+        return {
+            "source": self.source,
+            "src": self.src,
+            "started_at": self.started_at,
+            "status": self.status,
+            "rows": self.rows,
+            "quarantined": self.quarantined,
+            "message": self.message,
+        }
+
 
 class StateDB:
     """The ledger's SQLite database, opened per use so that several processes can share it."""

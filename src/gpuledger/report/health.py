@@ -115,18 +115,7 @@ def store_health(store: Store, settings: Settings) -> Health:
     )
     health.closed_periods = sorted(store.state.closed_periods())
     health.adjustments = pending_adjustments(store, settings) if health.closed_periods else []
-    health.last_ingests = [
-        {
-            "source": run.source,
-            "src": run.src,
-            "started_at": run.started_at,
-            "status": run.status,
-            "rows": run.rows,
-            "quarantined": run.quarantined,
-            "message": run.message,
-        }
-        for run in store.state.ingest_runs(limit=10)
-    ]
+    health.last_ingests = [run.summary() for run in store.state.ingest_runs(limit=10)]
     health.undelivered_email = undelivered_email(store)
     return health
 

@@ -105,18 +105,7 @@ def sources(store: Store) -> pl.DataFrame:
     """Each source's most recent ingest run."""
     latest: dict[str, dict[str, object]] = {}
     for run in store.state.ingest_runs(limit=1000):  # newest first
-        latest.setdefault(
-            run.source,
-            {
-                "source": run.source,
-                "src": run.src,
-                "started_at": run.started_at,
-                "status": run.status,
-                "rows": run.rows,
-                "quarantined": run.quarantined,
-                "message": run.message,
-            },
-        )
+        latest.setdefault(run.source, run.summary())
     schema = {
         "source": pl.String,
         "src": pl.String,

@@ -33,6 +33,7 @@ MODEL_LABEL: Final = "_model_label"
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
 _LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
+_TWO_32: Final = 1 << 32
 CHUNK_ROWS: Final = 8_000_000  # telemetry rows reduced at a time: about 1.5 GiB of working set
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
@@ -87,12 +88,16 @@ def bucket_rows(usage: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyF
 def bucket_shares(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Each row's GPU-seconds: its slot's bucket time times its share of that bucket.
 
-    Almost every slot-bucket has one row (one workload, or idle), whose share is 1. Rows whose
-    (resource, GPU, bucket) hash is unique are certainly alone and skip the window; only rows
-    whose hash repeats (time-sliced GPUs, or a rare hash collision) are shared out exactly.
+    Almost every slot-bucket has one row (one workload, or idle), whose share is 1. A row whose
+    (GPU, bucket start) — one integer: the GPU's categorical code and the bucket's second — is
+    unique is certainly alone and skips the window; only rows whose (GPU, bucket) repeats
+    (time-sliced GPUs, or one GPU id reported by two instances) are shared out exactly.
     """
     bucket = [Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start]
-    keyed = rows.with_columns(pl.struct(bucket).hash().is_duplicated().alias("_shared"))
+    gpu_code = pl.col(Usage.gpu_uuid).to_physical().cast(pl.UInt64)
+    second = pl.col(Usage.bucket_start).dt.epoch("s").cast(pl.UInt64) % _TWO_32
+    slot_bucket = gpu_code * _TWO_32 + second
+    keyed = rows.with_columns(slot_bucket.is_duplicated().alias("_shared"))
     alone = keyed.filter(~pl.col("_shared")).with_columns(
         pl.col("_slot_seconds").alias(GPU_SECONDS)
     )

@@ -16,7 +16,8 @@ The rules, exactly as applied:
    row is — tax, credit, adjustment, commitment, usage) belongs to the first such pool and is split
    over teams by the pool's ``split`` (see :mod:`gpuledger.engine.shared`): ``proportional`` to
    each team's direct cost in the period and currency (everything rules 2–4 gave it, idle
-   included), ``even`` over the teams with direct cost, or ``fixed`` weights. Cost type
+   included; ``(unallocated)`` and teams whose direct cost is not positive take no part),
+   ``even`` over the teams with a positive direct cost, or ``fixed`` weights. Cost type
    ``shared``, model ``(unlabelled)``, rule ``shared:<pool>``; no team to spread over →
    ``(unallocated)``. A row is a *commitment* when its ChargeCategory is Purchase or its provider
    line type is an unused-commitment fee (RIFee, SavingsPlanRecurringFee).
@@ -27,9 +28,10 @@ The rules, exactly as applied:
    covers; within an hour a workload receives ``its GPU-seconds / (N × 3600)`` of that part, where
    its GPU-seconds come from :mod:`gpuledger.engine.gpu_weights` (a bucket's ``bucket_seconds`` ×
    the slot's share of its GPU — 1, or MIG slices/total — shared by ``active_seconds × sm_util``,
-   equally when all are zero). If the workloads of an hour add up to more than the instance's
-   GPUs, their shares are scaled down to fill it exactly. What no workload used — idle buckets,
-   hours or GPUs without buckets — is **idle**. A workload's team is its telemetry ``team`` label
+   equally when all are zero; a bucket counts in the hour its ``bucket_start`` falls in). If the
+   workloads of an hour add up to more than the instance's GPUs, their shares are scaled down to
+   fill it exactly. What no workload used — idle buckets, hours or GPUs without buckets — is
+   **idle**. A workload's team is its telemetry ``team`` label
    (rule ``telemetry``), else the instance's owner by rule 4 (under that rule's name); its model is
    its ``model`` label, else the owner's model; cost type ``usage``.
 3. **Idle GPU time** follows ``[reporting] idle``: ``owner`` (default) → the instance's owner by
@@ -48,11 +50,12 @@ The rules, exactly as applied:
    own.
 
 Cost types: usage rows keep ``usage`` (``unallocated`` when their team is ``(unallocated)``); tax,
-credit, adjustment and commitment rows keep their own type wherever they land. GPU-hours are
+credit, adjustment and commitment rows keep their own type wherever rules 2–4 put them (rule 1
+makes every pooled row ``shared``). GPU-hours are
 ``x_GpuCount × hours`` of usage rows that carry a GPU count, split like their cost. Amounts split
 by a share are settled exactly (:mod:`gpuledger.engine.money`): the parts of each source group add
 up to its amount, so the allocation of a period equals its cost basis per currency, to the last of
-18 decimal places.
+18 decimal places. Lines whose cost and GPU-hours are both zero are not written.
 """
 
 from __future__ import annotations

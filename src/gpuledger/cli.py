@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from gpuledger.config import Settings, load_settings
-from gpuledger.errors import GpuledgerError, UsageError
+from gpuledger.errors import GpuledgerError
 from gpuledger.progress import stderr_console
 from gpuledger.store import Store
 
@@ -74,13 +74,8 @@ PeriodOption = Annotated[str, typer.Option("--period", help="Billing month, YYYY
 
 
 def _run(ctx: typer.Context, command: str, **options: Any) -> None:
-    """Call ``gpuledger.commands.<command>.run(context, **options)``."""
-    try:
-        module = importlib.import_module(f"gpuledger.commands.{command}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"gpuledger.commands.{command}":
-            raise
-        raise UsageError(f"'{command}' is not available in this version of gpuledger") from exc
+    """Call ``gpuledger.commands.<command>.run(context, **options)``, imported only when used."""
+    module = importlib.import_module(f"gpuledger.commands.{command}")
     module.run(ctx.obj, **options)
 
 

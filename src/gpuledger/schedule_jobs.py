@@ -113,10 +113,12 @@ def attribute(store: Store, settings: Settings, now: datetime) -> str:
 
 def recommend(store: Store, settings: Settings, now: datetime) -> str:
     from gpuledger.engine.recommend import recommend as recompute
+    from gpuledger.engine.waste import store_waste
 
-    counts = [
-        f"{period}: {recompute(store, settings, period).height}" for period in open_periods(store)
-    ]
+    counts = []
+    for period in open_periods(store):
+        counts.append(f"{period}: {recompute(store, settings, period).height}")
+        store_waste(store, settings, period)  # what the app's waste page reads
     return "recommendations " + ", ".join(counts) if counts else "no open months"
 
 

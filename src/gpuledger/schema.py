@@ -367,6 +367,95 @@ RECOMMENDATION_SCHEMA: Final = make_schema(
 )
 
 
+class Waste:
+    """Columns of the waste frame (``engine.waste``) and of the ``waste`` table that stores it.
+
+    The stored table is the frame plus ``period`` (its partition) and ``inputs``, the stamp of the
+    ledger it was computed from (:func:`gpuledger.engine.waste.inputs_stamp`), so a reader can
+    tell a current precompute from a stale one without recomputing anything.
+    """
+
+    period = "period"
+    team = "team"
+    model = "model"
+    workload = "workload"
+    ResourceId = "ResourceId"
+    gpu_model = "gpu_model"
+    gpu_hours = "gpu_hours"
+    idle_gpu_hours = "idle_gpu_hours"
+    used_gpu_hours = "used_gpu_hours"
+    unused_gpu_hours = "unused_gpu_hours"
+    mem_peak_gib = "mem_peak_gib"
+    mem_p95_gib = "mem_p95_gib"
+    mem_capacity_gib = "mem_capacity_gib"
+    gpu_hour_price = "gpu_hour_price"
+    cost = "cost"
+    idle_cost = "idle_cost"
+    unused_cost = "unused_cost"
+    waste_cost = "waste_cost"
+    currency = "currency"
+    inputs = "inputs"
+
+
+WASTE_MONEY: Final = pl.Decimal(38, 2)
+WASTE_SCHEMA: Final = pl.Schema(
+    {  # the engine's waste frame; dtype instances throughout, so the mapping has one value type
+        Waste.team: pl.String(),
+        Waste.model: pl.String(),
+        Waste.workload: pl.String(),
+        Waste.ResourceId: pl.String(),
+        Waste.gpu_model: pl.String(),
+        Waste.gpu_hours: pl.Float64(),
+        Waste.idle_gpu_hours: pl.Float64(),
+        Waste.used_gpu_hours: pl.Float64(),
+        Waste.unused_gpu_hours: pl.Float64(),
+        Waste.mem_peak_gib: pl.Float64(),
+        Waste.mem_p95_gib: pl.Float64(),
+        Waste.mem_capacity_gib: pl.Float64(),
+        Waste.gpu_hour_price: pl.Decimal(38, 6),
+        Waste.cost: WASTE_MONEY,
+        Waste.idle_cost: WASTE_MONEY,
+        Waste.unused_cost: WASTE_MONEY,
+        Waste.waste_cost: WASTE_MONEY,
+        Waste.currency: pl.String(),
+    }
+)
+STORED_WASTE_SCHEMA: Final = make_schema(
+    {Waste.period: pl.String, **WASTE_SCHEMA, Waste.inputs: pl.String}
+)
+
+
+class WasteHour:
+    """Columns of ``waste_hourly``: held and busy GPU-hours per team × GPU × hour of a period.
+
+    What the waste page's heatmaps start from, already reduced from raw telemetry (one row per
+    team, GPU and clock hour), kept per team so a team lead's cut stays a filter on the server.
+    """
+
+    period = "period"
+    team = "team"
+    gpu = "gpu"  # host/index, or the GPU uuid where the host is unknown
+    gpu_model = "gpu_model"
+    hour = "hour"
+    held_hours = "held_hours"
+    busy_hours = "busy_hours"  # held hours × SM activity / 100: the hours that computed
+    inputs = "inputs"  # as ``Waste.inputs``
+
+
+WASTE_HOURLY_SCHEMA: Final = make_schema(
+    {
+        WasteHour.period: pl.String,
+        WasteHour.team: pl.String,
+        WasteHour.gpu: pl.String,
+        WasteHour.gpu_model: pl.String,
+        WasteHour.hour: UTC_TIME,
+        WasteHour.held_hours: pl.Float64,
+        WasteHour.busy_hours: pl.Float64,
+        WasteHour.inputs: pl.String,
+    }
+)
+
+
 class Quarantine:
     """Columns of ``quarantine``: rows a collector refused, kept where the user can see them."""
 
@@ -466,6 +555,18 @@ TABLES: Final[Mapping[str, TableSpec]] = {
             RECOMMENDATION_SCHEMA,
             (Rec.period,),
             frozenset({Rec.period, Rec.id, Rec.kind, Rec.monthly_saving}),
+        ),
+        TableSpec(
+            "waste",
+            STORED_WASTE_SCHEMA,
+            (Waste.period,),
+            frozenset({Waste.period, Waste.inputs}),
+        ),
+        TableSpec(
+            "waste_hourly",
+            WASTE_HOURLY_SCHEMA,
+            (WasteHour.period,),
+            frozenset({WasteHour.period, WasteHour.inputs}),
         ),
         TableSpec(
             "quarantine",

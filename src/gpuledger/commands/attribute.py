@@ -7,11 +7,15 @@ from rich.table import Table
 
 from gpuledger.cli import Context
 from gpuledger.engine.attribute import AttributionResult, run_attribution
+from gpuledger.engine.waste import store_waste
 from gpuledger.errors import GpuledgerError
 
 
 def run(ctx: Context, *, period: str) -> None:
     result = run_attribution(ctx.store, ctx.settings, period)
+    # The app's waste page reads this precompute; storing it here, not inside attribution, keeps
+    # the attribution step itself as fast as it is for the scheduler and the benchmarks.
+    store_waste(ctx.store, ctx.settings, period)
     console = Console()
     if not result.invoice:
         console.print(f"{period}: no cost rows in the store; allocation for {period} is empty.")

@@ -22,6 +22,7 @@ from gpuledger.engine.recommend import (
     total_saving,
 )
 from gpuledger.engine.unit_cost import compute_unit_costs
+from gpuledger.engine.waste import store_waste
 from gpuledger.errors import UsageError
 from gpuledger.schema import Rec
 
@@ -48,6 +49,7 @@ def run(
         _change_status(ctx, period, rec_id, status, reason)
         return
     frame = recommend(ctx.store, ctx.settings, period)
+    store_waste(ctx.store, ctx.settings, period)  # what the app's waste page reads
     document = as_json(frame, period, ctx.settings.reporting.currency)
     document["outcomes"] = [_plain_dict(o) for o in done_outcomes(ctx.store, ctx.settings, period)]
     units = compute_unit_costs(ctx.store, ctx.settings, period)

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
@@ -32,62 +34,38 @@ from gpuledger.engine.waste_inputs import (
     TEAM,
     WORKLOAD,
     ResourceCost,
+    label_rows,
+    period_bounds,
     resource_costs,
     usage_rows,
 )
-from gpuledger.schema import Usage
+from gpuledger.schema import WASTE_SCHEMA, Usage, Waste, WasteHour
 from gpuledger.store import Store
+
+# The frame's columns and dtypes are spelled in ``schema`` (the ``waste`` table stores the frame);
+# they are exported from here too, beside the code that fills them.
+__all__ = [
+    "CENT",
+    "CHUNK_ROWS",
+    "GIB",
+    "HOURLY_COLUMNS",
+    "WASTE_SCHEMA",
+    "PeriodWaste",
+    "Waste",
+    "compute_waste",
+    "inputs_stamp",
+    "period_waste",
+    "price_waste",
+    "store_waste",
+    "stored_waste",
+    "team_hours",
+    "unused_share",
+    "waste_hours",
+    "waste_totals",
+]
 
 CENT = Decimal("0.01")
 GIB = 2**30
-MONEY2 = pl.Decimal(38, 2)
-
-
-class Waste:
-    """Columns of the waste frame."""
-
-    team = "team"
-    model = "model"
-    workload = "workload"
-    ResourceId = "ResourceId"
-    gpu_model = "gpu_model"
-    gpu_hours = "gpu_hours"
-    idle_gpu_hours = "idle_gpu_hours"
-    used_gpu_hours = "used_gpu_hours"
-    unused_gpu_hours = "unused_gpu_hours"
-    mem_peak_gib = "mem_peak_gib"
-    mem_p95_gib = "mem_p95_gib"
-    mem_capacity_gib = "mem_capacity_gib"
-    gpu_hour_price = "gpu_hour_price"
-    cost = "cost"
-    idle_cost = "idle_cost"
-    unused_cost = "unused_cost"
-    waste_cost = "waste_cost"
-    currency = "currency"
-
-
-WASTE_SCHEMA = pl.Schema(
-    {  # dtype instances throughout, so the mapping has one value type
-        Waste.team: pl.String(),
-        Waste.model: pl.String(),
-        Waste.workload: pl.String(),
-        Waste.ResourceId: pl.String(),
-        Waste.gpu_model: pl.String(),
-        Waste.gpu_hours: pl.Float64(),
-        Waste.idle_gpu_hours: pl.Float64(),
-        Waste.used_gpu_hours: pl.Float64(),
-        Waste.unused_gpu_hours: pl.Float64(),
-        Waste.mem_peak_gib: pl.Float64(),
-        Waste.mem_p95_gib: pl.Float64(),
-        Waste.mem_capacity_gib: pl.Float64(),
-        Waste.gpu_hour_price: pl.Decimal(38, 6),
-        Waste.cost: MONEY2,
-        Waste.idle_cost: MONEY2,
-        Waste.unused_cost: MONEY2,
-        Waste.waste_cost: MONEY2,
-        Waste.currency: pl.String(),
-    }
-)
 
 
 def unused_share(settings: Settings) -> pl.Expr:
@@ -187,3 +165,156 @@ def waste_totals(waste: pl.DataFrame) -> dict[str, object]:
         "cost": Decimal(waste[Waste.cost].sum() or 0),
         "waste_cost": Decimal(waste[Waste.waste_cost].sum() or 0),
     }
+
+
+# The stored precompute ---------------------------------------------------------------------------
+#
+# The waste page needs the whole month's waste frame and its telemetry per team × GPU × hour.
+# Both come from every telemetry row of the month (tens of millions on a large fleet), too slow to
+# derive while a page loads, so the engine stores them (tables ``waste`` and ``waste_hourly``)
+# whenever it recommends, and stamps each row with the ledger it was computed from. A reader uses
+# them only while that stamp still matches, and otherwise computes live: the precompute is a
+# shortcut, never a second source of truth.
+
+
+@dataclass(frozen=True)
+class PeriodWaste:
+    """A month's waste frame for every team, and its held and busy hours per team × GPU × hour."""
+
+    rows: pl.DataFrame  # schema ``WASTE_SCHEMA``
+    hourly: pl.DataFrame  # ``WasteHour`` columns, less ``period`` and ``inputs``
+
+
+def team_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Held and busy hours per team × GPU × clock hour of labelled telemetry rows."""
+    gpu = pl.when(pl.col(Usage.host).is_not_null()).then(
+        pl.format("{}/{}", Usage.host, Usage.gpu_index)
+    )
+    return rows.group_by(
+        pl.col(TEAM).alias(WasteHour.team),
+        pl.coalesce(gpu, pl.col(Usage.gpu_uuid)).alias(WasteHour.gpu),
+        pl.col(Usage.bucket_start).dt.truncate("1h").alias(WasteHour.hour),
+    ).agg(
+        pl.col(Usage.gpu_model).first().alias(WasteHour.gpu_model),
+        (pl.col(HELD_S).sum() / 3600).alias(WasteHour.held_hours),
+        (pl.col(HELD_S) * pl.col(SM).fill_null(0.0) / 100)
+        .sum()
+        .truediv(3600)
+        .alias(WasteHour.busy_hours),
+    )
+
+
+CHUNK_ROWS = 3_000_000  # telemetry rows labelled at once: bounds memory to a few GiB
+
+
+def period_waste(
+    store: Store, settings: Settings, period: str, *, chunk_rows: int = CHUNK_ROWS
+) -> PeriodWaste:
+    """Compute the waste frame and the hourly grid of ``period`` from the ledger.
+
+    The same steps as :func:`compute_waste`, with the telemetry labelled once and shared by the
+    frame and the grid, which are collected together. A month of a large fleet (tens of millions
+    of rows) would need well over 10 GiB at once, mostly for the per-bucket shares and the p95
+    memory, so the telemetry is taken in slices of about ``chunk_rows`` rows, cut by instance
+    (a hash of ``ResourceId``). That changes no number: every waste group and every instance's
+    owner lies within one instance, and a GPU's bucket belongs to the one instance that held the
+    GPU then, so each slice's rows are complete. Where one GPU name and hour has rows in several
+    slices (the same host name on two instances), its hours are summed back into one cell.
+    """
+    resources = resource_costs(store, settings, period)
+    owners = {rid: r.owner for rid, r in resources.items()}
+    start, end = period_bounds(period)
+    scan = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
+    total = scan.select(pl.len()).collect().item()
+    slices = max(1, -(-total // chunk_rows))
+    hours, hourly = [], []
+    for index in range(slices):
+        part = scan.filter(pl.col(Usage.ResourceId).hash(seed=0) % slices == index)
+        rows = label_rows(part if slices > 1 else scan, settings, owners)
+        found = pl.collect_all([waste_hours(rows, settings), team_hours(rows)])
+        hours.append(found[0])
+        hourly.append(found[1].select(HOURLY_COLUMNS))
+    grid = pl.concat(hourly)
+    if slices > 1:
+        grid = grid.group_by(WasteHour.team, WasteHour.gpu, WasteHour.hour).agg(
+            pl.col(WasteHour.gpu_model).first(),
+            pl.col(WasteHour.held_hours).sum(),
+            pl.col(WasteHour.busy_hours).sum(),
+        )
+    return PeriodWaste(
+        rows=price_waste(pl.concat(hours), resources, settings.reporting.currency),
+        hourly=grid.select(HOURLY_COLUMNS),
+    )
+
+
+HOURLY_COLUMNS = (
+    WasteHour.team,
+    WasteHour.gpu,
+    WasteHour.gpu_model,
+    WasteHour.hour,
+    WasteHour.held_hours,
+    WasteHour.busy_hours,
+)
+
+
+def inputs_stamp(store: Store, settings: Settings) -> str:
+    """What the waste of any period is computed from: the ``cost`` and ``gpu_usage`` versions
+    and the settings (thresholds, team tags and aliases, currency).
+
+    Only those inputs: waste never reads ``allocation``, so re-attributing a month leaves its
+    stored waste current. Any append or restatement of a bill or telemetry moves a version, and
+    any config change moves the settings digest, so a stale precompute is never mistaken for a
+    current one.
+    """
+    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
+    return f"cost={store.version('cost')};gpu_usage={store.version('gpu_usage')};config={digest}"
+
+
+def store_waste(store: Store, settings: Settings, period: str) -> PeriodWaste:
+    """Compute ``period``'s waste and hourly grid and store them, stamped with their inputs.
+
+    The stamp is taken before the compute: should telemetry land meanwhile, the stored rows carry
+    the older version and readers recompute rather than trust them. Each table's partition for the
+    period is replaced whole, so an empty month clears what an earlier run stored.
+    """
+    stamp = inputs_stamp(store, settings)
+    found = period_waste(store, settings, period)
+    tagged = [pl.lit(period).alias(Waste.period), pl.lit(stamp).alias(Waste.inputs)]
+    store.replace_partitions(
+        "waste",
+        found.rows.with_columns(tagged),
+        [Waste.period],
+        replace=[{Waste.period: period}],
+    )
+    store.replace_partitions(
+        "waste_hourly",
+        found.hourly.with_columns(tagged),
+        [WasteHour.period],
+        replace=[{WasteHour.period: period}],
+    )
+    return found
+
+
+def stored_waste(store: Store, settings: Settings, period: str) -> PeriodWaste | None:
+    """``period``'s stored waste and hourly grid, or None where none is stored or it is stale.
+
+    Current means every stored row of both tables carries the stamp of the ledger as it is now.
+    A month stored empty reads as missing: computing an empty month live costs next to nothing.
+    """
+    stamp = inputs_stamp(store, settings)
+    rows = store.scan("waste").filter(pl.col(Waste.period) == period).collect()
+    if rows.is_empty() or not (rows[Waste.inputs] == stamp).all():
+        return None
+    hourly = store.scan("waste_hourly").filter(pl.col(WasteHour.period) == period).collect()
+    if hourly.is_empty() or not (hourly[WasteHour.inputs] == stamp).all():
+        return None
+    return PeriodWaste(
+        rows=rows.select(WASTE_SCHEMA.names()).sort(
+            Waste.waste_cost,
+            Waste.team,
+            Waste.ResourceId,
+            descending=[True, False, False],
+            nulls_last=True,
+        ),
+        hourly=hourly.select(HOURLY_COLUMNS),
+    )

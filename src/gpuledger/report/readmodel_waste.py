@@ -1,10 +1,11 @@
 """Read model of the GPU waste page: the engine's waste frame and utilization, per viewer.
 
-Waste dollars come from the engine's own steps (those of
+Waste dollars come from the engine (:func:`gpuledger.engine.waste.period_waste`, the steps of
 :func:`gpuledger.engine.waste.compute_waste`, whose result the tests compare with), and this module
-only sums them along the dimension a team lead picks. The heatmaps read the same labelled telemetry
-(:func:`gpuledger.engine.waste_inputs.usage_rows`), reduced lazily to one row per team, GPU and
-hour in the same collect, before anything reaches a page.
+only sums them along the dimension a team lead picks. The heatmaps start from the same telemetry
+reduced to one row per team, GPU and hour. Both are read from what the engine stored for the month
+(``waste`` and ``waste_hourly``) while that is current, since deriving them from tens of millions
+of telemetry rows takes far longer than a page may; otherwise they are computed live.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from decimal import Decimal
 import polars as pl
 
 from gpuledger.config import Settings
-from gpuledger.engine.waste import Waste, price_waste, waste_hours, waste_totals
-from gpuledger.engine.waste_inputs import HELD_S, SM, TEAM, resource_costs, usage_rows
+from gpuledger.engine.waste import Waste, period_waste, stored_waste, waste_totals
 from gpuledger.report.readmodel_access import Viewer
-from gpuledger.schema import IDLE_MODEL, Usage
+from gpuledger.schema import IDLE_MODEL, WasteHour
 from gpuledger.store import Store
 
 GROUPINGS = {
@@ -40,12 +40,12 @@ SUMMED = (
 class Util:
     """Columns of the utilization frames."""
 
-    gpu = "gpu"  # host/index, or the GPU uuid where the host is unknown
-    gpu_model = "gpu_model"
-    hour = "hour"
+    gpu = WasteHour.gpu  # host/index, or the GPU uuid where the host is unknown
+    gpu_model = WasteHour.gpu_model
+    hour = WasteHour.hour
     day = "day"
     hour_of_day = "hour_of_day"
-    held_hours = "held_hours"
+    held_hours = WasteHour.held_hours
     sm_util = "sm_util"  # held-time-weighted SM activity, 0-100; idle time counts as 0
 
 
@@ -56,7 +56,8 @@ class FleetWaste:
     period: str
     currency: str
     rows: pl.DataFrame  # the engine's waste frame (schema ``WASTE_SCHEMA``)
-    hourly: pl.DataFrame  # held hours and SM-weighted hours per team × GPU × hour
+    hourly: pl.DataFrame  # held and busy hours per team × GPU × hour (``WasteHour`` columns)
+    stored: bool  # read from the engine's precompute (False: computed live, it was stale)
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,18 @@ class WasteView:
 def fleet_waste(store: Store, settings: Settings, period: str) -> FleetWaste:
     """The waste frame of ``period`` and its telemetry per team, GPU and hour.
 
-    The same steps as :func:`gpuledger.engine.waste.compute_waste` (instance bills → labelled
-    telemetry → GPU-hours → priced at each instance's GPU-hour), with the telemetry labelled once
-    and shared by the waste frame and the heatmap grid, which are collected together.
+    The engine's stored precompute when it was computed from the ledger as it is now (same
+    ``cost`` and ``gpu_usage`` versions and settings), else the same frames computed live, so a
+    missing or stale precompute only costs time, never correctness.
     """
-    resources = resource_costs(store, settings, period)
-    rows = usage_rows(store, settings, period, {rid: r.owner for rid, r in resources.items()})
-    hours, hourly = pl.collect_all([waste_hours(rows, settings), team_hours(rows)])
+    stored = stored_waste(store, settings, period)
+    found = stored if stored is not None else period_waste(store, settings, period)
     return FleetWaste(
         period=period,
         currency=settings.reporting.currency,
-        rows=price_waste(hours, resources, settings.reporting.currency),
-        hourly=hourly,
+        rows=found.rows,
+        hourly=found.hourly,
+        stored=stored is not None,
     )
 
 
@@ -101,7 +102,7 @@ def waste_view(fleet: FleetWaste, viewer: Viewer) -> WasteView:
     rows, hourly = fleet.rows, fleet.hourly
     if not viewer.finance:
         rows = rows.filter(pl.col(Waste.team).is_in(sorted(viewer.teams)))
-        hourly = hourly.filter(pl.col(TEAM).is_in(sorted(viewer.teams)))
+        hourly = hourly.filter(pl.col(WasteHour.team).is_in(sorted(viewer.teams)))
     totals = waste_totals(rows)
     return WasteView(
         period=fleet.period,
@@ -146,25 +147,6 @@ def memory_headroom(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-_BUSY = "_busy_hours"  # held hours × SM activity / 100: the hours that computed
-
-
-def team_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Held and busy hours per team × GPU × hour of labelled telemetry rows."""
-    gpu = pl.when(pl.col(Usage.host).is_not_null()).then(
-        pl.format("{}/{}", Usage.host, Usage.gpu_index)
-    )
-    return rows.group_by(
-        pl.col(TEAM),
-        pl.coalesce(gpu, pl.col(Usage.gpu_uuid)).alias(Util.gpu),
-        pl.col(Usage.bucket_start).dt.truncate("1h").alias(Util.hour),
-    ).agg(
-        pl.col(Usage.gpu_model).first().alias(Util.gpu_model),
-        (pl.col(HELD_S).sum() / 3600).alias(Util.held_hours),
-        (pl.col(HELD_S) * pl.col(SM).fill_null(0.0) / 100).sum().truediv(3600).alias(_BUSY),
-    )
-
-
 def gpu_hours(hourly: pl.DataFrame) -> pl.DataFrame:
     """Utilization per GPU and hour over the teams given.
 
@@ -176,7 +158,9 @@ def gpu_hours(hourly: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col(Util.gpu_model).first(),
             pl.col(Util.held_hours).sum(),
-            (pl.col(_BUSY).sum() / pl.col(Util.held_hours).sum() * 100).alias(Util.sm_util),
+            (pl.col(WasteHour.busy_hours).sum() / pl.col(Util.held_hours).sum() * 100).alias(
+                Util.sm_util
+            ),
         )
         .sort(Util.gpu, Util.hour)
     )

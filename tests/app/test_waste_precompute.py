@@ -18,11 +18,14 @@ from typer.testing import CliRunner
 
 from gpuledger.cli import app
 from gpuledger.config import load_settings
+from gpuledger.engine import waste_inputs
+from gpuledger.engine.recommend_profile import usage_stats
 from gpuledger.engine.waste import (
     compute_waste,
     period_waste,
     store_waste,
     stored_waste,
+    usage_slices,
 )
 from gpuledger.report import readmodel
 from gpuledger.report import readmodel_waste as waste_rm
@@ -223,3 +226,28 @@ def test_slicing_by_instance_changes_no_number(own_ledger: LedgerFiles) -> None:
     assert_frame_equal(
         sliced.hourly.sort(HOURLY_KEYS), whole.hourly.sort(HOURLY_KEYS), check_exact=False
     )
+
+
+def test_instance_profiles_merge_across_slices(own_ledger: LedgerFiles) -> None:
+    """`gpuledger recommend` profiles instances a slice at a time: same figures as in one pass."""
+    store, settings = own_ledger.store(), load_settings(own_ledger.config)
+    vision = _late_idle_hour().with_columns(
+        pl.lit("gpu-host-2").alias(Usage.host),
+        pl.lit("i-vis").alias(Usage.ResourceId),
+        pl.lit("GPU-vis-0").alias(Usage.gpu_uuid),
+    )
+    store.append("gpu_usage", pl.concat([_late_idle_hour(), vision]))
+    resources = waste_inputs.resource_costs(store, settings, PERIOD)
+    owners = {rid: r.owner for rid, r in resources.items()}
+    one_pass = waste_inputs.usage_rows(store, settings, PERIOD, owners)
+    whole = usage_stats(one_pass, settings, PERIOD)
+    merged: dict[str | None, dict[str, object]] = {}
+    for rows in usage_slices(store, settings, PERIOD, owners, chunk_rows=5):
+        merged.update(usage_stats(rows, settings, PERIOD))
+    assert set(whole) == {"i-nlp", "i-vis"}
+    assert set(merged) == set(whole)
+    for rid, figures in whole.items():  # sums of floats: equal up to their order of addition
+        assert merged[rid] == {
+            key: pytest.approx(value) if isinstance(value, float) else value
+            for key, value in figures.items()
+        }

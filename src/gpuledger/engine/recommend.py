@@ -19,13 +19,13 @@ from gpuledger.engine.recommend_commit import commit_findings
 from gpuledger.engine.recommend_distill import distill_findings
 from gpuledger.engine.recommend_finding import Finding, RuleContext
 from gpuledger.engine.recommend_idle import idle_findings
-from gpuledger.engine.recommend_profile import Profile, build_profiles
+from gpuledger.engine.recommend_profile import Profile, profiles_from, usage_stats
 from gpuledger.engine.recommend_rightsize import rightsize_findings
 from gpuledger.engine.recommend_spot import spot_findings
 from gpuledger.engine.recommendation_status import Seen, observe, set_status, statuses
 from gpuledger.engine.unit_cost import compute_unit_costs, unit_cost_evidence
-from gpuledger.engine.waste import price_waste, waste_hours
-from gpuledger.engine.waste_inputs import period_hours, resource_costs, usage_rows
+from gpuledger.engine.waste import price_waste, usage_slices, waste_hours
+from gpuledger.engine.waste_inputs import period_hours, resource_costs
 from gpuledger.errors import UsageError
 from gpuledger.schema import RECOMMENDATION_SCHEMA, Rec
 from gpuledger.store import Store
@@ -52,10 +52,12 @@ def findings_for(store: Store, settings: Settings, period: str) -> list[Finding]
     """Load the period's bill, telemetry, tokens and prices, and run the rules."""
     resources = resource_costs(store, settings, period)
     owners = {rid: r.owner for rid, r in resources.items()}
-    rows = usage_rows(store, settings, period, owners).collect().lazy()  # read the table once
-    waste = price_waste(
-        waste_hours(rows, settings).collect(), resources, settings.reporting.currency
-    )
+    hours, stats = [], {}
+    for part in usage_slices(store, settings, period, owners):  # a slice of instances at a time
+        rows = part.collect().lazy()  # read each slice once for the waste and the profiles
+        hours.append(waste_hours(rows, settings).collect())
+        stats.update(usage_stats(rows, settings, period))
+    waste = price_waste(pl.concat(hours), resources, settings.reporting.currency)
     units = unit_cost_evidence(compute_unit_costs(store, settings, period, waste))
     context = RuleContext(
         settings=settings,
@@ -64,7 +66,7 @@ def findings_for(store: Store, settings: Settings, period: str) -> list[Finding]
         hours_in_period=period_hours(period),
         unit_costs=units,
     )
-    return find(build_profiles(rows, resources, settings, period), context)
+    return find(profiles_from(stats, resources), context)
 
 
 def to_frame(findings: list[Finding], period: str, currency: str) -> pl.DataFrame:

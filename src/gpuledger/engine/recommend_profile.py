@@ -7,6 +7,7 @@ is a few comparisons and one saving formula, testable on hand-built profiles or 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -156,6 +157,17 @@ def build_profiles(
     rows: pl.LazyFrame, resources: dict[str, ResourceCost], settings: Settings, period: str
 ) -> list[Profile]:
     """A profile for every billed GPU instance (no telemetry → empty use figures)."""
+    return profiles_from(usage_stats(rows, settings, period), resources)
+
+
+def usage_stats(
+    rows: pl.LazyFrame, settings: Settings, period: str
+) -> dict[str | None, dict[str, object]]:
+    """What the telemetry says about each instance (``ResourceId`` → its figures).
+
+    Every figure is computed within one instance, so the stats of telemetry taken a slice of
+    instances at a time (:func:`gpuledger.engine.waste.usage_slices`) merge by plain update.
+    """
     rules = settings.thresholds.recommend
     parts = [
         _totals(rows),
@@ -167,7 +179,13 @@ def build_profiles(
     joined = parts[0]
     for part in parts[1:]:
         joined = joined.join(part, on=Usage.ResourceId, how="left")
-    stats = {row[Usage.ResourceId]: row for row in joined.collect().to_dicts()}
+    return {row[Usage.ResourceId]: row for row in joined.collect().to_dicts()}
+
+
+def profiles_from(
+    stats: Mapping[str | None, dict[str, object]], resources: dict[str, ResourceCost]
+) -> list[Profile]:
+    """A profile for every billed GPU instance from its usage stats (none → empty use figures)."""
     return [_profile(resource, stats.get(rid, {})) for rid, resource in sorted(resources.items())]
 
 

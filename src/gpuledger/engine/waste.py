@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -60,6 +61,7 @@ __all__ = [
     "stored_waste",
     "team_hours",
     "unused_share",
+    "usage_slices",
     "waste_hours",
     "waste_totals",
 ]
@@ -149,8 +151,13 @@ def compute_waste(
 ) -> pl.DataFrame:
     """The waste frame for a period (one team's rows when ``team`` is given)."""
     resources = resource_costs(store, settings, period)
-    rows = usage_rows(store, settings, period, {rid: r.owner for rid, r in resources.items()})
-    hours = waste_hours(rows, settings).collect()
+    owners = {rid: r.owner for rid, r in resources.items()}
+    hours = pl.concat(
+        [
+            waste_hours(rows, settings).collect()
+            for rows in usage_slices(store, settings, period, owners)
+        ]
+    )
     if team is not None:
         wanted = canonical_team(settings, team) or team  # "NLP" and an alias find "nlp"
         hours = hours.filter(pl.col(Waste.team) == wanted)
@@ -207,35 +214,54 @@ def team_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
 CHUNK_ROWS = 3_000_000  # telemetry rows labelled at once: bounds memory to a few GiB
 
 
+def usage_slices(
+    store: Store,
+    settings: Settings,
+    period: str,
+    owners: Mapping[str, str | None],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pl.LazyFrame]:
+    """The period's labelled telemetry (:func:`usage_rows`) in slices of about ``chunk_rows``.
+
+    A month of a large fleet (tens of millions of rows) would need well over 10 GiB labelled at
+    once, mostly for the per-bucket shares, so the rows are cut by instance (a hash of
+    ``ResourceId``). That changes no number of what reads them per instance (every waste group,
+    every instance profile and owner lies within one instance) since a GPU's bucket belongs to the
+    one instance that held the GPU then: each slice's rows are complete. A small month is one
+    slice, the rows of :func:`usage_rows` as they are.
+    """
+    start, end = period_bounds(period)
+    scan = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
+    total = scan.select(pl.len()).collect().item()
+    slices = max(1, -(-total // chunk_rows))
+    if slices == 1:
+        yield usage_rows(store, settings, period, owners)
+        return
+    for index in range(slices):
+        part = scan.filter(pl.col(Usage.ResourceId).hash(seed=0) % slices == index)
+        yield label_rows(part, settings, owners)
+
+
 def period_waste(
     store: Store, settings: Settings, period: str, *, chunk_rows: int = CHUNK_ROWS
 ) -> PeriodWaste:
     """Compute the waste frame and the hourly grid of ``period`` from the ledger.
 
-    The same steps as :func:`compute_waste`, with the telemetry labelled once and shared by the
-    frame and the grid, which are collected together. A month of a large fleet (tens of millions
-    of rows) would need well over 10 GiB at once, mostly for the per-bucket shares and the p95
-    memory, so the telemetry is taken in slices of about ``chunk_rows`` rows, cut by instance
-    (a hash of ``ResourceId``). That changes no number: every waste group and every instance's
-    owner lies within one instance, and a GPU's bucket belongs to the one instance that held the
-    GPU then, so each slice's rows are complete. Where one GPU name and hour has rows in several
-    slices (the same host name on two instances), its hours are summed back into one cell.
+    The same steps as :func:`compute_waste`, with each slice of telemetry
+    (:func:`usage_slices`) labelled once and shared by the frame and the grid, which are collected
+    together. Where one GPU name and hour has rows in several slices (the same host name on two
+    instances), its hours are summed back into one cell.
     """
     resources = resource_costs(store, settings, period)
     owners = {rid: r.owner for rid, r in resources.items()}
-    start, end = period_bounds(period)
-    scan = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
-    total = scan.select(pl.len()).collect().item()
-    slices = max(1, -(-total // chunk_rows))
     hours, hourly = [], []
-    for index in range(slices):
-        part = scan.filter(pl.col(Usage.ResourceId).hash(seed=0) % slices == index)
-        rows = label_rows(part if slices > 1 else scan, settings, owners)
+    for rows in usage_slices(store, settings, period, owners, chunk_rows=chunk_rows):
         found = pl.collect_all([waste_hours(rows, settings), team_hours(rows)])
         hours.append(found[0])
         hourly.append(found[1].select(HOURLY_COLUMNS))
     grid = pl.concat(hourly)
-    if slices > 1:
+    if len(hourly) > 1:
         grid = grid.group_by(WasteHour.team, WasteHour.gpu, WasteHour.hour).agg(
             pl.col(WasteHour.gpu_model).first(),
             pl.col(WasteHour.held_hours).sum(),

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from gpuledger import usage_summary
 from gpuledger.collect.agent_spool import is_spool_folder, shipped_marker
 from gpuledger.collect.files import list_files
 from gpuledger.collect.gpu_files import FILE_PATTERNS, SOURCE_NAME, read_usage_file
@@ -197,7 +198,11 @@ def store_usage(store: Store, usage: pl.DataFrame) -> int | None:
     delivered = usage.select(BUCKET_KEY).unique()
     kept = stored.join(delivered, on=list(BUCKET_KEY), how="anti", nulls_equal=True)
     merged = pl.concat([kept.select(GPU_USAGE_SCHEMA.names()), usage], how="vertical")
-    return store.replace_partitions("gpu_usage", merged, PARTITION_KEYS)
+    before = store.version("gpu_usage")
+    version = store.replace_partitions("gpu_usage", merged, PARTITION_KEYS)
+    summary = usage_summary.summarize(merged.lazy())
+    usage_summary.record(store, summary, version, previous_version=before)
+    return version
 
 
 def _partitions_of(usage: pl.DataFrame) -> pl.Expr:

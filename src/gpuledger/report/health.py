@@ -10,8 +10,9 @@ import polars as pl
 from gpuledger.config import Settings
 from gpuledger.engine.adjustments import pending_adjustments
 from gpuledger.report.email_log import SlotStatus, send_records
-from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine, Usage
+from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine
 from gpuledger.store import Store
+from gpuledger.usage_summary import usage_summary
 
 
 @dataclass
@@ -77,16 +78,12 @@ def store_health(store: Store, settings: Settings) -> Health:
         .collect()
         .to_dicts()
     )
-    usage = (
-        store.scan("gpu_usage")
-        .select(
-            pl.len().alias("rows"),
-            pl.col(Usage.gpu_uuid).n_unique().alias("gpus"),
-            pl.col(Usage.host).n_unique().alias("hosts"),
-            pl.col(Usage.bucket_start).min().alias("first_bucket"),
-            pl.col(Usage.bucket_start).max().alias("last_bucket"),
-        )
-        .collect()
+    usage = usage_summary(store).select(  # the telemetry index: no scan of gpu_usage
+        pl.col("rows").sum().alias("rows"),
+        pl.col("gpu_uuids").explode().drop_nulls().n_unique().alias("gpus"),
+        pl.col("host").n_unique().alias("hosts"),
+        pl.col("first_bucket").min(),
+        pl.col("last_bucket").max(),
     )
     health.gpu_usage = {
         k: (str(v) if v is not None else None) for k, v in usage.row(0, named=True).items()

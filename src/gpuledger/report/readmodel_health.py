@@ -14,8 +14,9 @@ import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.report.health import Health, store_health
-from gpuledger.schema import UNALLOCATED, Alloc, Cost, Usage
+from gpuledger.schema import UNALLOCATED, Alloc, Cost
 from gpuledger.store import Store
+from gpuledger.usage_summary import usage_summary
 
 # How attribution decided a dollar, from the ``rule`` column (see gpuledger.engine.rules).
 TAGS = "tags"
@@ -79,11 +80,15 @@ def coverage(store: Store) -> pl.DataFrame:
 def untracked_gpus(store: Store, settings: Settings) -> pl.DataFrame:
     """GPU instances billed in a month but absent from that month's telemetry, costliest first."""
     basis = settings.reporting.cost_basis
-    seen = (
-        store.scan("gpu_usage")
-        .select(Usage.x_BillingPeriod, Usage.ResourceId)
+    seen = (  # from the telemetry index, not a scan of gpu_usage
+        usage_summary(store)
+        .lazy()
+        .select(
+            pl.col("period").alias(Cost.x_BillingPeriod),
+            pl.col("resource_ids").alias(Cost.ResourceId),
+        )
+        .explode(Cost.ResourceId)
         .unique()
-        .rename({Usage.x_BillingPeriod: Cost.x_BillingPeriod})
     )
     return (
         store.scan("cost")

@@ -88,3 +88,22 @@ def run_measured(name: str, args: list[str], limit_gib: float = 10.0) -> Measure
 def emit(report: dict[str, Any]) -> None:
     """A worker's last line: its report as JSON."""
     print(json.dumps(report, default=str), flush=True)
+
+
+def ingest_and_report(source: str, src: str, home: str) -> None:
+    """Worker body of the ingest benchmarks: ingest ``src`` with one collector, print the figures.
+
+    Runs in a fresh process, so the peak RSS it reports is this ingest's alone.
+    """
+    import importlib
+    import resource
+
+    from gpuledger.config import Settings
+    from gpuledger.store import Store
+
+    collector = importlib.import_module(f"gpuledger.collect.{source}")
+    started = time.perf_counter()
+    result = collector.ingest(Store(home), Settings(), src)
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    emit({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024})

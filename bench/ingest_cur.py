@@ -1,6 +1,6 @@
 """Benchmark: `gpuledger ingest aws` on generated CUR 2.0 exports of 1M and 5M line items.
 
-Usage: ``python bench/ingest_cur.py [--rows 1000000 5000000] [--work .bench-data/cur]``
+Usage: ``python -m bench.ingest_cur [--rows 1000000 5000000] [--work .bench-data/cur]``
 
 The export is the sample company's AWS month (scale 1, 2026-10: every pricing kind) repeated with
 fresh resource and line ids until it has the asked number of rows, written by the sample CUR 2.0
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 
+from bench.common import ingest_and_report
 from gpuledger.sample.aws_cur2 import (
     ROWS_PER_FILE,
     aws_lines,
@@ -58,25 +57,13 @@ def generate(rows: int, out: Path) -> int:
 def ingest_in_child(src: Path, home: Path) -> dict[str, float]:
     """Run one ingest in a fresh interpreter and return its seconds and peak RSS."""
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(src), str(home)],
+        [sys.executable, "-m", "bench.ingest_cur", "--child", str(src), str(home)],
         capture_output=True,
         text=True,
         check=True,
     )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def child(src: str, home: str) -> None:
-    from gpuledger.collect import aws
-    from gpuledger.config import Settings
-    from gpuledger.store import Store
-
-    started = time.perf_counter()
-    result = aws.ingest(Store(home), Settings(), src)
-    seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
 
 
 def main() -> None:
@@ -86,7 +73,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        ingest_and_report("aws", *args.child)
         return
     print(f"{'rows':>10} {'files':>6} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10}")
     for rows in args.rows:

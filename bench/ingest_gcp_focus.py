@@ -1,6 +1,6 @@
 """Benchmark: the sample GCP billing export and Azure FOCUS export, written and ingested at scale.
 
-Usage: ``python bench/ingest_gcp_focus.py [--scales 10 62] [--work .bench-data/gcp-focus]``
+Usage: ``python -m bench.ingest_gcp_focus [--scales 10 62] [--work .bench-data/gcp-focus]``
 
 For each company scale (62 ≈ 1,000 GPU instances across the three clouds) the sample writers
 produce one month (2026-10) of the GCP detailed export (gzip NDJSON, as ``bq extract`` writes it)
@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench.common import ingest_and_report
 
 MONTH = "2026-10"
 
@@ -60,7 +61,7 @@ def generate_in_child(scale: float, out: Path) -> dict[str, tuple[int, float]]:
     large company would report the parent's peak as its own.)
     """
     done = subprocess.run(
-        [sys.executable, __file__, "--write", str(scale), str(out)],
+        [sys.executable, "-m", "bench.ingest_gcp_focus", "--write", str(scale), str(out)],
         capture_output=True,
         text=True,
         check=True,
@@ -72,27 +73,13 @@ def generate_in_child(scale: float, out: Path) -> dict[str, tuple[int, float]]:
 def ingest_in_child(source: str, src: Path, home: Path) -> dict[str, float]:
     """Run one ingest in a fresh interpreter and return its rows, seconds and peak RSS."""
     done = subprocess.run(
-        [sys.executable, __file__, "--child", source, str(src), str(home)],
+        [sys.executable, "-m", "bench.ingest_gcp_focus", "--child", source, str(src), str(home)],
         capture_output=True,
         text=True,
         check=True,
     )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def child(source: str, src: str, home: str) -> None:
-    import importlib
-
-    from gpuledger.config import Settings
-    from gpuledger.store import Store
-
-    collector = importlib.import_module(f"gpuledger.collect.{source}")
-    started = time.perf_counter()
-    result = collector.ingest(Store(home), Settings(), src)
-    seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
 
 
 def main() -> None:
@@ -103,7 +90,7 @@ def main() -> None:
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        ingest_and_report(*args.child)
         return
     if args.write:
         print(json.dumps(generate(float(args.write[0]), Path(args.write[1]))))

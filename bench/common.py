@@ -107,3 +107,12 @@ def ingest_and_report(source: str, src: str, home: str) -> None:
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     emit({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024})
+
+
+def run_worker(module: str, *args: str) -> dict[str, Any]:
+    """Run ``python -m module *args`` in a fresh interpreter and return its last line as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=True
+    )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report

@@ -12,14 +12,13 @@ table: rows, files, seconds, rows/s, peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from bench.common import ingest_and_report
+from bench.common import ingest_and_report, run_worker
 from gpuledger.sample.aws_cur2 import (
     ROWS_PER_FILE,
     aws_lines,
@@ -54,16 +53,9 @@ def generate(rows: int, out: Path) -> int:
     return len(files)
 
 
-def ingest_in_child(src: Path, home: Path) -> dict[str, float]:
+def ingest_in_child(src: Path, home: Path) -> dict[str, Any]:
     """Run one ingest in a fresh interpreter and return its seconds and peak RSS."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ingest_cur", "--child", str(src), str(home)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_worker("bench.ingest_cur", "--child", str(src), str(home))
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from bench.common import ingest_and_report
+from bench.common import ingest_and_report, run_worker
 
 MONTH = "2026-10"
 
@@ -70,16 +71,9 @@ def generate_in_child(scale: float, out: Path) -> dict[str, tuple[int, float]]:
     return {source: (int(rows), seconds) for source, (rows, seconds) in written.items()}
 
 
-def ingest_in_child(source: str, src: Path, home: Path) -> dict[str, float]:
+def ingest_in_child(source: str, src: Path, home: Path) -> dict[str, Any]:
     """Run one ingest in a fresh interpreter and return its rows, seconds and peak RSS."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ingest_gcp_focus", "--child", source, str(src), str(home)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_worker("bench.ingest_gcp_focus", "--child", source, str(src), str(home))
 
 
 def main() -> None:

@@ -99,5 +99,21 @@ def write_month(
     return allocation
 
 
+def write_two_team_october(store: Store, *, invoiced: bool = True) -> pl.DataFrame:
+    """October 2026: nlp 1,500.00 on the 5th, vision 700.00 on the 6th (instance i-2)."""
+    return write_month(
+        store,
+        "2026-10",
+        {Alloc.team: "nlp", Alloc.day: day("2026-10", 5), Alloc.cost: "1500.00"},
+        {
+            Alloc.team: "vision",
+            Alloc.day: day("2026-10", 6),
+            Alloc.cost: "700.00",
+            Alloc.ResourceId: "i-2",
+        },
+        invoiced=invoiced,
+    )
+
+
 def day(period: str, number: int) -> date:
     return bounds(period)[0].date().replace(day=number)

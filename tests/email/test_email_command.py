@@ -16,7 +16,7 @@ from gpuledger.errors import DeliveryError, UsageError
 from gpuledger.report.email_log import send_records
 from gpuledger.schema import Alloc
 from gpuledger.store import Store
-from tests.chargeback.ledger import day, write_month
+from tests.chargeback.ledger import write_month, write_two_team_october
 from tests.email.smtp_testserver import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -26,18 +26,7 @@ LEADS = {"nlp": "lead-nlp@example.com", "vision": "lead-vision@example.com"}
 
 def write_ledger(store: Store, *, invoiced: bool = True) -> None:
     write_month(store, "2026-09", {Alloc.team: "nlp", Alloc.cost: "1000.00"})
-    write_month(
-        store,
-        "2026-10",
-        {Alloc.team: "nlp", Alloc.day: day("2026-10", 5), Alloc.cost: "1500.00"},
-        {
-            Alloc.team: "vision",
-            Alloc.day: day("2026-10", 6),
-            Alloc.cost: "700.00",
-            Alloc.ResourceId: "i-2",
-        },
-        invoiced=invoiced,
-    )
+    write_two_team_october(store, invoiced=invoiced)
 
 
 def config_file(tmp_path: Path, server: SmtpServer | None) -> Path:

@@ -23,7 +23,7 @@ from gpuledger.schedule_jobs import run_job
 from gpuledger.schedule_lock import last_runs
 from gpuledger.schema import UNALLOCATED, Alloc
 from gpuledger.store import Store
-from tests.chargeback.ledger import day, write_month
+from tests.chargeback.ledger import write_month, write_two_team_october
 from tests.conftest import FIXTURES, REPO
 from tests.email.smtp_testserver import SmtpServer, start_server
 
@@ -68,21 +68,6 @@ finance = ["finance@example.com"]
     return str(path)
 
 
-def write_october(store: Store, *, invoiced: bool = True) -> None:
-    write_month(
-        store,
-        "2026-10",
-        {Alloc.team: "nlp", Alloc.day: day("2026-10", 5), Alloc.cost: "1500.00"},
-        {
-            Alloc.team: "vision",
-            Alloc.day: day("2026-10", 6),
-            Alloc.cost: "700.00",
-            Alloc.ResourceId: "i-2",
-        },
-        invoiced=invoiced,
-    )
-
-
 def spend(store: Store) -> dict[tuple[str, str], Decimal]:
     frame = (
         store.read("allocation")
@@ -106,7 +91,7 @@ def subjects(server: SmtpServer) -> list[tuple[str, str]]:
 def test_weekly_email_sends_once_per_lead_and_week(
     store: Store, tmp_path: Path, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    write_october(store)
+    write_two_team_october(store)
     config = write_config(tmp_path, smtp_server)
     caplog.set_level(logging.INFO, logger="gpuledger")
 
@@ -132,7 +117,7 @@ def test_weekly_email_rerun_on_a_fresh_lock_still_sends_nothing_new(
     store: Store, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     """The run lock and the send log are independent guards: either one stops a duplicate."""
-    write_october(store)
+    write_two_team_october(store)
     config = write_config(tmp_path, smtp_server)
     run_job("weekly-email", store.home, config, now=MONDAY_NOV_2)
     with store.state.connect() as db:
@@ -160,7 +145,7 @@ def test_monthly_notice_waits_for_the_final_invoice(
     result: str,
     messages: int,
 ) -> None:
-    write_october(store, invoiced=invoiced)
+    write_two_team_october(store, invoiced=invoiced)
     config = write_config(tmp_path, smtp_server)
 
     assert (
@@ -180,7 +165,7 @@ def test_monthly_notice_waits_for_the_final_invoice(
 def test_monthly_notice_is_sent_once_across_daily_runs(
     store: Store, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    write_october(store)
+    write_two_team_october(store)
     config = write_config(tmp_path, smtp_server)
 
     results = [
@@ -218,7 +203,7 @@ print(run_job("weekly-email", sys.argv[1], sys.argv[2], now=datetime.fromisoform
 def test_two_scheduler_processes_run_a_job_once(
     store: Store, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    write_october(store)
+    write_two_team_october(store)
     config = write_config(tmp_path, smtp_server)
     command = [sys.executable, "-c", WORKER, store.home, config, MONDAY_NOV_2.isoformat()]
 
@@ -239,7 +224,7 @@ def test_attribution_reruns_open_months_only(
     store: Store, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     write_month(store, "2026-09", {Alloc.team: "nlp", Alloc.cost: "1000.00"})
-    write_october(store)
+    write_two_team_october(store)
     config = write_config(tmp_path, smtp_server)
     close_period(store, Settings(), "2026-09")
     versions = store.history("allocation")
@@ -257,7 +242,7 @@ def test_attribution_reruns_open_months_only(
 def test_recommendations_are_recomputed_for_open_months(
     store: Store, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    write_october(store)
+    write_two_team_october(store)
     config = write_config(tmp_path, smtp_server)
 
     assert (

@@ -60,6 +60,7 @@ up to its amount, so the allocation of a period equals its cost basis per curren
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -69,19 +70,19 @@ import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.engine import gpu_weights as gw
-from gpuledger.engine.gpu_split import GPU_HOURS, GPUS, telemetry_allocation
-from gpuledger.engine.money import AMOUNT, COST, PART, settle
+from gpuledger.engine.gpu_split import GPU_HOURS, GPUS, SOURCE, telemetry_allocation
+from gpuledger.engine.money import AMOUNT, AMOUNT_F, COST, PART, settle
 from gpuledger.engine.rules import (
     NATURE,
     OWNER_MODEL,
     OWNER_RULE,
     OWNER_TEAM,
     OWNER_WORKLOAD,
-    TAG_ANSWERS,
+    TAGS_KEY,
     cost_type,
     nature,
     pool_name,
-    tag_owners,
+    tag_answers,
     with_owners,
 )
 from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
@@ -116,6 +117,23 @@ SOURCE_KEYS: Final = (
     Alloc.currency,
 )
 LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
+# A source group: the source columns, what the row is, its pool and its owner (rule 4).
+SOURCE_GROUP: Final = (
+    *SOURCE_KEYS,
+    NATURE,
+    POOL,
+    TELEMETRY,
+    OWNER_TEAM,
+    OWNER_RULE,
+    OWNER_MODEL,
+    OWNER_WORKLOAD,
+)
+# Two independent seeds: groups are numbered by the first hash and the second checks the numbers.
+_GROUP_SEED: Final = 0x736F7572
+_CHECK_SEED: Final = 0x63686563
+_CHECK: Final = "_check"
+_ROW: Final = "_row"
+_DERIVED: Final = (Alloc.ResourceId, Alloc.day, Alloc.currency)  # source keys computed per row
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -130,68 +148,119 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
 
 
 def _rule_inputs(settings: Settings) -> list[str]:
-    """Cost columns the account and regex rules read, beyond the allocation's own columns."""
+    """Cost columns the pool, account and regex rules read, beyond the allocation's own."""
     regex_fields = {rule.field for rule in settings.rules.regex}
-    return sorted({Cost.SubAccountName, *regex_fields} - {Cost.ResourceId, Cost.ServiceName})
+    return sorted({Cost.SubAccountName, Cost.x_LineItemType, *regex_fields} - set(SOURCE_KEYS))
 
 
 def prepare_costs(
-    cost: pl.LazyFrame, hourly: pl.LazyFrame, settings: Settings, period: str
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The period's cost rows reduced to the columns the rules need, summed where rules agree.
+    cost: pl.LazyFrame, hourly: pl.DataFrame, settings: Settings, period: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The period's cost rows, read once, as source groups and the rows of measured instances.
 
-    Returns two frames: the rows of telemetry instances, which keep their charge period (rule 2
-    weighs each hour of it), and all other rows summed per day (pool rows among them). The period's rows are read once, here. Adds :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY`, the exact
-    :data:`AMOUNT`, :data:`GPU_HOURS` and :data:`GPUS` (largest ``x_GpuCount``).
+    Returns ``(measured, sources)``. ``sources`` has one row per source group — the allocation's
+    source columns, :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY` and the owner by rule 4 — with
+    its exact :data:`AMOUNT`, its float :data:`AMOUNT_F`, :data:`GPU_HOURS` and :data:`GPUS`
+    (largest ``x_GpuCount``). ``measured`` has the rows of telemetry instances one by one — rule 2
+    weighs each hour of their charge period — reduced to their group's number (:data:`SOURCE`),
+    resource, charge period and measures.
+
+    Rows are grouped on what the rules read (source columns, line type, rule inputs, tags), so
+    the rules run once per group instead of once per row. A group's number is a 64-bit hash of
+    those columns; a second hash checks it, and should two groups ever share a number they are
+    numbered exactly instead (a dense rank), so a collision costs time, never money.
     """
-    # A plain list test, not a join: a join would make the streaming engine hold the cost rows.
-    measured = hourly.select(Usage.ResourceId).unique().collect().to_series()
     duration_h = (
         pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
     ).dt.total_seconds() / 3600.0
     period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period)
-    # What each distinct tag set says, found once and joined on: rows never carry their tags on.
-    answers = tag_owners(period_rows, settings).collect(engine="streaming")
+    tags_key, answers = tag_answers(period_rows, settings)
+    inputs = [*SOURCE_KEYS, *_rule_inputs(settings), TAGS_KEY]
+    group = pl.struct(inputs)
     rows = (
-        period_rows.with_columns(
-            pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
+        period_rows.select(
+            *(c for c in SOURCE_KEYS if c not in _DERIVED),
+            *_rule_inputs(settings),
+            tags_key,
             pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId).alias(Alloc.ResourceId),
             pl.col(Cost.ChargePeriodStart).dt.date().alias(Alloc.day),
             pl.col(Cost.BillingCurrency).alias(Alloc.currency),
-            nature().alias(NATURE),
-        )
-        .with_columns(pool_name(settings).alias(POOL))
-        .join(answers.lazy(), on=Cost.Tags, how="left", nulls_equal=True)
-        .with_columns(
-            (
-                pl.col(Alloc.ResourceId).is_in(measured.implode()).fill_null(False)
-                & pl.col(POOL).is_null()
-            ).alias(TELEMETRY),
-            pl.when((pl.col(NATURE) == "usage") & (pl.col(Cost.x_GpuCount) > 0))
+            pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
+            pl.when((nature() == "usage") & (pl.col(Cost.x_GpuCount) > 0))
             .then(pl.col(Cost.x_GpuCount) * duration_h)
             .otherwise(0.0)
             .alias(GPU_HOURS),
+            pl.col(Cost.x_GpuCount).alias(GPUS),
+            Cost.ChargePeriodStart,
+            Cost.ChargePeriodEnd,
         )
-    )
-    keys = [*SOURCE_KEYS, NATURE, POOL, TELEMETRY, *_rule_inputs(settings), *TAG_ANSWERS]
-    measures = [
-        pl.col(AMOUNT),
-        pl.col(GPU_HOURS),
-        pl.col(Cost.x_GpuCount).alias(GPUS),
-        pl.col(Cost.ChargePeriodStart),
-        pl.col(Cost.ChargePeriodEnd),
-    ]
-    selected = rows.select(*keys, *measures)
-    # Telemetry rows stay as they are (each hour is weighed on its own); the rest sum per day,
-    # streamed, so only the sums are ever held in memory.
-    telemetry_rows = selected.filter(pl.col(TELEMETRY)).collect(engine="streaming")
-    by_day = (
-        selected.filter(~pl.col(TELEMETRY))
-        .group_by(keys)
-        .agg(pl.col(AMOUNT).sum(), pl.col(GPU_HOURS).sum(), pl.col(GPUS).max())
+        .with_columns(group.hash(_GROUP_SEED).alias(SOURCE), group.hash(_CHECK_SEED).alias(_CHECK))
         .collect(engine="streaming")
     )
-    return telemetry_rows.lazy(), by_day.lazy()
+    groups = source_groups(rows, inputs)
+    if groups.get_column("_collided").any():
+        rows = rows.lazy().with_columns(group.rank("dense").cast(pl.UInt64).alias(SOURCE)).collect()
+        groups = source_groups(rows, inputs)
+    measured_ids = hourly.get_column(Usage.ResourceId).unique()
+    sources = (
+        groups.lazy()
+        .join(answers.lazy(), on=TAGS_KEY, how="left")
+        .with_columns(nature().alias(NATURE))
+        .with_columns(pool_name(settings).alias(POOL))
+        .pipe(with_owners, settings)
+        .with_columns(
+            (
+                pl.col(Alloc.ResourceId).is_in(measured_ids.implode()).fill_null(False)
+                & pl.col(POOL).is_null()
+            ).alias(TELEMETRY)
+        )
+        .select(SOURCE, *SOURCE_GROUP, AMOUNT, AMOUNT_F, GPU_HOURS, GPUS)
+        .collect()
+    )
+    measured_groups = sources.filter(pl.col(TELEMETRY)).get_column(SOURCE)
+    measured = (
+        rows.lazy()
+        .filter(pl.col(SOURCE).is_in(measured_groups.implode()))
+        .select(
+            SOURCE,
+            Alloc.ResourceId,
+            Cost.ChargePeriodStart,
+            Cost.ChargePeriodEnd,
+            pl.col(AMOUNT).cast(pl.Float64).alias(AMOUNT_F),
+            GPU_HOURS,
+            GPUS,
+        )
+        .collect(engine="streaming")
+    )
+    return measured, sources
+
+
+def source_groups(rows: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """One row per :data:`SOURCE` of ``rows``: its ``columns`` (from its first row) and sums.
+
+    ``_collided`` says whether rows of one number disagree on the check hash. ``rows`` is read
+    lazily: a derived column on it would copy its millions of rows into one piece first.
+    """
+    indexed = rows.lazy().with_row_index(_ROW)
+    sums = (
+        indexed.group_by(SOURCE)
+        .agg(
+            pl.col(_ROW).first(),
+            pl.col(AMOUNT).sum(),
+            pl.col(AMOUNT).cast(pl.Float64).sum().alias(AMOUNT_F),
+            pl.col(GPU_HOURS).sum(),
+            pl.col(GPUS).max(),
+            (pl.col(_CHECK).min() != pl.col(_CHECK).max()).alias("_collided"),
+        )
+        .collect(engine="streaming")
+    )
+    return (
+        indexed.select(_ROW, *columns)
+        .filter(pl.col(_ROW).is_in(sums.get_column(_ROW).implode()))
+        .join(sums.lazy(), on=_ROW)
+        .drop(_ROW)
+        .collect(engine="streaming")
+    )
 
 
 def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:
@@ -243,15 +312,20 @@ def attribute(
     start, end = period_bounds(period)
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
-    hourly = gw.reduce_usage(usage, start, end).lazy()
-    by_hour, by_day = (
-        with_owners(rows, settings).drop(_rule_inputs(settings)).collect(engine="in-memory").lazy()
-        for rows in prepare_costs(cost, hourly, settings, period)
+    hourly = gw.reduce_usage(usage, start, end)
+    measured_rows, sources = prepare_costs(cost, hourly, settings, period)
+    groups = sources.lazy()
+    direct_groups = groups.filter(pl.col(POOL).is_null())
+    owned = owned_allocation(direct_groups.filter(~pl.col(TELEMETRY)))
+    measured = telemetry_allocation(
+        measured_rows.lazy(),
+        direct_groups.filter(pl.col(TELEMETRY)),
+        hourly.lazy(),
+        settings,
+        SOURCE_KEYS,
     )
-    owned = owned_allocation(by_day.filter(pl.col(POOL).is_null()))
-    measured = telemetry_allocation(by_hour, hourly, settings, SOURCE_KEYS)
     direct = pl.concat([owned, measured], how="vertical").collect(engine="in-memory").lazy()
-    pooled = pooled_allocation(by_day.filter(pl.col(POOL).is_not_null()), direct, settings)
+    pooled = pooled_allocation(groups.filter(pl.col(POOL).is_not_null()), direct, settings)
     return (
         pl.concat([direct, pooled], how="vertical")
         .group_by([*SOURCE_KEYS, *LABELS])

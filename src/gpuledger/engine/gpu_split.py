@@ -16,7 +16,7 @@ import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.engine import gpu_weights as gw
-from gpuledger.engine.money import AMOUNT, COST, PART, settle
+from gpuledger.engine.money import AMOUNT, AMOUNT_F, COST, PART, settle
 from gpuledger.engine.rules import (
     NATURE,
     OWNER_MODEL,
@@ -104,25 +104,25 @@ def charge_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def workload_pieces(
-    keyed: pl.LazyFrame, fractions: pl.LazyFrame, sources: pl.LazyFrame, settings: Settings
+    rows: pl.LazyFrame, fractions: pl.LazyFrame, sources: pl.LazyFrame, settings: Settings
 ) -> pl.LazyFrame:
     """Rule 2: the float part of each source group each workload used, with its labels."""
     factor = pl.col("_weight") * pl.col(FRACTION)
     used = (
         charge_hours(
-            keyed.select(
+            rows.select(
                 SOURCE,
                 Alloc.ResourceId,
                 Cost.ChargePeriodStart,
                 Cost.ChargePeriodEnd,
-                pl.col(AMOUNT).cast(pl.Float64).alias("_amount_f"),
+                AMOUNT_F,
                 GPU_HOURS,
             )
         )
         .join(fractions, on=[Alloc.ResourceId, gw.HOUR], how="inner")
         .group_by(SOURCE, gw.TEAM_LABEL, gw.MODEL_LABEL, gw.WORKLOAD)
         .agg(
-            (pl.col("_amount_f") * factor).sum().alias(PART),
+            (pl.col(AMOUNT_F) * factor).sum().alias(PART),
             (pl.col(GPU_HOURS) * factor).sum().alias(Alloc.gpu_hours),
         )
         .join(sources.select(SOURCE, *OWNER), on=SOURCE, how="left")
@@ -169,8 +169,8 @@ def idle_pieces(
     consumed = used.group_by(SOURCE).agg(
         pl.col(PART).sum().alias("_used"), pl.col(Alloc.gpu_hours).sum().alias("_used_hours")
     )
-    remainder = pl.col("_amount_f") - pl.col("_used").fill_null(0.0)
-    noise = pl.col("_amount_f").abs() * _IDLE_NOISE
+    remainder = pl.col(AMOUNT_F) - pl.col("_used").fill_null(0.0)
+    noise = pl.col(AMOUNT_F).abs() * _IDLE_NOISE
     idle = sources.join(consumed, on=SOURCE, how="left").select(
         SOURCE,
         Alloc.ResourceId,
@@ -202,34 +202,21 @@ def idle_pieces(
 
 
 def telemetry_allocation(
-    rows: pl.LazyFrame, hourly: pl.LazyFrame, settings: Settings, source_keys: Sequence[str]
+    rows: pl.LazyFrame,
+    sources: pl.LazyFrame,
+    hourly: pl.LazyFrame,
+    settings: Settings,
+    source_keys: Sequence[str],
 ) -> pl.LazyFrame:
     """Allocation of the rows of GPU instances with telemetry: workloads, then idle, settled.
 
-    ``rows`` are prepared cost rows (source keys, owner columns, charge period, exact amount,
-    GPU-hours, billed GPU count); the result has the source keys, labels, ``cost`` and ``gpu_hours``.
-    A source group (the allocation's source columns and the owner) is numbered once (a dense
-    rank), so the splitting below groups by one integer instead of seventeen columns.
+    ``rows`` are the cost rows of those instances (:data:`SOURCE`, resource, charge period, float
+    amount, GPU-hours, billed GPU count); ``sources`` has one row per :data:`SOURCE` with the
+    source keys, the owner columns, the exact :data:`AMOUNT`, its float and GPU-hours. The result
+    has the source keys, labels, ``cost`` and ``gpu_hours``.
     """
-    group = [*source_keys, *OWNER]
-    keyed = (
-        rows.with_columns(pl.struct(group).rank("dense").alias(SOURCE))
-        .collect(engine="in-memory")
-        .lazy()
-    )
-    sources = (
-        keyed.group_by(SOURCE)
-        .agg(
-            pl.col(group).first(),
-            pl.col(AMOUNT).sum(),
-            pl.col(AMOUNT).cast(pl.Float64).sum().alias("_amount_f"),
-            pl.col(GPU_HOURS).sum(),
-        )
-        .collect(engine="in-memory")
-        .lazy()
-    )
     fractions = hour_fractions(hourly, instance_gpus(rows, hourly))
-    used = workload_pieces(keyed, fractions, sources, settings).collect(engine="streaming").lazy()
+    used = workload_pieces(rows, fractions, sources, settings).collect(engine="streaming").lazy()
     pieces = pl.concat([used, idle_pieces(sources, used, hourly, settings)], how="vertical")
     summed = pieces.group_by(SOURCE, *LABELS).agg(pl.col(PART).sum(), pl.col(Alloc.gpu_hours).sum())
     totals = summed.join(sources.select(SOURCE, AMOUNT), on=SOURCE, how="left")

@@ -17,6 +17,7 @@ How a bucket is shared (rule 2 of :mod:`gpuledger.engine.attribute`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
@@ -33,8 +34,20 @@ MODEL_LABEL: Final = "_model_label"
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
 _LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
-_TWO_32: Final = 1 << 32
-CHUNK_ROWS: Final = 8_000_000  # telemetry rows reduced at a time: about 1.5 GiB of working set
+_BUCKET: Final = (Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start)  # one slot's bucket
+# What makes two rows one workload of one hour: the slot (MIG profile of a GPU model) included.
+_WORKLOAD_KEY: Final = (Usage.ResourceId, *_LABELS, Usage.mig_profile, Usage.gpu_model)
+# Two independent seeds: rows are grouped by the first hash and the second checks the grouping.
+_KEY_SEED: Final = 0x6770756C
+_CHECK_SEED: Final = 0x6C656467
+_KEY: Final = "_workload_key"
+_CHECK: Final = "_workload_check"
+_SLOT_BUCKET: Final = "_slot_bucket"
+_SECONDS: Final = "_seconds"  # bucket time of a row, then of a workload's hour
+_SHARED_SECONDS: Final = "_shared_seconds"  # a row's part of a bucket it shares
+_ACTIVITY: Final = "_activity"
+_ROW: Final = "_row"
+CHUNK_ROWS: Final = 16_000_000  # telemetry rows reduced at a time: about 1 GiB of working set
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
 
@@ -62,90 +75,125 @@ def workload_name() -> pl.Expr:
     return pl.coalesce(pod, pl.col(Usage.job), pl.col(Usage.pid_command))
 
 
-def bucket_rows(usage: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
-    """The telemetry rows of [start, end) reduced to what sharing needs, labels as categoricals.
+def bucket_rows(usage: pl.LazyFrame) -> pl.LazyFrame:
+    """Each telemetry row reduced to numbers: its index, keys, hour, bucket time and activity.
 
-    Row by row, so it streams: each row becomes its slot's GPU-seconds and its activity.
+    Row by row, so it streams. ``usage`` carries :data:`_ROW` (its row index). The keys are 64-bit
+    hashes — two independent ones of the row's workload (instance, labels, MIG profile, GPU model)
+    and one of its slot-bucket — so that what follows works on integers, and no string of the
+    millions of rows is held: the labels are read back only for the rows that stand for a group.
     """
-    is_work = pl.any_horizontal(pl.col(c).is_not_null() for c in _WORKLOAD_COLUMNS)
-    activity = pl.col(Usage.active_seconds).fill_null(0.0) * pl.col(Usage.sm_util).fill_null(0.0)
-    return usage.filter(
-        pl.col(Usage.bucket_start).is_between(start, end, closed="left")
-        & pl.col(Usage.ResourceId).is_not_null()
-    ).select(
-        # Categoricals: the window and the group-by of the next step work on integer codes.
-        pl.col(Usage.ResourceId, Usage.gpu_uuid, *_LABELS).cast(pl.Categorical),
-        Usage.bucket_start,
-        is_work.alias(IS_WORK),
-        (
-            pl.col(Usage.bucket_seconds).cast(pl.Float64)
-            * slot_fraction(pl.col(Usage.mig_profile), pl.col(Usage.gpu_model))
-        ).alias("_slot_seconds"),
-        pl.when(is_work).then(activity).otherwise(0.0).alias("_activity"),
+    workload = pl.struct(_WORKLOAD_KEY)
+    started = pl.col(Usage.bucket_start).dt.epoch("us").cast(pl.UInt64)
+    return usage.select(
+        _ROW,
+        workload.hash(_KEY_SEED).alias(_KEY),
+        workload.hash(_CHECK_SEED).alias(_CHECK),
+        (pl.col(Usage.gpu_uuid).hash(_KEY_SEED) ^ started).alias(_SLOT_BUCKET),
+        pl.col(Usage.bucket_start).dt.truncate("1h").alias(HOUR),
+        pl.col(Usage.bucket_seconds).cast(pl.Float64).alias(_SECONDS),
+        (pl.col(Usage.active_seconds).fill_null(0.0) * pl.col(Usage.sm_util).fill_null(0.0)).alias(
+            _ACTIVITY
+        ),
     )
 
 
-def bucket_shares(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Each row's GPU-seconds: its slot's bucket time times its share of that bucket.
+def repeated_buckets(rows: pl.DataFrame) -> pl.Series:
+    """Slot-bucket hashes that occur more than once in ``rows`` (from :func:`bucket_rows`).
 
-    Almost every slot-bucket has one row (one workload, or idle), whose share is 1. A row whose
-    (GPU, bucket start) — one integer: the GPU's categorical code and the bucket's second — is
-    unique is certainly alone and skips the window; only rows whose (GPU, bucket) repeats
-    (time-sliced GPUs, or one GPU id reported by two instances) are shared out exactly.
+    Found by sorting the hashes, which is cheaper than a hash table of millions of keys. Such
+    buckets are time-sliced GPUs or one GPU reported twice; a hash collision merely adds a bucket.
     """
-    bucket = [Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start]
-    gpu_code = pl.col(Usage.gpu_uuid).to_physical().cast(pl.UInt64)
-    second = pl.col(Usage.bucket_start).dt.epoch("s").cast(pl.UInt64) % _TWO_32
-    slot_bucket = gpu_code * _TWO_32 + second
-    keyed = rows.with_columns(slot_bucket.is_duplicated().alias("_shared"))
-    alone = keyed.filter(~pl.col("_shared")).with_columns(
-        pl.col("_slot_seconds").alias(GPU_SECONDS)
-    )
-    total_activity = pl.col("_activity").sum().over(bucket)
-    workloads = pl.col(IS_WORK).sum().over(bucket)
+    keys = rows.get_column(_SLOT_BUCKET).sort()
+    return keys.filter(keys == keys.shift(1)).unique()
+
+
+def working() -> pl.Expr:
+    """Whether a telemetry row is a workload: any of namespace, pod, job or command is known."""
+    return pl.any_horizontal(pl.col(c).is_not_null() for c in _WORKLOAD_COLUMNS)
+
+
+def shared_bucket_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Bucket time of rows that share a slot-bucket, each row's by its share of the bucket.
+
+    The workloads on it share it in proportion to ``active_seconds × sm_util``, equally when all
+    of those are zero; a bucket with no workload at all is idle time split over its rows.
+    """
+    is_work = pl.col(IS_WORK)
+    total_activity = pl.col(_ACTIVITY).filter(is_work).sum().over(_BUCKET)
+    workloads = is_work.sum().over(_BUCKET)
     share = (
-        pl.when(pl.col(IS_WORK))
+        pl.when(is_work)
         .then(
             pl.when(total_activity > 0)
-            .then(pl.col("_activity") / total_activity)
+            .then(pl.col(_ACTIVITY) / total_activity)
             .otherwise(1.0 / workloads)
         )
         .when(workloads == 0)
-        .then(1.0 / pl.len().over(bucket))
+        .then(1.0 / pl.len().over(_BUCKET))
         .otherwise(0.0)
     )
-    together = keyed.filter(pl.col("_shared")).with_columns(
-        (pl.col("_slot_seconds") * share).alias(GPU_SECONDS)
+    return rows.with_columns(working().alias(IS_WORK)).select(
+        _ROW, (pl.col(_SECONDS) * share).alias(_SHARED_SECONDS)
     )
-    return pl.concat([alone, together], how="vertical")
 
 
-def hourly_gpu_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
+def _read_back(usage: pl.LazyFrame, rows: pl.Series, columns: Sequence[str]) -> pl.LazyFrame:
+    """``columns`` of the telemetry rows whose index is in ``rows``, with :data:`_ROW`."""
+    return usage.filter(pl.col(_ROW).is_in(rows.implode())).select(_ROW, *columns)
+
+
+def hourly_gpu_seconds(rows: pl.DataFrame, usage: pl.LazyFrame) -> pl.DataFrame:
     """GPU-seconds per (``ResourceId``, hour, team label, model label, workload).
 
-    ``rows`` come from :func:`bucket_rows`. Idle time is kept as rows with :data:`IS_WORK` false
-    (labels null) so that the hour's covered GPU time is known; a workload row's
-    :data:`GPU_SECONDS` is its share of each bucket it ran in.
+    ``rows`` come from :func:`bucket_rows` of ``usage`` (which carries :data:`_ROW`). A row alone
+    in its slot-bucket — almost all of them — counts its whole bucket time; the others their
+    share (:func:`shared_bucket_seconds`). Sums per workload and hour are then scaled by the slot
+    (whole GPU or MIG slices). Idle time is kept as rows with :data:`IS_WORK` false (labels null)
+    so that the hour's covered GPU time is known.
+
+    Rows are grouped by the workload hash; should two workloads ever share it, the second hash
+    disagrees within the group and the grouping is redone on the columns themselves, so a
+    collision costs time, never money. ``rows`` is only read lazily: a derived column on it would
+    first copy all of its millions of rows into one piece.
     """
+    numbers = rows.lazy()
+    seconds = pl.col(_SECONDS)
+    repeated = repeated_buckets(rows)
+    if not repeated.is_empty():
+        sliced = numbers.filter(pl.col(_SLOT_BUCKET).is_in(repeated.implode())).collect()
+        detail = _read_back(usage, sliced.get_column(_ROW), [*_BUCKET, *_WORKLOAD_COLUMNS])
+        shares = shared_bucket_seconds(sliced.lazy().join(detail, on=_ROW))
+        numbers = numbers.join(shares, on=_ROW, how="left")
+        seconds = pl.coalesce(_SHARED_SECONDS, _SECONDS)
+    sums = (seconds.sum().alias(_SECONDS), pl.col(_ROW).first())
+    collided = pl.col(_CHECK).min() != pl.col(_CHECK).max()
+    grouped = (
+        numbers.group_by(_KEY, HOUR)
+        .agg(*sums, collided.alias("_collided"))
+        .collect(engine="streaming")
+    )
+    if grouped.get_column("_collided").any():
+        labelled = numbers.join(_read_back(usage, rows.get_column(_ROW), _WORKLOAD_KEY), on=_ROW)
+        grouped = labelled.group_by(*_WORKLOAD_KEY, HOUR).agg(*sums).collect(engine="streaming")
+    firsts = grouped.select(_ROW, HOUR, _SECONDS)
+    is_work = pl.col(IS_WORK)
     return (
-        bucket_shares(rows)
-        .group_by(
-            Usage.ResourceId,
-            pl.col(Usage.bucket_start).dt.truncate("1h").alias(HOUR),
-            IS_WORK,
-            *_LABELS,
-        )
-        .agg(pl.col(GPU_SECONDS).sum())
-        .with_columns(pl.col(Usage.ResourceId, *_LABELS).cast(pl.String))
+        _read_back(usage, firsts.get_column(_ROW), _WORKLOAD_KEY)
+        .join(firsts.lazy(), on=_ROW)
+        .with_columns(working().alias(IS_WORK))
         .select(
             Usage.ResourceId,
             HOUR,
             IS_WORK,
-            pl.when(IS_WORK).then(pl.col(Usage.team)).alias(TEAM_LABEL),
-            pl.when(IS_WORK).then(pl.col(Usage.model)).alias(MODEL_LABEL),
-            pl.when(IS_WORK).then(workload_name()).alias(WORKLOAD),
-            GPU_SECONDS,
+            pl.when(is_work).then(pl.col(Usage.team)).alias(TEAM_LABEL),
+            pl.when(is_work).then(pl.col(Usage.model)).alias(MODEL_LABEL),
+            pl.when(is_work).then(workload_name()).alias(WORKLOAD),
+            (
+                pl.col(_SECONDS) * slot_fraction(pl.col(Usage.mig_profile), pl.col(Usage.gpu_model))
+            ).alias(GPU_SECONDS),
         )
+        .collect(engine="streaming")
     )
 
 
@@ -158,16 +206,20 @@ def reduce_usage(
     the chunks' results are simply stacked; memory stays near one chunk's rows whatever the
     size of the fleet.
     """
-    period = usage.filter(pl.col(Usage.bucket_start).is_between(start, end, closed="left"))
+    indexed = usage.with_row_index(_ROW)
+    period = indexed.filter(
+        pl.col(Usage.bucket_start).is_between(start, end, closed="left")
+        & pl.col(Usage.ResourceId).is_not_null()
+    )
     total = period.select(pl.len()).collect(engine="streaming").item()
     chunks = max(1, -(-int(total) // rows_per_chunk))
     results = []
     for chunk in range(chunks):
-        part = usage
+        part = period
         if chunks > 1:
-            part = usage.filter(pl.col(Usage.ResourceId).hash(seed=0) % chunks == chunk)
-        rows = bucket_rows(part, start, end).collect(engine="streaming")
-        results.append(hourly_gpu_seconds(rows.lazy()).collect(engine="in-memory"))
+            part = period.filter(pl.col(Usage.ResourceId).hash(seed=0) % chunks == chunk)
+        rows = bucket_rows(part).collect(engine="streaming")
+        results.append(hourly_gpu_seconds(rows, indexed))
         del rows
     return pl.concat(results, how="vertical")
 

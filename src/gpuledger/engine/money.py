@@ -18,6 +18,7 @@ from gpuledger.schema import MONEY
 
 PART: Final = "_part"  # a piece's share of its source amount, as a float
 AMOUNT: Final = "_amount"  # the exact amount of a source row or group (MONEY)
+AMOUNT_F: Final = "_amount_f"  # the same amount as a float, for computing shares
 COST: Final = "_cost"  # the piece's exact amount after settling (MONEY)
 
 # Parts are rounded to this many decimal places before they become Decimals: far below a cent,

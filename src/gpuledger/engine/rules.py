@@ -150,6 +150,8 @@ _TAG_RULE: Final = "_tag_rule"
 _TAG_MODEL: Final = "_tag_model"
 _TAG_WORKLOAD: Final = "_tag_workload"
 TAG_ANSWERS: Final = (_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
+TAGS_KEY: Final = "_tags_key"
+_TAGS_SEED: Final = 0x74616773
 
 
 def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
@@ -171,6 +173,26 @@ def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
             workload.alias(_TAG_WORKLOAD),
         )
     )
+
+
+def tag_answers(frame: pl.LazyFrame, settings: Settings) -> tuple[pl.Expr, pl.DataFrame]:
+    """What each distinct tag set of ``frame`` says, and the key that finds a row's answer.
+
+    Returns ``(key, answers)``: ``key`` is a 64-bit hash of a row's tags (:data:`TAGS_KEY`), and
+    ``answers`` has, per distinct tag set, the tags, their key and :data:`TAG_ANSWERS`. Rows then
+    carry an integer instead of their tag list. The hash's seed is chosen so that no two
+    distinct tag sets share a key, so the key identifies the tags exactly.
+    """
+    distinct = frame.select(Cost.Tags).unique().collect(engine="streaming")
+    seed = _TAGS_SEED
+    while True:
+        key = pl.col(Cost.Tags).hash(seed).alias(TAGS_KEY)
+        keys = distinct.select(key).to_series()
+        if keys.n_unique() == keys.len():
+            break
+        seed += 1
+    answers = tag_owners(distinct.lazy(), settings).with_columns(key).collect()
+    return key, answers
 
 
 def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:

@@ -60,7 +60,6 @@ up to its amount, so the allocation of a period equals its cost basis per curren
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -71,6 +70,7 @@ import polars as pl
 from gpuledger.config import Settings
 from gpuledger.engine import gpu_weights as gw
 from gpuledger.engine.gpu_split import GPU_HOURS, GPUS, SOURCE, telemetry_allocation
+from gpuledger.engine.keys import disagrees, row_key
 from gpuledger.engine.money import AMOUNT, AMOUNT_F, COST, PART, settle
 from gpuledger.engine.rules import (
     NATURE,
@@ -79,10 +79,13 @@ from gpuledger.engine.rules import (
     OWNER_TEAM,
     OWNER_WORKLOAD,
     TAGS_KEY,
+    TAGS_SEED,
     cost_type,
     nature,
     pool_name,
     tag_answers,
+    tag_key,
+    tags_seed,
     with_owners,
 )
 from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
@@ -133,7 +136,6 @@ _GROUP_SEED: Final = 0x736F7572
 _CHECK_SEED: Final = 0x63686563
 _CHECK: Final = "_check"
 _ROW: Final = "_row"
-_DERIVED: Final = (Alloc.ResourceId, Alloc.day, Alloc.currency)  # source keys computed per row
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -153,8 +155,19 @@ def _rule_inputs(settings: Settings) -> list[str]:
     return sorted({Cost.SubAccountName, Cost.x_LineItemType, *regex_fields} - set(SOURCE_KEYS))
 
 
+def source_inputs(settings: Settings) -> list[pl.Expr]:
+    """What the rules read of a cost row, tags aside: the source columns and the rule inputs."""
+    derived = {
+        Alloc.ResourceId: pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId),
+        Alloc.day: pl.col(Cost.ChargePeriodStart).dt.date(),
+        Alloc.currency: pl.col(Cost.BillingCurrency),
+    }
+    columns = [*SOURCE_KEYS, *_rule_inputs(settings)]
+    return [derived.get(name, pl.col(name)).alias(name) for name in columns]
+
+
 def prepare_costs(
-    cost: pl.LazyFrame, hourly: pl.DataFrame, settings: Settings, period: str
+    cost: pl.LazyFrame, hourly: pl.DataFrame, settings: Settings, period: str, resource_seed: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The period's cost rows, read once, as source groups and the rows of measured instances.
 
@@ -162,29 +175,31 @@ def prepare_costs(
     source columns, :data:`NATURE`, :data:`POOL`, :data:`TELEMETRY` and the owner by rule 4 — with
     its exact :data:`AMOUNT`, its float :data:`AMOUNT_F`, :data:`GPU_HOURS` and :data:`GPUS`
     (largest ``x_GpuCount``). ``measured`` has the rows of telemetry instances one by one — rule 2
-    weighs each hour of their charge period — reduced to their group's number (:data:`SOURCE`),
-    resource, charge period and measures.
+    weighs each hour of their charge period — as their group's number (:data:`SOURCE`), their
+    instance's key (under ``resource_seed``), charge period and measures.
 
-    Rows are grouped on what the rules read (source columns, line type, rule inputs, tags), so
-    the rules run once per group instead of once per row. A group's number is a 64-bit hash of
-    those columns; a second hash checks it, and should two groups ever share a number they are
+    Rows are grouped on what the rules read (:func:`source_inputs` and the tags), so the rules
+    run once per group instead of once per row, and only numbers are held per row: a group's
+    columns are read back from its first row. A group's number is a 64-bit hash of those
+    columns; a second hash checks it, and should two groups ever share a number they are
     numbered exactly instead (a dense rank), so a collision costs time, never money.
     """
     duration_h = (
         pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
     ).dt.total_seconds() / 3600.0
-    period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period)
-    tags_key, answers = tag_answers(period_rows, settings)
-    inputs = [*SOURCE_KEYS, *_rule_inputs(settings), TAGS_KEY]
-    group = pl.struct(inputs)
-    rows = (
-        period_rows.select(
-            *(c for c in SOURCE_KEYS if c not in _DERIVED),
-            *_rule_inputs(settings),
-            tags_key,
-            pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId).alias(Alloc.ResourceId),
-            pl.col(Cost.ChargePeriodStart).dt.date().alias(Alloc.day),
-            pl.col(Cost.BillingCurrency).alias(Alloc.currency),
+    period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period).with_row_index(_ROW)
+    inputs = source_inputs(settings)
+
+    def keyed_rows(tags_seed: int) -> pl.LazyFrame:
+        group = [*inputs, tag_key(tags_seed)]
+        return period_rows.select(
+            _ROW,
+            row_key(group, _GROUP_SEED).alias(SOURCE),
+            row_key(group, _CHECK_SEED).alias(_CHECK),
+            tag_key(tags_seed),
+            pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId)
+            .hash(resource_seed)
+            .alias(gw.RESOURCE),
             pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
             pl.when((nature() == "usage") & (pl.col(Cost.x_GpuCount) > 0))
             .then(pl.col(Cost.x_GpuCount) * duration_h)
@@ -194,17 +209,25 @@ def prepare_costs(
             Cost.ChargePeriodStart,
             Cost.ChargePeriodEnd,
         )
-        .with_columns(group.hash(_GROUP_SEED).alias(SOURCE), group.hash(_CHECK_SEED).alias(_CHECK))
-        .collect(engine="streaming")
+
+    # One pass over the rows finds the distinct tag sets too; the rows are keyed again only if
+    # two of those sets would share a key (the seed then moves on).
+    distinct_tags, rows = pl.collect_all(
+        [period_rows.select(Cost.Tags).unique(), keyed_rows(TAGS_SEED)], engine="streaming"
     )
-    groups = source_groups(rows, inputs)
+    seed = tags_seed(distinct_tags)
+    if seed != TAGS_SEED:
+        rows = keyed_rows(seed).collect(engine="streaming")
+    groups = source_groups(rows)
     if groups.get_column("_collided").any():
-        rows = rows.lazy().with_columns(group.rank("dense").cast(pl.UInt64).alias(SOURCE)).collect()
-        groups = source_groups(rows, inputs)
+        rows = _number_exactly(rows, period_rows.select(_ROW, *inputs))
+        groups = source_groups(rows)
     measured_ids = hourly.get_column(Usage.ResourceId).unique()
     sources = (
-        groups.lazy()
-        .join(answers.lazy(), on=TAGS_KEY, how="left")
+        period_rows.filter(pl.col(_ROW).is_in(groups.get_column(_ROW).implode()))
+        .select(_ROW, *inputs)
+        .join(groups.lazy(), on=_ROW)
+        .join(tag_answers(distinct_tags, settings, seed).lazy(), on=TAGS_KEY, how="left")
         .with_columns(nature().alias(NATURE))
         .with_columns(pool_name(settings).alias(POOL))
         .pipe(with_owners, settings)
@@ -215,7 +238,7 @@ def prepare_costs(
             ).alias(TELEMETRY)
         )
         .select(SOURCE, *SOURCE_GROUP, AMOUNT, AMOUNT_F, GPU_HOURS, GPUS)
-        .collect()
+        .collect(engine="streaming")
     )
     measured_groups = sources.filter(pl.col(TELEMETRY)).get_column(SOURCE)
     measured = (
@@ -223,7 +246,7 @@ def prepare_costs(
         .filter(pl.col(SOURCE).is_in(measured_groups.implode()))
         .select(
             SOURCE,
-            Alloc.ResourceId,
+            gw.RESOURCE,
             Cost.ChargePeriodStart,
             Cost.ChargePeriodEnd,
             pl.col(AMOUNT).cast(pl.Float64).alias(AMOUNT_F),
@@ -235,30 +258,36 @@ def prepare_costs(
     return measured, sources
 
 
-def source_groups(rows: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """One row per :data:`SOURCE` of ``rows``: its ``columns`` (from its first row) and sums.
+def _number_exactly(rows: pl.DataFrame, inputs: pl.LazyFrame) -> pl.DataFrame:
+    """``rows`` with :data:`SOURCE` as a dense rank of the group columns themselves (slow, exact)."""
+    columns = [name for name in inputs.collect_schema().names() if name != _ROW]
+    return (
+        rows.lazy()
+        .join(inputs, on=_ROW)
+        .with_columns(pl.struct(*columns, TAGS_KEY).rank("dense").cast(pl.UInt64).alias(SOURCE))
+        .drop(columns)
+        .collect()
+    )
+
+
+def source_groups(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per :data:`SOURCE` of ``rows``: its first row, its tags key and its sums.
 
     ``_collided`` says whether rows of one number disagree on the check hash. ``rows`` is read
     lazily: a derived column on it would copy its millions of rows into one piece first.
     """
-    indexed = rows.lazy().with_row_index(_ROW)
-    sums = (
-        indexed.group_by(SOURCE)
+    return (
+        rows.lazy()
+        .group_by(SOURCE)
         .agg(
             pl.col(_ROW).first(),
+            pl.col(TAGS_KEY).first(),
             pl.col(AMOUNT).sum(),
-            pl.col(AMOUNT).cast(pl.Float64).sum().alias(AMOUNT_F),
             pl.col(GPU_HOURS).sum(),
             pl.col(GPUS).max(),
-            (pl.col(_CHECK).min() != pl.col(_CHECK).max()).alias("_collided"),
+            disagrees(_CHECK).alias("_collided"),
         )
-        .collect(engine="streaming")
-    )
-    return (
-        indexed.select(_ROW, *columns)
-        .filter(pl.col(_ROW).is_in(sums.get_column(_ROW).implode()))
-        .join(sums.lazy(), on=_ROW)
-        .drop(_ROW)
+        .with_columns(pl.col(AMOUNT).cast(pl.Float64).alias(AMOUNT_F))
         .collect(engine="streaming")
     )
 
@@ -313,7 +342,9 @@ def attribute(
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
     hourly = gw.reduce_usage(usage, start, end)
-    measured_rows, sources = prepare_costs(cost, hourly, settings, period)
+    seed = gw.resource_seed(hourly)
+    hourly = hourly.with_columns(pl.col(Usage.ResourceId).hash(seed).alias(gw.RESOURCE))
+    measured_rows, sources = prepare_costs(cost, hourly, settings, period, seed)
     groups = sources.lazy()
     direct_groups = groups.filter(pl.col(POOL).is_null())
     owned = owned_allocation(direct_groups.filter(~pl.col(TELEMETRY)))

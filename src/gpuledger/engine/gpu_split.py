@@ -41,10 +41,10 @@ _IDLE_NOISE: Final = 1e-9
 
 def instance_gpus(rows: pl.LazyFrame, hourly: pl.LazyFrame) -> pl.LazyFrame:
     """GPU count per instance: its largest ``x_GpuCount``, else the GPUs its telemetry covered."""
-    billed = rows.group_by(Alloc.ResourceId).agg(pl.col(GPUS).max())
+    billed = rows.group_by(gw.RESOURCE).agg(pl.col(GPUS).max())
     seen = gw.gpus_seen(hourly)
-    return billed.join(seen, on=Alloc.ResourceId, how="left").select(
-        Alloc.ResourceId,
+    return billed.join(seen, on=gw.RESOURCE, how="left").select(
+        gw.RESOURCE,
         pl.coalesce(
             pl.when(pl.col(GPUS) > 0).then(pl.col(GPUS).cast(pl.Float64)),
             pl.col("_gpus_seen"),
@@ -60,12 +60,12 @@ def hour_fractions(hourly: pl.LazyFrame, gpus: pl.LazyFrame) -> pl.LazyFrame:
     instance has, so an hour is never split into more than its cost.
     """
     share = pl.col(gw.GPU_SECONDS) / (pl.col(GPUS) * 3600.0)
-    total = share.sum().over(Usage.ResourceId, gw.HOUR)
+    total = share.sum().over(gw.RESOURCE, gw.HOUR)
     return (
         hourly.filter(pl.col(gw.IS_WORK))
-        .join(gpus, on=Usage.ResourceId, how="inner")
+        .join(gpus, on=gw.RESOURCE, how="inner")
         .select(
-            Usage.ResourceId,
+            gw.RESOURCE,
             gw.HOUR,
             gw.TEAM_LABEL,
             gw.MODEL_LABEL,
@@ -112,14 +112,14 @@ def workload_pieces(
         charge_hours(
             rows.select(
                 SOURCE,
-                Alloc.ResourceId,
+                gw.RESOURCE,
                 Cost.ChargePeriodStart,
                 Cost.ChargePeriodEnd,
                 AMOUNT_F,
                 GPU_HOURS,
             )
         )
-        .join(fractions, on=[Alloc.ResourceId, gw.HOUR], how="inner")
+        .join(fractions, on=[gw.RESOURCE, gw.HOUR], how="inner")
         .group_by(SOURCE, gw.TEAM_LABEL, gw.MODEL_LABEL, gw.WORKLOAD)
         .agg(
             (pl.col(AMOUNT_F) * factor).sum().alias(PART),
@@ -210,8 +210,8 @@ def telemetry_allocation(
 ) -> pl.LazyFrame:
     """Allocation of the rows of GPU instances with telemetry: workloads, then idle, settled.
 
-    ``rows`` are the cost rows of those instances (:data:`SOURCE`, resource, charge period, float
-    amount, GPU-hours, billed GPU count); ``sources`` has one row per :data:`SOURCE` with the
+    ``rows`` are the cost rows of those instances (:data:`SOURCE`, instance key, charge period,
+    float amount, GPU-hours, billed GPU count); ``sources`` has one row per :data:`SOURCE` with the
     source keys, the owner columns, the exact :data:`AMOUNT`, its float and GPU-hours. The result
     has the source keys, labels, ``cost`` and ``gpu_hours``.
     """

@@ -23,6 +23,7 @@ from typing import Final
 
 import polars as pl
 
+from gpuledger.engine.keys import disagrees, row_key
 from gpuledger.schema import Usage
 
 HOUR: Final = "_hour"
@@ -31,6 +32,7 @@ GPU_SECONDS: Final = "_gpu_seconds"  # GPU-seconds of one workload (or of idle t
 WORKLOAD: Final = "_workload"
 TEAM_LABEL: Final = "_team_label"  # the workload's telemetry ``team`` label, as reported
 MODEL_LABEL: Final = "_model_label"
+RESOURCE: Final = "_resource"  # an instance's 64-bit key, under :func:`resource_seed`
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
 _LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
@@ -40,6 +42,7 @@ _WORKLOAD_KEY: Final = (Usage.ResourceId, *_LABELS, Usage.mig_profile, Usage.gpu
 # Two independent seeds: rows are grouped by the first hash and the second checks the grouping.
 _KEY_SEED: Final = 0x6770756C
 _CHECK_SEED: Final = 0x6C656467
+_RESOURCE_SEED: Final = 0x72657363
 _KEY: Final = "_workload_key"
 _CHECK: Final = "_workload_check"
 _SLOT_BUCKET: Final = "_slot_bucket"
@@ -47,7 +50,7 @@ _SECONDS: Final = "_seconds"  # bucket time of a row, then of a workload's hour
 _SHARED_SECONDS: Final = "_shared_seconds"  # a row's part of a bucket it shares
 _ACTIVITY: Final = "_activity"
 _ROW: Final = "_row"
-CHUNK_ROWS: Final = 16_000_000  # telemetry rows reduced at a time: about 1 GiB of working set
+CHUNK_ROWS: Final = 40_000_000  # telemetry rows reduced at a time: about 2 GiB of working set
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
 
@@ -83,12 +86,12 @@ def bucket_rows(usage: pl.LazyFrame) -> pl.LazyFrame:
     and one of its slot-bucket — so that what follows works on integers, and no string of the
     millions of rows is held: the labels are read back only for the rows that stand for a group.
     """
-    workload = pl.struct(_WORKLOAD_KEY)
+    workload = [pl.col(name) for name in _WORKLOAD_KEY]
     started = pl.col(Usage.bucket_start).dt.epoch("us").cast(pl.UInt64)
     return usage.select(
         _ROW,
-        workload.hash(_KEY_SEED).alias(_KEY),
-        workload.hash(_CHECK_SEED).alias(_CHECK),
+        row_key(workload, _KEY_SEED).alias(_KEY),
+        row_key(workload, _CHECK_SEED).alias(_CHECK),
         (pl.col(Usage.gpu_uuid).hash(_KEY_SEED) ^ started).alias(_SLOT_BUCKET),
         pl.col(Usage.bucket_start).dt.truncate("1h").alias(HOUR),
         pl.col(Usage.bucket_seconds).cast(pl.Float64).alias(_SECONDS),
@@ -167,10 +170,9 @@ def hourly_gpu_seconds(rows: pl.DataFrame, usage: pl.LazyFrame) -> pl.DataFrame:
         numbers = numbers.join(shares, on=_ROW, how="left")
         seconds = pl.coalesce(_SHARED_SECONDS, _SECONDS)
     sums = (seconds.sum().alias(_SECONDS), pl.col(_ROW).first())
-    collided = pl.col(_CHECK).min() != pl.col(_CHECK).max()
     grouped = (
         numbers.group_by(_KEY, HOUR)
-        .agg(*sums, collided.alias("_collided"))
+        .agg(*sums, disagrees(_CHECK).alias("_collided"))
         .collect(engine="streaming")
     )
     if grouped.get_column("_collided").any():
@@ -202,36 +204,52 @@ def reduce_usage(
 ) -> pl.DataFrame:
     """:func:`hourly_gpu_seconds` of [start, end), computed in chunks of whole instances.
 
-    An instance's hours never span two chunks (chunks split by a hash of ``ResourceId``), so
-    the chunks' results are simply stacked; memory stays near one chunk's rows whatever the
-    size of the fleet.
+    A period of up to ``rows_per_chunk`` rows is one chunk, read in one pass. A larger one is
+    split by a hash of ``ResourceId``, so an instance's hours never span two chunks and the
+    chunks' results are simply stacked; memory stays near one chunk's rows whatever the size
+    of the fleet.
     """
     indexed = usage.with_row_index(_ROW)
     period = indexed.filter(
         pl.col(Usage.bucket_start).is_between(start, end, closed="left")
         & pl.col(Usage.ResourceId).is_not_null()
     )
+    rows = bucket_rows(period).head(rows_per_chunk + 1).collect(engine="streaming")
+    if rows.height <= rows_per_chunk:
+        return hourly_gpu_seconds(rows, period)
+    del rows
     total = period.select(pl.len()).collect(engine="streaming").item()
-    chunks = max(1, -(-int(total) // rows_per_chunk))
+    chunks = -(-int(total) // rows_per_chunk)
     results = []
     for chunk in range(chunks):
-        part = period
-        if chunks > 1:
-            part = period.filter(pl.col(Usage.ResourceId).hash(seed=0) % chunks == chunk)
+        part = period.filter(pl.col(Usage.ResourceId).hash(seed=0) % chunks == chunk)
         rows = bucket_rows(part).collect(engine="streaming")
-        results.append(hourly_gpu_seconds(rows, indexed))
+        results.append(hourly_gpu_seconds(rows, part))
         del rows
     return pl.concat(results, how="vertical")
 
 
-def gpus_seen(hourly: pl.LazyFrame) -> pl.LazyFrame:
-    """Per ``ResourceId``, the GPUs its telemetry covers: the most GPU-hours seen in any hour.
+def resource_seed(hourly: pl.DataFrame) -> int:
+    """A hash seed under which the instances of ``hourly`` all have distinct 64-bit keys.
 
-    Used as the GPU count of an instance whose cost rows do not carry ``x_GpuCount``.
+    Cost rows meet the telemetry on (instance key, hour): two integers instead of a string.
+    """
+    ids = hourly.get_column(Usage.ResourceId).unique()
+    seed = _RESOURCE_SEED
+    while ids.hash(seed).n_unique() != ids.len():
+        seed += 1
+    return seed
+
+
+def gpus_seen(hourly: pl.LazyFrame) -> pl.LazyFrame:
+    """Per instance, the GPUs its telemetry covers: the most GPU-hours seen in any hour.
+
+    Used as the GPU count of an instance whose cost rows do not carry ``x_GpuCount``. ``hourly``
+    carries :data:`RESOURCE`.
     """
     return (
-        hourly.group_by(Usage.ResourceId, HOUR)
+        hourly.group_by(RESOURCE, HOUR)
         .agg(pl.col(GPU_SECONDS).sum())
-        .group_by(Usage.ResourceId)
+        .group_by(RESOURCE)
         .agg((pl.col(GPU_SECONDS).max() / 3600.0 - 1e-9).ceil().clip(1.0).alias("_gpus_seen"))
     )

@@ -151,7 +151,7 @@ _TAG_MODEL: Final = "_tag_model"
 _TAG_WORKLOAD: Final = "_tag_workload"
 TAG_ANSWERS: Final = (_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
 TAGS_KEY: Final = "_tags_key"
-_TAGS_SEED: Final = 0x74616773
+TAGS_SEED: Final = 0x74616773
 
 
 def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
@@ -175,24 +175,26 @@ def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
     )
 
 
-def tag_answers(frame: pl.LazyFrame, settings: Settings) -> tuple[pl.Expr, pl.DataFrame]:
-    """What each distinct tag set of ``frame`` says, and the key that finds a row's answer.
+def tag_key(seed: int) -> pl.Expr:
+    """A row's tags as one 64-bit key (:data:`TAGS_KEY`), so rows need not carry the lists."""
+    return pl.col(Cost.Tags).hash(seed).alias(TAGS_KEY)
 
-    Returns ``(key, answers)``: ``key`` is a 64-bit hash of a row's tags (:data:`TAGS_KEY`), and
-    ``answers`` has, per distinct tag set, the tags, their key and :data:`TAG_ANSWERS`. Rows then
-    carry an integer instead of their tag list. The hash's seed is chosen so that no two
-    distinct tag sets share a key, so the key identifies the tags exactly.
+
+def tags_seed(distinct: pl.DataFrame, seed: int = TAGS_SEED) -> int:
+    """The first seed from ``seed`` under which the ``distinct`` tag sets have distinct keys.
+
+    With it, :func:`tag_key` identifies a row's tags exactly.
     """
-    distinct = frame.select(Cost.Tags).unique().collect(engine="streaming")
-    seed = _TAGS_SEED
-    while True:
-        key = pl.col(Cost.Tags).hash(seed).alias(TAGS_KEY)
-        keys = distinct.select(key).to_series()
-        if keys.n_unique() == keys.len():
-            break
+    while distinct.select(tag_key(seed)).to_series().n_unique() != distinct.height:
         seed += 1
-    answers = tag_owners(distinct.lazy(), settings).with_columns(key).collect()
-    return key, answers
+    return seed
+
+
+def tag_answers(distinct: pl.DataFrame, settings: Settings, seed: int) -> pl.DataFrame:
+    """What each of the ``distinct`` tag sets says (:data:`TAG_ANSWERS`), by its key."""
+    return (
+        tag_owners(distinct.lazy(), settings).with_columns(tag_key(seed)).drop(Cost.Tags).collect()
+    )
 
 
 def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:

@@ -197,9 +197,9 @@ def prepare_costs(
             row_key(group, _GROUP_SEED).alias(SOURCE),
             row_key(group, _CHECK_SEED).alias(_CHECK),
             tag_key(tags_seed),
-            pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId)
-            .hash(resource_seed)
-            .alias(gw.RESOURCE),
+            gw.resource_key(
+                pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId), resource_seed
+            ).alias(gw.RESOURCE),
             pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
             pl.when((nature() == "usage") & (pl.col(Cost.x_GpuCount) > 0))
             .then(pl.col(Cost.x_GpuCount) * duration_h)
@@ -341,9 +341,7 @@ def attribute(
     start, end = period_bounds(period)
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
-    hourly = gw.reduce_usage(usage, start, end)
-    seed = gw.resource_seed(hourly)
-    hourly = hourly.with_columns(pl.col(Usage.ResourceId).hash(seed).alias(gw.RESOURCE))
+    hourly, seed = gw.keyed(gw.reduce_usage(usage, start, end))
     measured_rows, sources = prepare_costs(cost, hourly, settings, period, seed)
     groups = sources.lazy()
     direct_groups = groups.filter(pl.col(POOL).is_null())

@@ -67,9 +67,7 @@ def hour_fractions(hourly: pl.LazyFrame, gpus: pl.LazyFrame) -> pl.LazyFrame:
         .select(
             gw.RESOURCE,
             gw.HOUR,
-            gw.TEAM_LABEL,
-            gw.MODEL_LABEL,
-            gw.WORKLOAD,
+            gw.LABELS_ID,
             pl.when(total > 1.0).then(share / total).otherwise(share).alias(FRACTION),
         )
     )
@@ -104,9 +102,16 @@ def charge_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def workload_pieces(
-    rows: pl.LazyFrame, fractions: pl.LazyFrame, sources: pl.LazyFrame, settings: Settings
+    rows: pl.LazyFrame,
+    fractions: pl.LazyFrame,
+    sources: pl.LazyFrame,
+    labels: pl.LazyFrame,
+    settings: Settings,
 ) -> pl.LazyFrame:
-    """Rule 2: the float part of each source group each workload used, with its labels."""
+    """Rule 2: the float part of each source group each workload used, with its labels.
+
+    ``labels`` maps each :data:`~gpuledger.engine.gpu_weights.LABELS_ID` to its labels.
+    """
     factor = pl.col("_weight") * pl.col(FRACTION)
     used = (
         charge_hours(
@@ -120,11 +125,12 @@ def workload_pieces(
             )
         )
         .join(fractions, on=[gw.RESOURCE, gw.HOUR], how="inner")
-        .group_by(SOURCE, gw.TEAM_LABEL, gw.MODEL_LABEL, gw.WORKLOAD)
+        .group_by(SOURCE, gw.LABELS_ID)
         .agg(
             (pl.col(AMOUNT_F) * factor).sum().alias(PART),
             (pl.col(GPU_HOURS) * factor).sum().alias(Alloc.gpu_hours),
         )
+        .join(labels, on=gw.LABELS_ID, how="left")
         .join(sources.select(SOURCE, *OWNER), on=SOURCE, how="left")
     )
     team = canonical_teams(pl.col(gw.TEAM_LABEL), settings)
@@ -216,7 +222,13 @@ def telemetry_allocation(
     has the source keys, labels, ``cost`` and ``gpu_hours``.
     """
     fractions = hour_fractions(hourly, instance_gpus(rows, hourly))
-    used = workload_pieces(rows, fractions, sources, settings).collect(engine="streaming").lazy()
+    labels = (
+        hourly.filter(pl.col(gw.IS_WORK))
+        .select(gw.LABELS_ID, gw.TEAM_LABEL, gw.MODEL_LABEL, gw.WORKLOAD)
+        .unique(subset=[gw.LABELS_ID])
+    )
+    used = workload_pieces(rows, fractions, sources, labels, settings)
+    used = used.collect(engine="streaming").lazy()
     pieces = pl.concat([used, idle_pieces(sources, used, hourly, settings)], how="vertical")
     summed = pieces.group_by(SOURCE, *LABELS).agg(pl.col(PART).sum(), pl.col(Alloc.gpu_hours).sum())
     totals = summed.join(sources.select(SOURCE, AMOUNT), on=SOURCE, how="left")

@@ -32,7 +32,8 @@ GPU_SECONDS: Final = "_gpu_seconds"  # GPU-seconds of one workload (or of idle t
 WORKLOAD: Final = "_workload"
 TEAM_LABEL: Final = "_team_label"  # the workload's telemetry ``team`` label, as reported
 MODEL_LABEL: Final = "_model_label"
-RESOURCE: Final = "_resource"  # an instance's 64-bit key, under :func:`resource_seed`
+RESOURCE: Final = "_resource"  # an instance's 64-bit key (:func:`keyed`)
+LABELS_ID: Final = "_labels_id"  # the 64-bit key of (team label, model label, workload)
 
 _WORKLOAD_COLUMNS: Final = (Usage.namespace, Usage.pod, Usage.job, Usage.pid_command)
 _LABELS: Final = (*_WORKLOAD_COLUMNS, Usage.team, Usage.model)
@@ -43,6 +44,7 @@ _WORKLOAD_KEY: Final = (Usage.ResourceId, *_LABELS, Usage.mig_profile, Usage.gpu
 _KEY_SEED: Final = 0x6770756C
 _CHECK_SEED: Final = 0x6C656467
 _RESOURCE_SEED: Final = 0x72657363
+_LABELS_SEED: Final = 0x6C61626C
 _KEY: Final = "_workload_key"
 _CHECK: Final = "_workload_check"
 _SLOT_BUCKET: Final = "_slot_bucket"
@@ -229,16 +231,35 @@ def reduce_usage(
     return pl.concat(results, how="vertical")
 
 
-def resource_seed(hourly: pl.DataFrame) -> int:
-    """A hash seed under which the instances of ``hourly`` all have distinct 64-bit keys.
-
-    Cost rows meet the telemetry on (instance key, hour): two integers instead of a string.
-    """
-    ids = hourly.get_column(Usage.ResourceId).unique()
-    seed = _RESOURCE_SEED
-    while ids.hash(seed).n_unique() != ids.len():
+def _injective_seed(frame: pl.DataFrame, columns: Sequence[str], seed: int) -> int:
+    """The first seed from ``seed`` under which the distinct ``columns`` of ``frame`` have
+    distinct :func:`~gpuledger.engine.keys.row_key` s, so the key identifies them exactly."""
+    distinct = frame.select(columns).unique()
+    keys = [pl.col(name) for name in columns]
+    while distinct.select(row_key(keys, seed)).to_series().n_unique() != distinct.height:
         seed += 1
     return seed
+
+
+def resource_key(resource: pl.Expr, seed: int) -> pl.Expr:
+    """An instance id's 64-bit key under ``seed`` (from :func:`keyed`)."""
+    return row_key([resource], seed)
+
+
+def keyed(hourly: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``hourly`` with integer keys for its instance (:data:`RESOURCE`) and labels (:data:`LABELS_ID`).
+
+    Cost rows meet the telemetry on (instance key, hour), and workloads are summed by labels
+    key: integers instead of strings. Each key's seed is chosen so that distinct values have
+    distinct keys. Returns the frame and the instance key's seed, for keying cost rows alike.
+    """
+    resource_seed = _injective_seed(hourly, [Usage.ResourceId], _RESOURCE_SEED)
+    labels = [TEAM_LABEL, MODEL_LABEL, WORKLOAD]
+    labels_seed = _injective_seed(hourly, labels, _LABELS_SEED)
+    return hourly.with_columns(
+        resource_key(pl.col(Usage.ResourceId), resource_seed).alias(RESOURCE),
+        row_key([pl.col(name) for name in labels], labels_seed).alias(LABELS_ID),
+    ), resource_seed
 
 
 def gpus_seen(hourly: pl.LazyFrame) -> pl.LazyFrame:

@@ -2,8 +2,8 @@
 
 Real collisions are a 1 in 2^64 event, so these tests force them: the key under the grouping
 seed is replaced by a constant (every row collides) while the check key stays real, and the
-allocation must come out exactly as without the collision. The seeds chosen for instance, label
-and tag keys must likewise move past a seed under which distinct values would share a key.
+allocation must come out exactly as without the collision. The seeds chosen for instance and
+label keys must likewise move past a seed under which distinct values would share a key.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from gpuledger.config import Settings
 from gpuledger.engine import attribute as attribute_module
-from gpuledger.engine import gpu_weights, keys, rules
+from gpuledger.engine import gpu_weights, keys
 from gpuledger.engine.attribute import period_bounds
 from gpuledger.engine.gpu_weights import reduce_usage
 from tests.engine.attribute_helpers import PERIOD, allocate, usage_frame
@@ -69,21 +69,12 @@ def test_colliding_source_keys_change_no_allocation(data: Fleet, chosen: Setting
 @FAST
 @given(fleet(), config())
 def test_key_seeds_move_past_collisions(data: Fleet, chosen: Settings) -> None:
-    """Instance, label and tag keys that would collide under their first seed take the next."""
+    """Instance and label keys that would collide under their first seed take the next one."""
     costs, usage = data
     honest = allocate(costs, usage, chosen)
-    real_tag_key = rules.tag_key
-
-    def tag_key(seed: int) -> pl.Expr:
-        if seed == rules.TAGS_SEED:
-            return pl.col("Tags").list.len().cast(pl.UInt64).alias(rules.TAGS_KEY)
-        return real_tag_key(seed)
-
     with pytest.MonkeyPatch.context() as patch:
         first_seeds = (gpu_weights._RESOURCE_SEED, gpu_weights._LABELS_SEED)
         patch.setattr(gpu_weights, "row_key", colliding_under(*first_seeds))
-        patch.setattr(rules, "tag_key", tag_key)
-        patch.setattr(attribute_module, "tag_key", tag_key)
         moved = allocate(costs, usage, chosen)
     assert_frame_equal(moved, honest)
 

@@ -78,15 +78,11 @@ from gpuledger.engine.rules import (
     OWNER_RULE,
     OWNER_TEAM,
     OWNER_WORKLOAD,
-    TAGS_KEY,
-    TAGS_SEED,
     cost_type,
     nature,
     pool_name,
-    tag_answers,
-    tag_key,
-    tags_seed,
     with_owners,
+    with_tag_owners,
 )
 from gpuledger.engine.shared import POOL, SHARE, direct_team_costs, pool_shares, split_pools
 from gpuledger.errors import UsageError
@@ -180,7 +176,7 @@ def prepare_costs(
 
     Rows are grouped on what the rules read (:func:`source_inputs` and the tags), so the rules
     run once per group instead of once per row, and only numbers are held per row: a group's
-    columns are read back from its first row. A group's number is a 64-bit hash of those
+    columns and tags are read back from its first row. A group's number is a 64-bit hash of those
     columns; a second hash checks it, and should two groups ever share a number they are
     numbered exactly instead (a dense rank), so a collision costs time, never money.
     """
@@ -188,46 +184,36 @@ def prepare_costs(
         pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
     ).dt.total_seconds() / 3600.0
     period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period).with_row_index(_ROW)
-    inputs = source_inputs(settings)
-
-    def keyed_rows(tags_seed: int) -> pl.LazyFrame:
-        group = [*inputs, tag_key(tags_seed)]
-        return period_rows.select(
-            _ROW,
-            row_key(group, _GROUP_SEED).alias(SOURCE),
-            row_key(group, _CHECK_SEED).alias(_CHECK),
-            tag_key(tags_seed),
-            gw.resource_key(
-                pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId), resource_seed
-            ).alias(gw.RESOURCE),
-            pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
-            pl.when((nature() == "usage") & (pl.col(Cost.x_GpuCount) > 0))
-            .then(pl.col(Cost.x_GpuCount) * duration_h)
-            .otherwise(0.0)
-            .alias(GPU_HOURS),
-            pl.col(Cost.x_GpuCount).alias(GPUS),
-            Cost.ChargePeriodStart,
-            Cost.ChargePeriodEnd,
-        )
-
-    # One pass over the rows finds the distinct tag sets too; the rows are keyed again only if
-    # two of those sets would share a key (the seed then moves on).
-    distinct_tags, rows = pl.collect_all(
-        [period_rows.select(Cost.Tags).unique(), keyed_rows(TAGS_SEED)], engine="streaming"
-    )
-    seed = tags_seed(distinct_tags)
-    if seed != TAGS_SEED:
-        rows = keyed_rows(seed).collect(engine="streaming")
+    inputs = [*source_inputs(settings), pl.col(Cost.Tags)]
+    rows = period_rows.select(
+        _ROW,
+        row_key(inputs, _GROUP_SEED).alias(SOURCE),
+        row_key(inputs, _CHECK_SEED).alias(_CHECK),
+        gw.resource_key(pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId), resource_seed).alias(
+            gw.RESOURCE
+        ),
+        pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
+        pl.when((nature() == "usage") & (pl.col(Cost.x_GpuCount) > 0))
+        .then(pl.col(Cost.x_GpuCount) * duration_h)
+        .otherwise(0.0)
+        .alias(GPU_HOURS),
+        pl.col(Cost.x_GpuCount).alias(GPUS),
+        Cost.ChargePeriodStart,
+        Cost.ChargePeriodEnd,
+    ).collect(engine="streaming")
     groups = source_groups(rows)
     if groups.get_column("_collided").any():
         rows = _number_exactly(rows, period_rows.select(_ROW, *inputs))
         groups = source_groups(rows)
-    measured_ids = hourly.get_column(Usage.ResourceId).unique()
-    sources = (
+    representatives = (
         period_rows.filter(pl.col(_ROW).is_in(groups.get_column(_ROW).implode()))
         .select(_ROW, *inputs)
         .join(groups.lazy(), on=_ROW)
-        .join(tag_answers(distinct_tags, settings, seed).lazy(), on=TAGS_KEY, how="left")
+        .collect(engine="streaming")
+    )
+    measured_ids = hourly.get_column(Usage.ResourceId).unique()
+    sources = (
+        with_tag_owners(representatives, settings)
         .with_columns(nature().alias(NATURE))
         .with_columns(pool_name(settings).alias(POOL))
         .pipe(with_owners, settings)
@@ -264,14 +250,14 @@ def _number_exactly(rows: pl.DataFrame, inputs: pl.LazyFrame) -> pl.DataFrame:
     return (
         rows.lazy()
         .join(inputs, on=_ROW)
-        .with_columns(pl.struct(*columns, TAGS_KEY).rank("dense").cast(pl.UInt64).alias(SOURCE))
+        .with_columns(pl.struct(*columns).rank("dense").cast(pl.UInt64).alias(SOURCE))
         .drop(columns)
         .collect()
     )
 
 
 def source_groups(rows: pl.DataFrame) -> pl.DataFrame:
-    """One row per :data:`SOURCE` of ``rows``: its first row, its tags key and its sums.
+    """One row per :data:`SOURCE` of ``rows``: its first row and its sums.
 
     ``_collided`` says whether rows of one number disagree on the check hash. ``rows`` is read
     lazily: a derived column on it would copy its millions of rows into one piece first.
@@ -281,7 +267,6 @@ def source_groups(rows: pl.DataFrame) -> pl.DataFrame:
         .group_by(SOURCE)
         .agg(
             pl.col(_ROW).first(),
-            pl.col(TAGS_KEY).first(),
             pl.col(AMOUNT).sum(),
             pl.col(GPU_HOURS).sum(),
             pl.col(GPUS).max(),

@@ -1,15 +1,21 @@
 """Exact splitting of money for the attribution engine: float shares in, Decimal parts out.
 
 Shares (GPU activity, a team's part of a shared pool) are ratios, so a part is computed as a
-float; each part is then cast to ``MONEY`` (Decimal(38, 18)) and the difference between the source
-amount and the sum of its parts — a few units of 1e-9 at most — is added to the part with the
-largest absolute value in its group. The parts of every source group therefore add up *exactly*
-to the group's amount, so conservation holds at every level above it (day, team, period).
+float; each part is then rounded to a whole nano-unit (1e-9) and becomes a ``MONEY``
+(Decimal(38, 18)) value, and the difference between the source amount and the sum of its parts
+— a few nano-units at most — is added to the part with the largest absolute value in its group.
+The parts of every source group therefore add up *exactly* to the group's amount, so
+conservation holds at every level above it.
+
+A group too small for that (under n² nano-units for n parts, where the rounding of n parts
+could outweigh the largest one) has its parts cut toward zero instead, so that the difference
+keeps the amount's sign and no part ever takes the opposite sign of its amount.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Final
 
 import polars as pl
@@ -24,6 +30,7 @@ COST: Final = "_cost"  # the piece's exact amount after settling (MONEY)
 # Parts are rounded to this many decimal places before they become Decimals: far below a cent,
 # far above float noise, so amounts read cleanly.
 _PART_DECIMALS: Final = 9
+_NANO: Final = Decimal(1).scaleb(-_PART_DECIMALS)
 
 
 def settle(pieces: pl.LazyFrame, group: Sequence[str], order: Sequence[str]) -> pl.LazyFrame:
@@ -35,8 +42,14 @@ def settle(pieces: pl.LazyFrame, group: Sequence[str], order: Sequence[str]) -> 
     a group goes to its piece with the largest absolute part, the first in ``order`` on a tie, so
     the outcome is deterministic.
     """
+    nanos = pl.col(PART) * 10.0**_PART_DECIMALS
+    parts = pl.len().over(group).cast(pl.Float64)
+    tiny = pl.col(AMOUNT).first().over(group).cast(pl.Float64).abs() * 10.0**_PART_DECIMALS < (
+        parts * parts
+    )
+    whole_nanos = pl.when(tiny).then(nanos).otherwise(nanos.round(0)).cast(pl.Int128)
     ranked = pieces.sort([*group, *order], nulls_last=True).with_columns(
-        pl.col(PART).round(_PART_DECIMALS).cast(MONEY).alias(COST)
+        (whole_nanos.cast(pl.Decimal(38, 0)) * pl.lit(_NANO)).cast(MONEY).alias(COST)
     )
     position = pl.int_range(pl.len()).over(group)
     largest = pl.col(PART).abs().arg_max().over(group)

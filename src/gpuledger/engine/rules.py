@@ -150,8 +150,6 @@ _TAG_RULE: Final = "_tag_rule"
 _TAG_MODEL: Final = "_tag_model"
 _TAG_WORKLOAD: Final = "_tag_workload"
 TAG_ANSWERS: Final = (_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
-TAGS_KEY: Final = "_tags_key"
-TAGS_SEED: Final = 0x74616773
 
 
 def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
@@ -175,26 +173,10 @@ def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
     )
 
 
-def tag_key(seed: int) -> pl.Expr:
-    """A row's tags as one 64-bit key (:data:`TAGS_KEY`), so rows need not carry the lists."""
-    return pl.col(Cost.Tags).hash(seed).alias(TAGS_KEY)
-
-
-def tags_seed(distinct: pl.DataFrame, seed: int = TAGS_SEED) -> int:
-    """The first seed from ``seed`` under which the ``distinct`` tag sets have distinct keys.
-
-    With it, :func:`tag_key` identifies a row's tags exactly.
-    """
-    while distinct.select(tag_key(seed)).to_series().n_unique() != distinct.height:
-        seed += 1
-    return seed
-
-
-def tag_answers(distinct: pl.DataFrame, settings: Settings, seed: int) -> pl.DataFrame:
-    """What each of the ``distinct`` tag sets says (:data:`TAG_ANSWERS`), by its key."""
-    return (
-        tag_owners(distinct.lazy(), settings).with_columns(tag_key(seed)).drop(Cost.Tags).collect()
-    )
+def with_tag_owners(frame: pl.DataFrame, settings: Settings) -> pl.LazyFrame:
+    """``frame`` with :data:`TAG_ANSWERS`: what its tags say, read once per distinct tag set."""
+    answers = tag_owners(frame.lazy(), settings).collect()
+    return frame.lazy().join(answers.lazy(), on=Cost.Tags, how="left", nulls_equal=True)
 
 
 def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:

@@ -9,6 +9,7 @@ label keys must likewise move past a seed under which distinct values would shar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -21,6 +22,7 @@ from gpuledger.engine import attribute as attribute_module
 from gpuledger.engine import gpu_weights, keys
 from gpuledger.engine.attribute import period_bounds
 from gpuledger.engine.gpu_weights import reduce_usage
+from gpuledger.schema import Alloc
 from tests.engine.attribute_helpers import PERIOD, allocate, usage_frame
 from tests.engine.test_attribute_properties import FAST, config, fleet
 
@@ -43,6 +45,21 @@ def ordered(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(pl.all(), nulls_last=True)
 
 
+def assert_same_allocation(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
+    """Same lines and, line by line, the same money up to a nano-unit.
+
+    Float shares are summed in whatever order the group-bys run, so a part can land on the other
+    side of a nano-unit rounding; each group still adds up exactly (pinned elsewhere).
+    """
+    labels = [name for name in expected.columns if name not in (Alloc.cost, Alloc.gpu_hours)]
+    assert_frame_equal(actual.select(labels), expected.select(labels))
+    drift = (actual.get_column(Alloc.cost) - expected.get_column(Alloc.cost)).abs()
+    assert drift.max() is None or drift.max() <= Decimal("1e-8")
+    assert_frame_equal(
+        actual.select(Alloc.gpu_hours), expected.select(Alloc.gpu_hours), check_exact=False
+    )
+
+
 @FAST
 @given(fleet())
 def test_colliding_workload_keys_change_no_weight(data: Fleet) -> None:
@@ -63,7 +80,7 @@ def test_colliding_source_keys_change_no_allocation(data: Fleet, chosen: Setting
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(attribute_module, "row_key", colliding_under(attribute_module._GROUP_SEED))
         collided = allocate(costs, usage, chosen)
-    assert_frame_equal(collided, honest)
+    assert_same_allocation(collided, honest)
 
 
 @FAST
@@ -76,7 +93,7 @@ def test_key_seeds_move_past_collisions(data: Fleet, chosen: Settings) -> None:
         first_seeds = (gpu_weights._RESOURCE_SEED, gpu_weights._LABELS_SEED)
         patch.setattr(gpu_weights, "row_key", colliding_under(*first_seeds))
         moved = allocate(costs, usage, chosen)
-    assert_frame_equal(moved, honest)
+    assert_same_allocation(moved, honest)
 
 
 def test_row_key_tells_apart_what_a_naive_key_would_not() -> None:

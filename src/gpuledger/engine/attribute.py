@@ -131,6 +131,8 @@ SOURCE_GROUP: Final = (
 _GROUP_SEED: Final = 0x736F7572
 _CHECK_SEED: Final = 0x63686563
 _CHECK: Final = "_check"
+_ORDER_SEED: Final = 0x6F726465
+_LINE: Final = tuple(pl.col(name) for name in (*SOURCE_KEYS, *LABELS))
 _ROW: Final = "_row"
 
 
@@ -346,7 +348,9 @@ def attribute(
         .agg(pl.col(Alloc.cost).sum(), pl.col(Alloc.gpu_hours).sum())
         .filter((pl.col(Alloc.cost) != 0) | (pl.col(Alloc.gpu_hours) != 0))
         .select(pl.col(name).cast(dtype).alias(name) for name, dtype in ALLOCATION_SCHEMA.items())
-        .sort([*SOURCE_KEYS, *LABELS], nulls_last=True)
+        # By day and resource, then a key of the whole line: a total, repeatable order at the
+        # cost of three sort columns instead of seventeen.
+        .sort(Alloc.day, Alloc.ResourceId, row_key(_LINE, _ORDER_SEED), nulls_last=True)
         .collect(engine="in-memory")
         .lazy()
     )

@@ -168,6 +168,12 @@ def idle_users(hourly: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
     )
 
 
+def beyond_noise(remainder: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """``remainder`` of ``whole``, or 0 when it is float noise (which would otherwise show up
+    as a line of a few 1e-16 GPU-hours, present or not depending on the order of a sum)."""
+    return pl.when(remainder.abs() <= whole.abs() * _IDLE_NOISE).then(0.0).otherwise(remainder)
+
+
 def idle_pieces(
     sources: pl.LazyFrame, used: pl.LazyFrame, hourly: pl.LazyFrame, settings: Settings
 ) -> pl.LazyFrame:
@@ -176,15 +182,13 @@ def idle_pieces(
         pl.col(PART).sum().alias("_used"), pl.col(Alloc.gpu_hours).sum().alias("_used_hours")
     )
     remainder = pl.col(AMOUNT_F) - pl.col("_used").fill_null(0.0)
-    noise = pl.col(AMOUNT_F).abs() * _IDLE_NOISE
+    idle_hours = pl.col(GPU_HOURS) - pl.col("_used_hours").fill_null(0.0)
     idle = sources.join(consumed, on=SOURCE, how="left").select(
         SOURCE,
         Alloc.ResourceId,
         *OWNER,
-        pl.when(remainder.abs() <= noise).then(0.0).otherwise(remainder).alias(PART),
-        (pl.col(GPU_HOURS) - pl.col("_used_hours").fill_null(0.0))
-        .clip(lower_bound=0.0)
-        .alias(Alloc.gpu_hours),
+        beyond_noise(remainder, pl.col(AMOUNT_F)).alias(PART),
+        beyond_noise(idle_hours, pl.col(GPU_HOURS)).clip(lower_bound=0.0).alias(Alloc.gpu_hours),
     )
     policy = settings.reporting.idle
     team: pl.Expr = pl.col(OWNER_TEAM) if policy == "owner" else pl.lit(UNALLOCATED)

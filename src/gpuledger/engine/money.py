@@ -20,6 +20,7 @@ from typing import Final
 
 import polars as pl
 
+from gpuledger.engine.keys import row_key
 from gpuledger.schema import MONEY
 
 PART: Final = "_part"  # a piece's share of its source amount, as a float
@@ -31,6 +32,7 @@ COST: Final = "_cost"  # the piece's exact amount after settling (MONEY)
 # far above float noise, so amounts read cleanly.
 _PART_DECIMALS: Final = 9
 _NANO: Final = Decimal(1).scaleb(-_PART_DECIMALS)
+_ORDER_SEED: Final = 0x73657474
 
 
 def settle(pieces: pl.LazyFrame, group: Sequence[str], order: Sequence[str]) -> pl.LazyFrame:
@@ -39,8 +41,8 @@ def settle(pieces: pl.LazyFrame, group: Sequence[str], order: Sequence[str]) -> 
     ``pieces`` holds the ``group`` columns, the ``order`` columns (which, with ``group``, identify
     a piece), :data:`PART` and :data:`AMOUNT` (the group's exact total, the same on each of its
     pieces). The result is ``pieces`` with :data:`COST` instead of :data:`AMOUNT`. The residual of
-    a group goes to its piece with the largest absolute part, the first in ``order`` on a tie, so
-    the outcome is deterministic.
+    a group goes to its piece with the largest absolute part; on a tie, to the first by a 64-bit
+    key of its ``order`` columns (cheaper to sort by than the columns), so the outcome repeats.
     """
     nanos = pl.col(PART) * 10.0**_PART_DECIMALS
     parts = pl.len().over(group).cast(pl.Float64)
@@ -48,9 +50,9 @@ def settle(pieces: pl.LazyFrame, group: Sequence[str], order: Sequence[str]) -> 
         parts * parts
     )
     whole_nanos = pl.when(tiny).then(nanos).otherwise(nanos.round(0)).cast(pl.Int128)
-    ranked = pieces.sort([*group, *order], nulls_last=True).with_columns(
-        (whole_nanos.cast(pl.Decimal(38, 0)) * pl.lit(_NANO)).cast(MONEY).alias(COST)
-    )
+    ranked = pieces.sort(
+        [*group, row_key([pl.col(name) for name in order], _ORDER_SEED)], nulls_last=True
+    ).with_columns((whole_nanos.cast(pl.Decimal(38, 0)) * pl.lit(_NANO)).cast(MONEY).alias(COST))
     position = pl.int_range(pl.len()).over(group)
     largest = pl.col(PART).abs().arg_max().over(group)
     residual = pl.col(AMOUNT).first().over(group) - pl.col(COST).sum().over(group)

@@ -53,9 +53,17 @@ Cost types: usage rows keep ``usage`` (``unallocated`` when their team is ``(una
 credit, adjustment and commitment rows keep their own type wherever rules 2–4 put them (rule 1
 makes every pooled row ``shared``). GPU-hours are
 ``x_GpuCount × hours`` of usage rows that carry a GPU count, split like their cost. Amounts split
-by a share are settled exactly (:mod:`gpuledger.engine.money`): the parts of each source group add
-up to its amount, so the allocation of a period equals its cost basis per currency, to the last of
-18 decimal places. Lines whose cost and GPU-hours are both zero are not written.
+by a share are settled exactly (:mod:`gpuledger.engine.money`): each part is a whole number of
+nano-units (1e-9), never of the opposite sign of its amount, and the parts of each source group
+(rows alike in everything the rules read: source columns, line type, rule inputs, tags) add up to
+its amount, so the allocation of a period equals its cost basis per currency, to the last of 18
+decimal places. Lines whose cost and GPU-hours are both zero are not written.
+
+How it stays fast (``bench/attribution.py``): telemetry is reduced to GPU-seconds per (instance,
+hour, workload) before any cost row is read (:mod:`gpuledger.engine.gpu_weights`); rows are
+grouped by 64-bit keys folded from per-column hashes (:mod:`gpuledger.engine.keys`), checked by a
+second key so that a collision falls back to exact grouping; only numbers are held per row, and
+the strings of a group are read back from one of its rows; the rules run once per group.
 """
 
 from __future__ import annotations

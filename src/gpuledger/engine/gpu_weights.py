@@ -178,7 +178,7 @@ def hourly_gpu_seconds(rows: pl.DataFrame, usage: pl.LazyFrame) -> pl.DataFrame:
         .collect(engine="streaming")
     )
     if grouped.get_column("_collided").any():
-        labelled = numbers.join(_read_back(usage, rows.get_column(_ROW), _WORKLOAD_KEY), on=_ROW)
+        labelled = numbers.join(usage.select(_ROW, *_WORKLOAD_KEY), on=_ROW)
         grouped = labelled.group_by(*_WORKLOAD_KEY, HOUR).agg(*sums).collect(engine="streaming")
     firsts = grouped.select(_ROW, HOUR, _SECONDS)
     is_work = pl.col(IS_WORK)

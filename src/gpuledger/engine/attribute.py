@@ -288,17 +288,19 @@ def source_groups(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:
-    """Rule 4: rows with one owner each, summed exactly (no split, nothing to settle)."""
-    return (
-        owned.with_columns(
-            pl.col(OWNER_TEAM).alias(Alloc.team),
-            pl.col(OWNER_MODEL).alias(Alloc.model),
-            pl.col(OWNER_WORKLOAD).alias(Alloc.workload),
-            cost_type(pl.col(OWNER_TEAM)).alias(Alloc.cost_type),
-            pl.col(OWNER_RULE).alias(Alloc.rule),
-        )
-        .group_by([*SOURCE_KEYS, *LABELS])
-        .agg(pl.col(AMOUNT).sum().alias(Alloc.cost), pl.col(GPU_HOURS).sum().alias(Alloc.gpu_hours))
+    """Rule 4: source groups with one owner each, as they are (no split, nothing to settle).
+
+    Groups that end on the same line are summed with everything else at the end.
+    """
+    return owned.select(
+        *SOURCE_KEYS,
+        pl.col(OWNER_TEAM).alias(Alloc.team),
+        pl.col(OWNER_MODEL).alias(Alloc.model),
+        pl.col(OWNER_WORKLOAD).alias(Alloc.workload),
+        cost_type(pl.col(OWNER_TEAM)).alias(Alloc.cost_type),
+        pl.col(OWNER_RULE).alias(Alloc.rule),
+        pl.col(AMOUNT).alias(Alloc.cost),
+        pl.col(GPU_HOURS).alias(Alloc.gpu_hours),
     )
 
 

@@ -234,7 +234,7 @@ def reduce_usage(
 def _injective_seed(frame: pl.DataFrame, columns: Sequence[str], seed: int) -> int:
     """The first seed from ``seed`` under which the distinct ``columns`` of ``frame`` have
     distinct :func:`~gpuledger.engine.keys.row_key` s, so the key identifies them exactly."""
-    distinct = frame.select(columns).unique()
+    distinct = frame.lazy().select(columns).unique().collect(engine="streaming")
     keys = [pl.col(name) for name in columns]
     while distinct.select(row_key(keys, seed)).to_series().n_unique() != distinct.height:
         seed += 1

@@ -1,7 +1,7 @@
 """gpuledger's Streamlit app: chargeback for finance, waste and recommendations for team leads.
 
 Started by ``gpuledger app`` (which passes the ledger home and config through ``GPULEDGER_HOME`` and
-``GPULEDGER_CONFIG``). Pages read engine results through :mod:`gpuledger.report.readmodel` only;
+``GPULEDGER_CONFIG``). Pages read engine results through :mod:`gpuledger.report.readmodel.cached` only;
 the navigation offers the pages the viewer's role covers, and the read model checks the role
 again on every read.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gpuledger.config import Settings
-from gpuledger.report.readmodel_access import Viewer, single_user_viewer, viewer_for
+from gpuledger.report.readmodel.access import Viewer, single_user_viewer, viewer_for
 
 
 def _signed_in() -> bool:

@@ -9,11 +9,11 @@ import polars as pl
 import streamlit as st
 
 from access import current_viewer
-from gpuledger.engine.rounding import minor_unit
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel import Ledger
-from gpuledger.report.readmodel_access import Viewer
-from gpuledger.report.readmodel_chargeback import PeriodInfo
+from gpuledger.engine.chargeback.rounding import minor_unit
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.access import Viewer
+from gpuledger.report.readmodel.cached import Ledger
+from gpuledger.report.readmodel.chargeback import PeriodInfo
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 PRESETS = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}  # the table widget's money formats

@@ -16,9 +16,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gpuledger.collect.agent_run import Agent, AgentOptions
-from gpuledger.collect.agent_workload import WorkloadResolver
-from gpuledger.collect.nvml import NvmlBackend
+from gpuledger.agent.nvml import NvmlBackend
+from gpuledger.agent.sampler import Agent, AgentOptions
+from gpuledger.agent.workload import WorkloadResolver
 from tests.fakes.nvml import GIB, Activity, FakeGpu, FakeNvml, k8s_cgroup, write_proc
 
 GPUS = 8

@@ -27,7 +27,7 @@ import polars as pl
 from bench.common import Measurement, emit, run_measured
 from gpuledger.config import load_settings
 from gpuledger.schema import Cost, Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / ".bench-data"
@@ -110,7 +110,7 @@ def worker(variant: str, home: str, period: str, totals: str) -> None:
     store = Store(home)
     started = time.perf_counter()
     if variant == "engine":
-        from gpuledger.engine.attribute import attribute
+        from gpuledger.engine.attribution.attribute import attribute
 
         frame = attribute(store.scan("cost"), store.scan("gpu_usage"), settings, period).collect()
         result = frame.group_by("currency", "team", "model").agg(pl.col("cost").sum())

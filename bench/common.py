@@ -95,15 +95,15 @@ def ingest_and_report(source: str, src: str, home: str) -> None:
 
     Runs in a fresh process, so the peak RSS it reports is this ingest's alone.
     """
-    import importlib
     import resource
 
+    from gpuledger.collect import collector
     from gpuledger.config import Settings
-    from gpuledger.store import Store
+    from gpuledger.store.delta import Store
 
-    collector = importlib.import_module(f"gpuledger.collect.{source}")
+    ingest = collector(source).ingest
     started = time.perf_counter()
-    result = collector.ingest(Store(home), Settings(), src)
+    result = ingest(Store(home), Settings(), src)
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     emit({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024})

@@ -1,6 +1,6 @@
 """A straightforward pandas implementation of the attribution rules, for the benchmark only.
 
-It applies the rules of :mod:`gpuledger.engine.attribute` the way an analyst would write them in
+It applies the rules of :mod:`gpuledger.engine.attribution.attribute` the way an analyst would write them in
 idiomatic pandas (merges, ``groupby().transform``, ``apply`` for tags), in float64, and returns
 team × model totals per currency. The benchmark checks that the engine gives the same totals (to
 the cent) and compares speed and memory. It is not used by gpuledger itself.
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gpuledger.config import Settings, SharedPool, canonical_team
-from gpuledger.engine.attribute import period_bounds
+from gpuledger.engine.attribution.attribute import period_bounds
 from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED
 
 WORK_COLUMNS = ["namespace", "pod", "job", "pid_command"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"

@@ -8,8 +8,8 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel_chargeback import ChargebackView, Col, drill
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.chargeback import ChargebackView, Col, drill
 from gpuledger.schema import UNALLOCATED
 from ledger_ui import for_display, money, money_column, money_table, period_picker, session
 

@@ -8,8 +8,8 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel_health import BASIS, SHARE
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.health import BASIS, SHARE
 from gpuledger.schema import Alloc, Quarantine
 from ledger_ui import for_display, money, money_column, session
 

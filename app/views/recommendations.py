@@ -7,8 +7,8 @@ import polars as pl
 import streamlit as st
 
 from gpuledger.errors import GpuledgerError
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel_recs import ACTIONS, STATUS
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.recs import ACTIONS, STATUS
 from gpuledger.schema import Rec
 from ledger_ui import for_display, money, money_column, period_picker, session
 

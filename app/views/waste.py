@@ -9,9 +9,9 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from gpuledger.engine.waste import Waste
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel_waste import GROUPINGS, Util, memory_headroom, waste_by
+from gpuledger.engine.waste.compute import Waste
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.waste import GROUPINGS, Util, memory_headroom, waste_by
 from ledger_ui import for_display, hours_column, money, money_column, period_picker, session
 
 ledger, viewer = session()

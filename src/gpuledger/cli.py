@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,10 +14,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from gpuledger.config import Settings, load_settings
+from gpuledger.commands.context import Context
 from gpuledger.errors import GpuledgerError
 from gpuledger.progress import stderr_console
-from gpuledger.store import Store
 
 app = typer.Typer(
     name="gpuledger",
@@ -33,28 +31,6 @@ config_app = typer.Typer(help="Inspect the configuration.")
 app.add_typer(config_app, name="config")
 prices_app = typer.Typer(help="The GPU price table savings are priced from.")
 app.add_typer(prices_app, name="prices")
-
-
-@dataclass
-class Context:
-    """Global options, resolved lazily so that commands which need no store never open one."""
-
-    home: str | None
-    config: Path | None
-    _settings: Settings | None = None
-    _store: Store | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config)
-        return self._settings
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.home)
-        return self._store
 
 
 class OutputFormat(StrEnum):

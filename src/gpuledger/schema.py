@@ -371,7 +371,7 @@ class Waste:
     """Columns of the waste frame (``engine.waste``) and of the ``waste`` table that stores it.
 
     The stored table is the frame plus ``period`` (its partition) and ``inputs``, the stamp of the
-    ledger it was computed from (:func:`gpuledger.engine.waste.inputs_stamp`), so a reader can
+    ledger it was computed from (:func:`gpuledger.engine.waste.compute.inputs_stamp`), so a reader can
     tell a current precompute from a stale one without recomputing anything.
     """
 

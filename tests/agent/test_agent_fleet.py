@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect.agent_run import Agent, AgentOptions
-from gpuledger.collect.agent_workload import WorkloadResolver
-from gpuledger.collect.nvml import NvmlBackend, NvmlUnavailable
+from gpuledger.agent.nvml import NvmlBackend, NvmlUnavailable
+from gpuledger.agent.sampler import Agent, AgentOptions
+from gpuledger.agent.workload import WorkloadResolver
 from gpuledger.schema import GPU_USAGE_SCHEMA, UNLABELLED, Usage
 from tests.fakes.nvml import (
     BASE_MEMORY,

@@ -18,13 +18,13 @@ import polars as pl
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gpuledger.cli import Context
-from gpuledger.collect.agent_cloud import MetadataEndpoints, find_resource_id
-from gpuledger.collect.agent_metrics import AgentMetrics
-from gpuledger.collect.agent_run import Agent, AgentOptions
-from gpuledger.collect.agent_workload import WorkloadResolver
-from gpuledger.collect.nvml import NvmlBackend
+from gpuledger.agent.cloud import MetadataEndpoints, find_resource_id
+from gpuledger.agent.metrics import AgentMetrics
+from gpuledger.agent.nvml import NvmlBackend
+from gpuledger.agent.sampler import Agent, AgentOptions
+from gpuledger.agent.workload import WorkloadResolver
 from gpuledger.commands import agent as agent_command
+from gpuledger.commands.context import Context
 from gpuledger.schema import Usage
 from tests.fakes.nvml import GIB, Activity, FakeGpu, FakeNvml, drive
 

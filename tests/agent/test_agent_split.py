@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpuledger.collect.agent_buckets import MEMORY_SHARE, PROCESS, split_sample
-from gpuledger.collect.agent_workload import Workload
-from gpuledger.collect.nvml import GpuReading, ProcessUse
+from gpuledger.agent.buckets import MEMORY_SHARE, PROCESS, split_sample
+from gpuledger.agent.nvml import GpuReading, ProcessUse
+from gpuledger.agent.workload import Workload
 
 WORKLOADS = [Workload(pod=f"p{i}") for i in range(4)]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gpuledger.collect.agent_run import Agent, AgentOptions
-from gpuledger.collect.agent_spool import Spool, shipped_marker, spool_file_name
-from gpuledger.collect.agent_workload import WorkloadResolver
-from gpuledger.collect.nvml import NvmlBackend
+from gpuledger.agent.nvml import NvmlBackend
+from gpuledger.agent.sampler import Agent, AgentOptions
+from gpuledger.agent.spool import Spool, shipped_marker, spool_file_name
+from gpuledger.agent.workload import WorkloadResolver
 
 FRAME = pl.DataFrame({"x": list(range(2000))})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuledger.collect.agent_workload import (
+from gpuledger.agent.workload import (
     CgroupIdentity,
     KubeletPods,
     Workload,

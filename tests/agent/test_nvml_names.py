@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpuledger.collect.nvml import mig_compute_share, mig_profile
+from gpuledger.agent.nvml import mig_compute_share, mig_profile
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.app.ledger import build_ledger, write_config
 
 HOME_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "Home.py"

@@ -20,10 +20,10 @@ from typing import Any
 import polars as pl
 
 from gpuledger.config import load_settings
-from gpuledger.engine.attribute import run_attribution
-from gpuledger.engine.period_close import close_period
+from gpuledger.engine.attribution.attribute import run_attribution
+from gpuledger.engine.chargeback.close import close_period
 from gpuledger.schema import Cost, Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.factories import cost_rows, usage_rows
 
 CFO = "cfo@example.com"

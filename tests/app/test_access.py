@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gpuledger.config import load_settings
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel import Ledger
-from gpuledger.report.readmodel_access import AccessDenied, Viewer, viewer_for
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.access import AccessDenied, Viewer, viewer_for
+from gpuledger.report.readmodel.cached import Ledger
 from gpuledger.schema import UNALLOCATED
 from tests.app.conftest import AppFactory, LedgerFiles, table
 from tests.app.ledger import CFO, NLP_LEAD, VISION_LEAD

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 from gpuledger.config import load_settings
-from gpuledger.engine.attribute import run_attribution
-from gpuledger.engine.chargeback import build_statements
-from gpuledger.engine.recommend import current_recommendations
-from gpuledger.engine.recommendation_status import set_status, statuses
-from gpuledger.engine.waste import compute_waste, waste_totals
+from gpuledger.engine.attribution.attribute import run_attribution
+from gpuledger.engine.chargeback.build import build_statements
+from gpuledger.engine.recommend.pipeline import current_recommendations
+from gpuledger.engine.recommend.status import set_status, statuses
+from gpuledger.engine.waste.compute import compute_waste, waste_totals
 from gpuledger.schema import MONEY, QUARANTINE_SCHEMA, UNALLOCATED, Cost, Quarantine, Rec
 from tests.app.conftest import AppFactory, LedgerFiles, table
 from tests.app.ledger import september, write_config

@@ -11,15 +11,16 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from gpuledger.cli import Context, app
+from gpuledger.cli import app
 from gpuledger.commands.app import app_environment, app_script, streamlit_command
+from gpuledger.commands.context import Context
 from gpuledger.config import load_settings
-from gpuledger.engine.attribute import run_attribution
-from gpuledger.engine.period_close import reopen_period
-from gpuledger.engine.waste import compute_waste
-from gpuledger.report import readmodel
-from gpuledger.report.readmodel import Ledger, state_fingerprint
-from gpuledger.report.readmodel_access import Viewer
+from gpuledger.engine.attribution.attribute import run_attribution
+from gpuledger.engine.chargeback.close import reopen_period
+from gpuledger.engine.waste.compute import compute_waste
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.access import Viewer
+from gpuledger.report.readmodel.cached import Ledger, state_fingerprint
 from gpuledger.schema import Cost
 from tests.app.conftest import AppFactory, LedgerFiles
 from tests.app.ledger import CFO

@@ -18,21 +18,21 @@ from typer.testing import CliRunner
 
 from gpuledger.cli import app
 from gpuledger.config import load_settings
-from gpuledger.engine import waste_inputs
-from gpuledger.engine.recommend_profile import usage_stats
-from gpuledger.engine.waste import (
+from gpuledger.engine.recommend.profile import usage_stats
+from gpuledger.engine.waste import inputs as waste_inputs
+from gpuledger.engine.waste.compute import (
     compute_waste,
     period_waste,
     store_waste,
     stored_waste,
     usage_slices,
 )
-from gpuledger.report import readmodel
-from gpuledger.report import readmodel_waste as waste_rm
-from gpuledger.report.readmodel import Ledger
-from gpuledger.report.readmodel_access import Viewer
+from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel import waste as waste_rm
+from gpuledger.report.readmodel.access import Viewer
+from gpuledger.report.readmodel.cached import Ledger
 from gpuledger.schema import Usage, Waste, WasteHour
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.app.conftest import LedgerFiles
 from tests.app.ledger import CFO, GIB, NLP_LEAD, VISION_LEAD
 from tests.factories import usage_rows
@@ -183,7 +183,7 @@ def test_commands_store_the_precompute(own_ledger: LedgerFiles, command: tuple[s
 
 
 def test_the_scheduled_recommend_job_stores_the_precompute(own_ledger: LedgerFiles) -> None:
-    from gpuledger.schedule_jobs import recommend
+    from gpuledger.schedule.jobs import recommend
 
     store, settings = own_ledger.store(), load_settings(own_ledger.config)
     recommend(store, settings, datetime(2026, 10, 15, tzinfo=UTC))

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from gpuledger.schema import ALLOCATION_SCHEMA, Alloc, Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.factories import cost_rows
 
 

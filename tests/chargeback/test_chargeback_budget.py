@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.chargeback import build_statements, forecast
-from gpuledger.store import Store
+from gpuledger.engine.chargeback.build import build_statements, forecast
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import day, write_month
 
 SEP, OCT = "2026-09", "2026-10"

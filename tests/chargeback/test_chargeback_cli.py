@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month
 
 OCT, NOV = "2026-10", "2026-11"

@@ -9,13 +9,13 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.adjustments import pending_adjustments
-from gpuledger.engine.chargeback import build_statements, live_statements
-from gpuledger.engine.period_close import close_period, period_events, reopen_period
+from gpuledger.engine.chargeback.adjustments import pending_adjustments
+from gpuledger.engine.chargeback.build import build_statements, live_statements
+from gpuledger.engine.chargeback.close import close_period, period_events, reopen_period
 from gpuledger.errors import StoreError, UsageError
-from gpuledger.report.export import render
+from gpuledger.report.export.render import render
 from gpuledger.schema import Stmt
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month
 
 OCT, NOV, DEC = "2026-10", "2026-11", "2026-12"

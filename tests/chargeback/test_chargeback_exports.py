@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.chargeback import build_statements
-from gpuledger.engine.statements import Statements
-from gpuledger.report.export import render
-from gpuledger.report.export_cells import FORMULA_STARTS
-from gpuledger.report.export_xlsx import SUMMARY_SHEET
-from gpuledger.store import Store
+from gpuledger.engine.chargeback.build import build_statements
+from gpuledger.engine.chargeback.statements import Statements
+from gpuledger.report.export.cells import FORMULA_STARTS
+from gpuledger.report.export.render import render
+from gpuledger.report.export.xlsx import SUMMARY_SHEET
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month
 
 OCT = "2026-10"
@@ -130,7 +130,7 @@ def test_xlsx_and_every_format_are_deterministic(statements: Statements) -> None
     ],
 )
 def test_sheet_names_are_valid_and_unique(teams: list[str], expected: list[str]) -> None:
-    from gpuledger.report.export_xlsx import _sheet_names
+    from gpuledger.report.export.xlsx import _sheet_names
 
     assert list(_sheet_names(teams).values()) == expected
 

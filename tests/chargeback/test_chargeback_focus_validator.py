@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.chargeback import build_statements
-from gpuledger.report.export import render
+from gpuledger.engine.chargeback.build import build_statements
+from gpuledger.report.export.render import render
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import alloc_rows, cost_for, day
 from tests.conftest import REPO
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import polars as pl
 
-from gpuledger.collect import focus
+from gpuledger.collect.focus import collector as focus
 from gpuledger.config import Settings
-from gpuledger.engine.attribute import run_attribution
-from gpuledger.engine.chargeback import build_statements, live_statements
-from gpuledger.engine.period_close import close_period
-from gpuledger.report.export import render
-from gpuledger.store import Store
+from gpuledger.engine.attribution.attribute import run_attribution
+from gpuledger.engine.chargeback.build import build_statements, live_statements
+from gpuledger.engine.chargeback.close import close_period
+from gpuledger.report.export.render import render
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 MAY, JUNE = "2026-05", "2026-06"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpuledger.engine.rounding import largest_remainder, minor_unit, round_money
+from gpuledger.engine.chargeback.rounding import largest_remainder, minor_unit, round_money
 
 CENT = Decimal("0.01")
 

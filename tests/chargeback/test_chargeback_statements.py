@@ -11,12 +11,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from gpuledger.config import Settings
-from gpuledger.engine.chargeback import RawLine, build_statements, round_statements
-from gpuledger.engine.statements import Statements
+from gpuledger.engine.chargeback.build import RawLine, build_statements, round_statements
+from gpuledger.engine.chargeback.statements import Statements
 from gpuledger.errors import ConfigError, GpuledgerError, UsageError
-from gpuledger.report.export import render
+from gpuledger.report.export.render import render
 from gpuledger.schema import UNALLOCATED, UNLABELLED, Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import alloc_rows, cost_for, write_month
 
 OCT = "2026-10"
@@ -188,7 +188,7 @@ def test_rounding_reconciles_at_every_level(settings: Settings, lines: list[RawL
 
 @pytest.mark.parametrize("period", ["2026-13", "2026-1", "26-10", "2026-10-01", ""], ids=repr)
 def test_a_period_must_be_a_month(store: Store, settings: Settings, period: str) -> None:
-    from gpuledger.engine.period_close import close_period, reopen_period
+    from gpuledger.engine.chargeback.close import close_period, reopen_period
 
     for call in (
         lambda: build_statements(store, settings, period),

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from gpuledger.collect.aws_columns import MONEY_COLUMNS, TIME_COLUMNS, Cur
+from gpuledger.collect.aws.columns import MONEY_COLUMNS, TIME_COLUMNS, Cur
 
 STRING_COLUMNS = [
     name

@@ -13,13 +13,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect import aws
-from gpuledger.collect.aws_columns import Cur
+from gpuledger.collect.aws import collector as aws
+from gpuledger.collect.aws.columns import Cur
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.report.health import store_health
 from gpuledger.schema import Cost, Quarantine
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.collect.aws_export import cur2_rows, data_export, legacy_csv, write_parquet
 
 

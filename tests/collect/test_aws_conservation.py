@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpuledger.collect import aws
-from gpuledger.collect.aws_columns import Cur
-from gpuledger.collect.aws_read import read_file
+from gpuledger.collect.aws import collector as aws
+from gpuledger.collect.aws.columns import Cur
+from gpuledger.collect.aws.read import read_file
 from gpuledger.collect.files import SourceFile
 from gpuledger.config import Settings
 from gpuledger.sample.aws_cur2 import write_aws_cur2
 from gpuledger.sample.company import build_company
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.collect.aws_export import cur2_rows, write_parquet
 
 LINE_TYPES = [

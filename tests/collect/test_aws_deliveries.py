@@ -9,12 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gpuledger.collect import aws
-from gpuledger.collect.aws_columns import Cur
-from gpuledger.collect.aws_deliveries import find_deliveries
+from gpuledger.collect.aws import collector as aws
+from gpuledger.collect.aws.columns import Cur
+from gpuledger.collect.aws.deliveries import find_deliveries
 from gpuledger.config import Settings
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.collect.aws_export import cur2_rows, data_export, legacy_report, write_parquet
 
 SEPTEMBER = {

@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gpuledger.collect import aws
+from gpuledger.collect.aws import collector as aws
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 FOCUS_FILE = FIXTURES / "aws" / "focus-1.2-synthetic-aws" / "focus_1_2_cost_and_usage_aws.csv.gz"

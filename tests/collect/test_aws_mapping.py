@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect.aws_columns import Cur
-from gpuledger.collect.aws_read import read_file
+from gpuledger.collect.aws.columns import Cur
+from gpuledger.collect.aws.read import read_file
 from gpuledger.collect.files import SourceFile
 from gpuledger.schema import Cost
 from tests.collect.aws_export import cur2_csv, cur2_rows, legacy_csv, write_parquet

@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gpuledger.collect import aws
+from gpuledger.collect.aws import collector as aws
 from gpuledger.config import Settings
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 REAL_CUR = FIXTURES / "aws" / "focus-converters-aws-cur"

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from gpuledger.collect import focus
+from gpuledger.collect.focus import collector as focus
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.report.health import store_health
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.collect.focus_rows import write_focus_csv
 from tests.conftest import FIXTURES
 from tests.servers import S3, moto_server, s3

@@ -12,9 +12,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from gpuledger.collect.files import SourceFile
-from gpuledger.collect.focus import read_focus_file, read_table
-from gpuledger.collect.focus_mapping import focus_to_cost, parse_focus
-from gpuledger.collect.focus_spec import check_header, detect_version
+from gpuledger.collect.focus.collector import read_focus_file, read_table
+from gpuledger.collect.focus.mapping import focus_to_cost, parse_focus
+from gpuledger.collect.focus.spec import check_header, detect_version
 from gpuledger.errors import InputError
 from gpuledger.schema import MONEY, TAGS, Cost
 from tests.collect.focus_rows import BASE_ROW, write_focus_csv

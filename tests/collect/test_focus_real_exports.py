@@ -12,11 +12,11 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from gpuledger.collect import focus
+from gpuledger.collect.focus import collector as focus
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 FOCUS = FIXTURES / "focus"
@@ -103,7 +103,7 @@ def test_real_export_reconciles_to_published_totals(
 )
 def test_version_is_read_from_the_header(file: str, version: str) -> None:
     from gpuledger.collect.files import SourceFile
-    from gpuledger.collect.focus_spec import detect_version
+    from gpuledger.collect.focus.spec import detect_version
 
     frame = focus.read_table(SourceFile(str(FOCUS / file), 0))
     assert detect_version(frame.columns) == version

@@ -10,13 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gpuledger.collect import focus
-from gpuledger.collect.focus_spec import MANDATORY, check_header
+from gpuledger.collect.focus import collector as focus
+from gpuledger.collect.focus.spec import MANDATORY, check_header
 from gpuledger.config import Settings
 from gpuledger.sample.company import Company, build_company
 from gpuledger.sample.focus_export import write_focus_export
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 
 @pytest.fixture(scope="module")

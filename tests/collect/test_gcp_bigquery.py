@@ -20,15 +20,15 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect import gcp
 from gpuledger.collect.files import SourceFile
-from gpuledger.collect.gcp_bigquery import conform_lines, lines_sql, parse_table, query_lines
-from gpuledger.collect.gcp_lines import LINES_SCHEMA
-from gpuledger.collect.gcp_mapping import lines_to_cost
+from gpuledger.collect.gcp import collector as gcp
+from gpuledger.collect.gcp.bigquery import conform_lines, lines_sql, parse_table, query_lines
+from gpuledger.collect.gcp.lines import LINES_SCHEMA
+from gpuledger.collect.gcp.mapping import lines_to_cost
 from gpuledger.config import Settings
 from gpuledger.errors import InputError, SourceError
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 EXPORT = FIXTURES / "gcp" / "export_resource_v1.json"

@@ -18,10 +18,11 @@ from urllib.parse import parse_qs, unquote, urlparse
 import polars as pl
 import pytest
 
-from gpuledger.collect import focus, gcp
+from gpuledger.collect.focus import collector as focus
+from gpuledger.collect.gcp import collector as gcp
 from gpuledger.config import Settings
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow

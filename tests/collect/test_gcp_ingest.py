@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from gpuledger.collect import gcp
+from gpuledger.collect.gcp import collector as gcp
 from gpuledger.config import Settings
 from gpuledger.errors import InputError, UsageError
 from gpuledger.report.health import store_health
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 EXPORT = FIXTURES / "gcp" / "export_resource_v1.json"

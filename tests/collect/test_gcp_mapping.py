@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect.gcp import read_files
+from gpuledger.collect.gcp.collector import read_files
 from gpuledger.config import Settings
 from gpuledger.schema import MONEY, TAGS, Cost
 from tests.conftest import FIXTURES

@@ -12,12 +12,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from gpuledger.collect import gcp
+from gpuledger.collect.gcp import collector as gcp
 from gpuledger.config import Settings
 from gpuledger.sample.company import Company, build_company
 from gpuledger.sample.gcp_export import write_gcp_export
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 EXPORT_FIELDS = [
     "billing_account_id", "service", "sku", "usage_start_time", "usage_end_time", "project",

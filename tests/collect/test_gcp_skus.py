@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from gpuledger.catalog import gpu_catalog
-from gpuledger.collect.gcp_skus import gpu_sku_key, label_value, service_category
+from gpuledger.collect.gcp.skus import gpu_sku_key, label_value, service_category
+from gpuledger.prices.catalog import gpu_catalog
 
 CASES = [
     ("Nvidia Tesla T4 GPU running in Americas", "nvidia-tesla-t4"),

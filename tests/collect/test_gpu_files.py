@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect import gpu
-from gpuledger.collect.agent_spool import Spool, shipped_marker
+from gpuledger.agent.spool import Spool, shipped_marker
+from gpuledger.collect.gpu import collector as gpu
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.schema import GPU_USAGE_SCHEMA, Quarantine, Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

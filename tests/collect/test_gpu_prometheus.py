@@ -25,13 +25,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect import gpu
-from gpuledger.collect.agent_run import Agent, AgentOptions
-from gpuledger.collect.agent_workload import KubeletPods, WorkloadResolver
-from gpuledger.collect.nvml import NvmlBackend
+from gpuledger.agent.nvml import NvmlBackend
+from gpuledger.agent.sampler import Agent, AgentOptions
+from gpuledger.agent.workload import KubeletPods, WorkloadResolver
+from gpuledger.collect.gpu import collector as gpu
 from gpuledger.config import Settings
 from gpuledger.schema import MODEL_TOKENS_SCHEMA, Tokens, Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.fakes.dcgm import TokenRate, render_openmetrics
 from tests.fakes.nvml import GIB, Activity, FakeGpu, FakeNvml, drive, k8s_cgroup, write_proc
 

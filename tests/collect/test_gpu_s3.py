@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect import gpu
+from gpuledger.collect.gpu import collector as gpu
 from gpuledger.config import Settings
 from gpuledger.schema import Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.collect.test_gpu_files import T0, spool, usage
 from tests.servers import S3, moto_server, s3
 

@@ -8,12 +8,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from gpuledger.collect import gpu
+from gpuledger.collect.gpu import collector as gpu
 from gpuledger.config import Settings
 from gpuledger.sample.company import Company, build_company
 from gpuledger.sample.gpu_telemetry import BUCKETS_PER_HOUR, write_gpu_telemetry
 from gpuledger.schema import Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 
 @pytest.fixture(scope="module")

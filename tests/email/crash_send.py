@@ -11,10 +11,10 @@ import os
 import sys
 
 from gpuledger.config import SmtpConfig
-from gpuledger.report.email import deliver
-from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
-from gpuledger.report.email_log import SendLog
-from gpuledger.store import Store
+from gpuledger.report.email.delivery import RetryPolicy, SmtpTransport
+from gpuledger.report.email.dispatch import deliver
+from gpuledger.report.email.log import SendLog
+from gpuledger.store.delta import Store
 from tests.email.email_factories import savings
 
 CRASH_STATUS = 3

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from gpuledger.report.email import Outgoing
-from gpuledger.report.email_digest import (
+from gpuledger.report.email.digest import (
     FINANCE,
     DailySpend,
     FinanceDigest,
@@ -14,8 +13,9 @@ from gpuledger.report.email_digest import (
     TeamCharge,
     TeamDigest,
 )
-from gpuledger.report.email_log import SlotKey
-from gpuledger.report.email_message import chargeback_content, savings_content
+from gpuledger.report.email.dispatch import Outgoing
+from gpuledger.report.email.log import SlotKey
+from gpuledger.report.email.message import chargeback_content, savings_content
 
 
 def recommendation(

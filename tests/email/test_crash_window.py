@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gpuledger.report.email import deliver
-from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
-from gpuledger.report.email_log import DEFAULT_LEASE, SendRecord, SlotStatus, send_records
-from gpuledger.store import Store
+from gpuledger.report.email.delivery import RetryPolicy, SmtpTransport
+from gpuledger.report.email.dispatch import deliver
+from gpuledger.report.email.log import DEFAULT_LEASE, SendRecord, SlotStatus, send_records
+from gpuledger.store.delta import Store
 from tests.conftest import REPO
 from tests.email.crash_send import CRASH_STATUS
 from tests.email.email_factories import savings

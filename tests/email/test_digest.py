@@ -10,15 +10,15 @@ import polars as pl
 import pytest
 
 from gpuledger.config import EmailConfig, Settings
-from gpuledger.engine.recommendation_status import Seen, observe, set_status
-from gpuledger.report.email_digest import (
+from gpuledger.engine.recommend.status import Seen, observe, set_status
+from gpuledger.report.email.digest import (
     DailySpend,
     finance_digest,
     previous_period,
     team_digests,
 )
 from gpuledger.schema import RECOMMENDATION_SCHEMA, UNALLOCATED, Alloc, Rec
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import day, write_month
 
 OCT = "2026-10"

@@ -13,9 +13,9 @@ from typer.testing import CliRunner, Result
 
 from gpuledger.cli import app
 from gpuledger.errors import DeliveryError, UsageError
-from gpuledger.report.email_log import send_records
+from gpuledger.report.email.log import send_records
 from gpuledger.schema import Alloc
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month, write_two_team_october
 from tests.email.smtp_testserver import SmtpServer
 

@@ -11,8 +11,8 @@ from email.message import EmailMessage
 import pytest
 
 from gpuledger.errors import DeliveryError
-from gpuledger.report.email_digest import TeamCharge
-from gpuledger.report.email_message import (
+from gpuledger.report.email.digest import TeamCharge
+from gpuledger.report.email.message import (
     Rendered,
     build_message,
     chargeback_content,

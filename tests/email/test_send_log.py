@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpuledger.report.email_log import Decision, Draft, SendLog, SlotKey, SlotStatus, send_records
-from gpuledger.store import Store
+from gpuledger.report.email.log import Decision, Draft, SendLog, SlotKey, SlotStatus, send_records
+from gpuledger.store.delta import Store
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 KEY = SlotKey("nlp", "savings", "2026-W45")

@@ -10,10 +10,10 @@ import pytest
 
 from gpuledger.config import SmtpConfig
 from gpuledger.errors import ConfigError
-from gpuledger.report.email import Outgoing, deliver
-from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
-from gpuledger.report.email_log import SlotStatus, send_records
-from gpuledger.store import Store
+from gpuledger.report.email.delivery import RetryPolicy, SmtpTransport
+from gpuledger.report.email.dispatch import Outgoing, deliver
+from gpuledger.report.email.log import SlotStatus, send_records
+from gpuledger.store.delta import Store
 from tests.email.email_factories import finance, savings
 from tests.email.smtp_testserver import SmtpServer, free_port
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from gpuledger.report.email import deliver
-from gpuledger.report.email_delivery import RetryPolicy, SmtpTransport
-from gpuledger.report.email_log import SlotStatus, send_records
-from gpuledger.store import Store
+from gpuledger.report.email.delivery import RetryPolicy, SmtpTransport
+from gpuledger.report.email.dispatch import deliver
+from gpuledger.report.email.log import SlotStatus, send_records
+from gpuledger.store.delta import Store
 from tests.email.email_factories import savings
 from tests.email.smtp_testserver import SmtpServer, start_server
 from tests.email.tls_testcert import server_context, write_certificate

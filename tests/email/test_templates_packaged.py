@@ -13,7 +13,7 @@ import pytest
     ids=lambda name: name,
 )
 def test_template_is_a_package_resource(name: str) -> None:
-    resource = files("gpuledger.report").joinpath("templates", name)
+    resource = files("gpuledger.report.email").joinpath("templates", name)
     assert resource.is_file()
     assert "{{" in resource.read_text(encoding="utf-8") or "{%" in resource.read_text(
         encoding="utf-8"

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from gpuledger.config import Settings
-from gpuledger.engine.attribute import attribute
+from gpuledger.engine.attribution.attribute import attribute
 from gpuledger.schema import COST_SCHEMA, GPU_USAGE_SCHEMA, Alloc, Cost, Usage, conform
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

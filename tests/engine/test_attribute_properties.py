@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from gpuledger.config import Settings
-from gpuledger.engine.attribute import period_bounds
-from gpuledger.engine.gpu_weights import reduce_usage
+from gpuledger.engine.attribution.attribute import period_bounds
+from gpuledger.engine.attribution.gpu_weights import reduce_usage
 from gpuledger.schema import Alloc, Cost
 from tests.engine.attribute_helpers import PERIOD, START, allocate, busy, cost, tags, usage_frame
 

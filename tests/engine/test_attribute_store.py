@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from gpuledger.cli import app
 from gpuledger.config import Settings
-from gpuledger.engine.attribute import run_attribution
+from gpuledger.engine.attribution.attribute import run_attribution
 from gpuledger.errors import UsageError
 from gpuledger.schema import Alloc, Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.engine.attribute_helpers import (
     busy,
     by_label,

@@ -18,10 +18,10 @@ from hypothesis import given
 from polars.testing import assert_frame_equal
 
 from gpuledger.config import Settings
-from gpuledger.engine import attribute as attribute_module
-from gpuledger.engine import gpu_weights, keys
-from gpuledger.engine.attribute import period_bounds
-from gpuledger.engine.gpu_weights import reduce_usage
+from gpuledger.engine.attribution import attribute as attribute_module
+from gpuledger.engine.attribution import gpu_weights, keys
+from gpuledger.engine.attribution.attribute import period_bounds
+from gpuledger.engine.attribution.gpu_weights import reduce_usage
 from gpuledger.schema import Alloc
 from tests.engine.attribute_helpers import PERIOD, allocate, usage_frame
 from tests.engine.test_attribute_properties import FAST, config, fleet

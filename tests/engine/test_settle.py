@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpuledger.engine.money import AMOUNT, COST, PART, settle
+from gpuledger.engine.attribution.money import AMOUNT, COST, PART, settle
 from gpuledger.schema import MONEY
 
 NANO = Decimal("1e-9")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 
 def _gpuledger(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import pytest
 from gpuledger.collect.ingest import CostBatch, Delivery, ingest_cost
 from gpuledger.errors import InputError, SchemaError
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.factories import cost_rows
 
 

@@ -15,7 +15,7 @@ import pytest
 from gpuledger.collect.ingest import PARTITION_KEYS
 from gpuledger.errors import SchemaError
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.factories import cost_rows
 
 
@@ -83,7 +83,7 @@ from decimal import Decimal
 import polars as pl
 from gpuledger.collect.ingest import PARTITION_KEYS
 from gpuledger.schema import Cost
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.factories import cost_rows
 store = Store(sys.argv[1])
 account, amount, rows, repeats = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -144,7 +144,7 @@ def test_a_killed_writer_leaves_the_previous_version_readable(tmp_path: Path) ->
 
 _RUNS = """
 import sys
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 store = Store(sys.argv[1])
 for number in range(int(sys.argv[2])):
     store.state.start_ingest("aws", f"file-{number}")
@@ -160,7 +160,7 @@ def test_processes_share_the_state_database(store: Store) -> None:
 def test_a_lazy_frame_is_streamed_in_validated_chunks(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gpuledger.store.STREAM_CHUNK_ROWS", 4)
+    monkeypatch.setattr("gpuledger.store.delta.STREAM_CHUNK_ROWS", 4)
     staged = tmp_path / "staged.parquet"
     pl.concat([_partition("111", "1", rows=5), _partition("222", "2", rows=6)]).write_parquet(
         staged
@@ -172,7 +172,7 @@ def test_a_lazy_frame_is_streamed_in_validated_chunks(
 def test_an_invalid_row_deep_in_a_stream_leaves_the_table_unchanged(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gpuledger.store.STREAM_CHUNK_ROWS", 4)
+    monkeypatch.setattr("gpuledger.store.delta.STREAM_CHUNK_ROWS", 4)
     version = store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
     rows = _partition("111", "3", rows=10).with_row_index("n")
     rows = rows.with_columns(

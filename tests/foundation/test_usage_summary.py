@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from gpuledger import usage_summary
-from gpuledger.collect.gpu import store_usage
+from gpuledger.collect.gpu.collector import store_usage
 from gpuledger.schema import Usage, validate
-from gpuledger.store import Store
+from gpuledger.store import telemetry_index as usage_summary
+from gpuledger.store.delta import Store
 from tests.factories import usage_rows
 
 

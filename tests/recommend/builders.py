@@ -11,9 +11,9 @@ from typing import Any
 
 import polars as pl
 
-from gpuledger.catalog import gpu_catalog
+from gpuledger.prices.catalog import gpu_catalog
 from gpuledger.schema import Cost, Tokens, Usage
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 GIB = 2**30
 OCT = "2026-10"

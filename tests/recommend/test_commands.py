@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gpuledger.cli import app
 from gpuledger.errors import UsageError
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.recommend.builders import OCT, use_test_prices, write_month
 from tests.recommend.test_rules import forgotten_box, trainer
 from tests.recommend.test_waste import etl_box

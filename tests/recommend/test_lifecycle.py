@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.recommend import (
+from gpuledger.engine.recommend.pipeline import (
     FINGERPRINT,
     STATUS,
     current_recommendations,
@@ -17,10 +17,10 @@ from gpuledger.engine.recommend import (
     non_overlapping_saving,
     recommend,
 )
-from gpuledger.engine.recommendation_status import set_status
+from gpuledger.engine.recommend.status import set_status
 from gpuledger.errors import UsageError
 from gpuledger.schema import Rec
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.recommend.builders import NOV, OCT, Instance, use_test_prices, write_month
 from tests.recommend.test_rules import embedding_fleet, forgotten_box, trainer
 

@@ -22,9 +22,7 @@ import polars as pl
 import pytest
 from botocore.stub import Stubber
 
-from gpuledger.catalog import gpu_catalog
-from gpuledger.collect.prices import PriceBook, bundled_prices, save_refreshed
-from gpuledger.collect.prices_aws import (
+from gpuledger.prices.aws import (
     fetch_on_demand,
     fetch_spot,
     latest_spot_prices,
@@ -32,8 +30,10 @@ from gpuledger.collect.prices_aws import (
     price_list_filters,
     refresh_aws,
 )
-from gpuledger.collect.prices_gcp import accelerator_of, refresh_gcp
-from gpuledger.store import Store
+from gpuledger.prices.book import PriceBook, bundled_prices, save_refreshed
+from gpuledger.prices.catalog import gpu_catalog
+from gpuledger.prices.gcp import accelerator_of, refresh_gcp
+from gpuledger.store.delta import Store
 from tests.servers import MotoServer, moto_server  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.recommend import recommend
+from gpuledger.engine.recommend.pipeline import recommend
 from gpuledger.schema import Rec
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.recommend.builders import OCT, Instance, use_test_prices, write_month
 
 D = Decimal

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from gpuledger.cli import app
 from gpuledger.config import Settings
-from gpuledger.engine.recommend import recommend
-from gpuledger.engine.unit_cost import Unit, compute_unit_costs
+from gpuledger.engine.recommend.pipeline import recommend
+from gpuledger.engine.waste.unit_cost import Unit, compute_unit_costs
 from gpuledger.schema import Rec, Tokens
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.recommend.builders import OCT, write_month
 from tests.recommend.test_rules import llm_endpoint
 

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.waste import Waste, compute_waste
+from gpuledger.engine.waste.compute import Waste, compute_waste
 from gpuledger.schema import IDLE_MODEL
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.recommend.builders import OCT, Instance, write_month
 
 

@@ -17,12 +17,12 @@ import polars as pl
 import pytest
 
 from gpuledger.config import Settings
-from gpuledger.engine.period_close import close_period
+from gpuledger.engine.chargeback.close import close_period
 from gpuledger.errors import GpuledgerError
-from gpuledger.schedule_jobs import run_job
-from gpuledger.schedule_lock import last_runs
+from gpuledger.schedule.jobs import run_job
+from gpuledger.schedule.lock import last_runs
 from gpuledger.schema import UNALLOCATED, Alloc
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month, write_two_team_october
 from tests.conftest import FIXTURES, REPO
 from tests.email.smtp_testserver import SmtpServer, start_server
@@ -195,7 +195,7 @@ WORKER = """
 import sys
 from datetime import datetime
 from decimal import Decimal
-from gpuledger.schedule_jobs import run_job
+from gpuledger.schedule.jobs import run_job
 print(run_job("weekly-email", sys.argv[1], sys.argv[2], now=datetime.fromisoformat(sys.argv[3])))
 """
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpuledger.schedule_lock import RunLock, last_runs
-from gpuledger.store import Store
+from gpuledger.schedule.lock import RunLock, last_runs
+from gpuledger.store.delta import Store
 
 FIRE = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)

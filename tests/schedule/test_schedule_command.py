@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from gpuledger.cli import app
 from gpuledger.commands.schedule import job_rows
 from gpuledger.config import ScheduleConfig, Settings
-from gpuledger.schedule import build_scheduler, reconcile
-from gpuledger.schedule_lock import RunLock
-from gpuledger.store import Store
+from gpuledger.schedule.lock import RunLock
+from gpuledger.schedule.scheduler import build_scheduler, reconcile
+from gpuledger.store.delta import Store
 
 
 def test_list_before_the_scheduler_ever_ran(store: Store, tmp_path: Path) -> None:

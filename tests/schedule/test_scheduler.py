@@ -11,8 +11,8 @@ from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutio
 from apscheduler.triggers.cron import CronTrigger
 
 from gpuledger.config import ScheduleConfig, Settings, SourcesConfig
-from gpuledger.schedule import JOB_FUNCTION, build_scheduler, reconcile
-from gpuledger.store import Store
+from gpuledger.schedule.scheduler import JOB_FUNCTION, build_scheduler, reconcile
+from gpuledger.store.delta import Store
 from tests.schedule.jobs_for_tests import record_run
 
 CONFIG = "/etc/gpuledger.toml"

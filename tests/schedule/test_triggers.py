@@ -9,7 +9,7 @@ import pytest
 
 from gpuledger.config import ScheduleConfig, Settings, SourcesConfig
 from gpuledger.errors import ConfigError
-from gpuledger.schedule import cron_trigger, latest_fire_time, scheduled_jobs
+from gpuledger.schedule.scheduler import cron_trigger, latest_fire_time, scheduled_jobs
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC_ZONE = ZoneInfo("UTC")

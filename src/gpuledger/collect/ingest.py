@@ -23,7 +23,7 @@ import polars as pl
 
 from gpuledger.errors import GpuledgerError, InputError, SchemaError
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine, validate
-from gpuledger.store import Store
+from gpuledger.store.delta import Store
 
 PARTITION_KEYS = (Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod)
 

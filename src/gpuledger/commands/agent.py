@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from gpuledger.cli import Context
-from gpuledger.collect.agent_cloud import find_resource_id
-from gpuledger.collect.agent_metrics import AgentMetrics
-from gpuledger.collect.agent_run import Agent, AgentOptions
-from gpuledger.collect.agent_workload import KubeletPods, WorkloadResolver
-from gpuledger.collect.nvml import NvmlBackend
+from gpuledger.agent.cloud import find_resource_id
+from gpuledger.agent.metrics import AgentMetrics
+from gpuledger.agent.nvml import NvmlBackend
+from gpuledger.agent.sampler import Agent, AgentOptions
+from gpuledger.agent.workload import KubeletPods, WorkloadResolver
+from gpuledger.commands.context import Context
 from gpuledger.config import Settings
 from gpuledger.errors import UsageError
 from gpuledger.progress import stderr_console

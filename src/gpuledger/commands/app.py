@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 
 import gpuledger
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
-from gpuledger.store import resolve_home
+from gpuledger.store.delta import resolve_home
 
 
 def app_script() -> Path:
@@ -70,7 +70,7 @@ def run(ctx: Context, *, port: int, address: str) -> None:
 
 def _warm() -> None:
     """Fill the read model's cache for the newest month; a failure only costs the head start."""
-    from gpuledger.report import readmodel
+    from gpuledger.report.readmodel import cached as readmodel
 
     try:
         readmodel.warm(readmodel.Ledger.from_env())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
-from gpuledger.engine.attribute import AttributionResult, run_attribution
-from gpuledger.engine.waste import store_waste
+from gpuledger.commands.context import Context
+from gpuledger.engine.attribution.attribute import AttributionResult, run_attribution
+from gpuledger.engine.waste.compute import store_waste
 from gpuledger.errors import GpuledgerError
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gpuledger.cli import Context
-from gpuledger.engine.chargeback import build_statements
+from gpuledger.commands.context import Context
+from gpuledger.engine.chargeback.build import build_statements
 from gpuledger.errors import UsageError
 from gpuledger.progress import stderr_console
-from gpuledger.report.export import BINARY_FORMATS, render
+from gpuledger.report.export.render import BINARY_FORMATS, render
 
 
 def run(ctx: Context, *, period: str, format: str, out: Path | None) -> None:

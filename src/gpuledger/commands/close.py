@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gpuledger.cli import Context
-from gpuledger.engine.period_close import close_period, provisional_accounts, reopen_period
+from gpuledger.commands.context import Context
+from gpuledger.engine.chargeback.close import close_period, provisional_accounts, reopen_period
 from gpuledger.progress import stderr_console
 
 

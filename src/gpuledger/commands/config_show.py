@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 
 
 def run(ctx: Context) -> None:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 import gpuledger
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
 from gpuledger.sample import write_sample
 from gpuledger.sample.company import build_company

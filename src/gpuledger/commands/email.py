@@ -8,10 +8,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 from gpuledger.config import PERIOD_PATTERN
 from gpuledger.errors import DeliveryError, UsageError
-from gpuledger.report.email import (
+from gpuledger.report.email.delivery import SmtpTransport
+from gpuledger.report.email.dispatch import (
     Outcome,
     Outgoing,
     chargeback_mail,
@@ -21,7 +22,6 @@ from gpuledger.report.email import (
     savings_mail,
     write_outbox,
 )
-from gpuledger.report.email_delivery import SmtpTransport
 
 DEFAULT_OUTBOX = Path("outbox")
 

@@ -14,9 +14,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
-from gpuledger.collect.prices import Price, bundled_prices, price_table, save_refreshed
+from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
+from gpuledger.prices.book import Price, bundled_prices, price_table, save_refreshed
 
 PROVIDERS = ("aws", "gcp")
 DEFAULT_REGIONS = {"aws": ["us-east-1"], "gcp": ["us-central1"]}
@@ -25,7 +25,7 @@ DEFAULT_REGIONS = {"aws": ["us-east-1"], "gcp": ["us-central1"]}
 def _aws_rows(regions: list[str], now: datetime) -> list[dict[str, object]]:
     import boto3
 
-    from gpuledger.collect.prices_aws import refresh_aws
+    from gpuledger.prices.aws import refresh_aws
 
     types = sorted(set(bundled_prices().filter(provider="AWS")[Price.instance_type].to_list()))
     pricing = boto3.client("pricing", region_name="us-east-1")
@@ -39,7 +39,7 @@ def _aws_rows(regions: list[str], now: datetime) -> list[dict[str, object]]:
 def _gcp_rows(regions: list[str], now: datetime) -> list[dict[str, object]]:
     from google.cloud.billing_v1 import CloudCatalogClient
 
-    from gpuledger.collect.prices_gcp import refresh_gcp
+    from gpuledger.prices.gcp import refresh_gcp
 
     return refresh_gcp(CloudCatalogClient(), regions, now)
 

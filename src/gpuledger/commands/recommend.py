@@ -10,8 +10,8 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
-from gpuledger.engine.recommend import (
+from gpuledger.commands.context import Context
+from gpuledger.engine.recommend.pipeline import (
     FINGERPRINT,
     STATUS,
     change_status,
@@ -21,8 +21,8 @@ from gpuledger.engine.recommend import (
     recommend,
     total_saving,
 )
-from gpuledger.engine.unit_cost import compute_unit_costs
-from gpuledger.engine.waste import store_waste
+from gpuledger.engine.waste.compute import store_waste
+from gpuledger.engine.waste.unit_cost import compute_unit_costs
 from gpuledger.errors import UsageError
 from gpuledger.schema import Rec
 

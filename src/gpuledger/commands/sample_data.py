@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
 from gpuledger.sample import write_sample
 

@@ -11,11 +11,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 from gpuledger.config import Settings
-from gpuledger.schedule import build_scheduler, reconcile, scheduled_jobs, timezone, trigger_for
-from gpuledger.schedule_lock import last_runs
-from gpuledger.store import Store
+from gpuledger.schedule.lock import last_runs
+from gpuledger.schedule.scheduler import (
+    build_scheduler,
+    reconcile,
+    scheduled_jobs,
+    timezone,
+    trigger_for,
+)
+from gpuledger.store.delta import Store
 
 log = logging.getLogger("gpuledger.schedule")
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
+from gpuledger.commands.context import Context
 from gpuledger.report.health import Health, store_health
 
 

@@ -9,9 +9,9 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from gpuledger.cli import Context
-from gpuledger.engine.unit_cost import Unit, compute_unit_costs
-from gpuledger.engine.waste import Waste, compute_waste, waste_totals
+from gpuledger.commands.context import Context
+from gpuledger.engine.waste.compute import Waste, compute_waste, waste_totals
+from gpuledger.engine.waste.unit_cost import Unit, compute_unit_costs
 
 DEFINITION = (
     "waste_cost = (idle GPU-hours + unused-capacity GPU-hours) x the instance's price per GPU-hour."

@@ -8,11 +8,11 @@ from typing import Any
 import polars as pl
 
 from gpuledger.config import Settings
-from gpuledger.engine.adjustments import pending_adjustments
-from gpuledger.report.email_log import SlotStatus, send_records
+from gpuledger.engine.chargeback.adjustments import pending_adjustments
+from gpuledger.report.email.log import SlotStatus, send_records
 from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine
-from gpuledger.store import Store
-from gpuledger.usage_summary import usage_summary
+from gpuledger.store.delta import Store
+from gpuledger.store.telemetry_index import usage_summary
 
 
 @dataclass

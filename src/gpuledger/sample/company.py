@@ -21,7 +21,7 @@ from importlib import resources
 import numpy as np
 import polars as pl
 
-from gpuledger.catalog import gpu_catalog
+from gpuledger.prices.catalog import gpu_catalog
 from gpuledger.sample.accounts import ACCOUNTS, REGIONS, month_bounds
 from gpuledger.sample.company_charges import other_charges
 from gpuledger.schema import MONEY, UTC_TIME

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from gpuledger.collect.agent_spool import spool_file_name
+from gpuledger.agent.spool import spool_file_name
 from gpuledger.sample.company import Company
 from gpuledger.schema import GPU_USAGE_SCHEMA, Usage
 

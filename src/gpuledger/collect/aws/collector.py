@@ -1,0 +1,123 @@
+"""`gpuledger ingest aws SRC`: AWS billing exports (CUR 2.0, legacy CUR, FOCUS) → ``cost``.
+
+Collect step, AWS. The flow, each part in its own module:
+
+1. :mod:`~gpuledger.collect.aws.deliveries` lists ``SRC`` (folder, file or ``s3://``) and keeps
+   the newest complete delivery of every period, refusing one whose manifest names missing files;
+2. :mod:`~gpuledger.collect.aws.read` reads each file of those deliveries (streaming, one file
+   at a time) and maps it with :mod:`~gpuledger.collect.aws.cur2` or
+   :mod:`~gpuledger.collect.aws.focus_export`;
+3. :func:`gpuledger.collect.ingest.ingest_cost` validates everything and replaces each
+   (billing account, period) partition in one commit, so a re-delivery replaces the old copy.
+
+Any file-level fault raises before the store is touched. A period counts as invoiced once every
+one of its rows carries an invoice id (``bill_invoice_id``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import polars as pl
+
+from gpuledger.collect.aws.deliveries import AwsDelivery, find_deliveries
+from gpuledger.collect.aws.read import read_file
+from gpuledger.collect.ingest import (
+    CostBatch,
+    Delivery,
+    IngestResult,
+    billing_period_of,
+    ingest_cost,
+)
+from gpuledger.config import Settings
+from gpuledger.progress import progress_bar
+from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost
+from gpuledger.store.delta import Store
+
+SOURCE = "aws"
+
+
+def ingest(store: Store, settings: Settings, src: str, **options: Any) -> IngestResult:
+    """Ingest every AWS billing delivery under ``src`` into the store."""
+    with TemporaryDirectory(prefix="gpuledger-aws-") as staging:
+        return ingest_cost(store, SOURCE, src, lambda run_id: read_batch(src, Path(staging)))
+
+
+def read_batch(src: str, staging: Path) -> CostBatch:
+    """All rows of the current deliveries under ``src``, their refused rows and delivery facts.
+
+    Each file's rows are staged to a Parquet file in ``staging`` as soon as they are mapped; the
+    batch is a lazy scan of those files, which the store streams into Delta in chunks. Memory
+    therefore holds one source file's working set, never the whole month.
+    """
+    deliveries = find_deliveries(src)
+    refused: list[pl.DataFrame] = []
+    delivery_of: dict[str, AwsDelivery] = {}
+    staged: list[Path] = []
+    files = [(d, f) for d in deliveries for f in d.files]
+    with progress_bar() as progress:
+        task = progress.add_task(f"AWS {src}", total=len(files))
+        for number, (delivery, file) in enumerate(files):
+            file_rows, file_refused, _ = read_file(file)
+            staged.append(staging / f"{number:06d}.parquet")
+            _in_cost_columns(file_rows).write_parquet(staged[-1], compression="lz4")
+            del file_rows
+            refused.append(file_refused)
+            delivery_of[file.uri] = delivery
+            progress.advance(task)
+    frame = pl.scan_parquet(staged) if staged else pl.LazyFrame(schema=COST_SCHEMA)
+    return CostBatch(
+        rows=frame,
+        quarantine=_concat(refused, QUARANTINE_SCHEMA),
+        deliveries=period_deliveries(frame, delivery_of),
+    )
+
+
+def _in_cost_columns(rows: pl.DataFrame) -> pl.DataFrame:
+    """Every ``cost`` column in schema order (absent ones null), so staged files stack."""
+    return rows.select(
+        pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in COST_SCHEMA.items()
+    )
+
+
+def _concat(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """One frame from per-file frames whose optional columns may differ."""
+    present = [f for f in frames if f.height]
+    if not present:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(present, how="diagonal_relaxed", rechunk=False)
+
+
+def period_deliveries(
+    rows: pl.DataFrame | pl.LazyFrame, delivery_of: dict[str, AwsDelivery]
+) -> list[Delivery]:
+    """Per (billing account, period): the delivery it came from and whether it is invoiced."""
+    periods = (
+        rows.lazy()
+        .select(Cost.BillingAccountId, Cost.BillingPeriodStart, Cost.x_SourceFile, Cost.x_InvoiceId)
+        .group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
+        .agg(
+            pl.col(Cost.x_SourceFile).first().alias("file"),
+            pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
+        )
+        .sort(Cost.BillingAccountId, "period")
+        .collect(engine="streaming")
+    )
+    return [
+        Delivery(
+            billing_account=row[Cost.BillingAccountId],
+            period=row["period"],
+            delivery_id=_delivery_id(delivery_of.get(row["file"])),
+            invoiced=bool(row["invoiced"]),
+        )
+        for row in periods.iter_rows(named=True)
+    ]
+
+
+def _delivery_id(delivery: AwsDelivery | None) -> str | None:
+    if delivery is None:
+        return None
+    return delivery.delivery_id or delivery.manifest or delivery.files[0].uri

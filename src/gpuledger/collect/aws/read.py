@@ -1,0 +1,187 @@
+"""One AWS export file → its ``cost`` rows and its refused rows.
+
+Collect step, AWS: the I/O side of the collector for a single file. It opens the file lazily
+(Parquet or CSV, gzip or not, local or ``s3://``), recognizes the format from the header, hands
+the rows to the pure mapping of that format, and collects the result once with the streaming
+engine, so only the mapped columns of one file are ever held in memory.
+
+Formats, told apart by their columns, never by flags:
+
+* legacy CUR: ``lineItem/LineItemType`` (CSV) or legacy Parquet names;
+* CUR 2.0: ``line_item_line_item_type``;
+* AWS FOCUS export: the FOCUS mandatory columns (``BilledCost``, ``ChargeCategory``…).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import polars as pl
+
+from gpuledger.collect.aws.columns import ISO_4217, Cur
+from gpuledger.collect.aws.cur2 import map_cur2
+from gpuledger.collect.aws.focus_export import read_focus_export
+from gpuledger.collect.aws.legacy import is_legacy, to_cur2_names
+from gpuledger.collect.aws.parse import REASON, ROW, check_required, parse_raw
+from gpuledger.collect.files import SourceFile, polars_storage_options
+from gpuledger.errors import InputError
+from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost, Quarantine
+
+Format = Literal["legacy-cur", "cur2", "focus"]
+STATED_COST: Final = "_stated_cost"  # the line's cost as the file states it; null if unreadable
+PRODUCT: Final = "product"  # CUR 2.0's map of product attributes
+FOCUS_MARKERS: Final = frozenset({"BilledCost", "ChargeCategory", "BillingPeriodStart"})
+
+
+def scan(file: SourceFile) -> pl.LazyFrame:
+    """The file's rows, lazily: Parquet typed, CSV as text (types are decided by the mapping).
+
+    The name is a file, never a pattern: ``[`` and ``*`` in folder names are literal.
+    """
+    options = polars_storage_options(file.uri)
+    if file.uri.lower().endswith(".parquet"):
+        return pl.scan_parquet(
+            file.uri, storage_options=options, hive_partitioning=False, glob=False
+        )
+    return pl.scan_csv(file.uri, infer_schema=False, storage_options=options, glob=False)
+
+
+def detect_format(columns: list[str], file: str) -> Format:
+    if is_legacy(columns):
+        return "legacy-cur"
+    if Cur.line_item_line_item_type in columns:
+        return "cur2"
+    if set(columns) >= FOCUS_MARKERS:
+        return "focus"
+    raise InputError(
+        "not an AWS billing export: no line item type column and no FOCUS columns",
+        file=file,
+        column=Cur.line_item_line_item_type,
+        expected="a CUR 2.0, legacy CUR or AWS FOCUS export file",
+    )
+
+
+def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
+    """(cost rows, quarantine rows, format) of one file; any file-level fault raises InputError."""
+    try:
+        raw = scan(file)
+        columns = raw.collect_schema().names()
+        fmt = detect_format(columns, file.uri)
+        if fmt == "focus":
+            _check_currencies(raw, file.uri, Cost.BillingCurrency)
+            rows, refused = read_focus_export(raw, file.uri)
+        else:
+            rows, refused = _read_cur(raw, file.uri)
+    except pl.exceptions.PolarsError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(
+            f"cannot be read ({type(exc).__name__}: {first_line})", file=file.uri
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc})", file=file.uri) from exc
+    return rows, refused, fmt
+
+
+def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    named = _with_product_name(to_cur2_names(raw)).with_row_index(ROW, offset=1)
+    check_required(named.collect_schema().names(), uri)
+    _check_currencies(named, uri, Cur.line_item_currency_code)
+    typed = parse_raw(named, uri)
+    mapped = map_cur2(
+        typed.with_columns(
+            pl.lit(uri).alias(Cost.x_SourceFile), pl.col(ROW).cast(pl.Int64).alias(Cost.x_SourceRow)
+        )
+    )
+    keep = [name for name in COST_SCHEMA.names() if name in mapped.collect_schema()]
+    stated_cost = pl.col(Cur.line_item_unblended_cost).alias(STATED_COST)
+    # The catalog join does not keep row order; file order keeps output reproducible.
+    ordered = mapped.select(*keep, REASON, stated_cost).sort(Cost.x_SourceRow)
+    frame = ordered.collect(engine="streaming")
+    refused = frame.filter(pl.col(REASON).is_not_null())
+    rows = frame.filter(pl.col(REASON).is_null()).drop(REASON, STATED_COST)
+    if refused.height and rows.is_empty():
+        _refuse_hopeless_column(refused, uri)
+    return rows, _quarantine(refused, named, uri)
+
+
+def _with_product_name(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """CUR 2.0 keeps the service's name in the ``product`` map; lift it out for the mapping."""
+    schema = frame.collect_schema()
+    if Cur.product_product_name in schema or not isinstance(schema.get(PRODUCT), pl.Map):
+        return frame
+    return frame.with_columns(
+        pl.col(PRODUCT).map.get("product_name").alias(Cur.product_product_name)
+    )
+
+
+def _refuse_hopeless_column(refused: pl.DataFrame, uri: str) -> None:
+    """Every row refused for the same column's values: that column has the wrong type."""
+    reasons = refused.get_column(REASON).unique()
+    if reasons.len() == 1 and "not a valid" in str(reasons[0]):
+        column, expected = str(reasons[0]).split(": not a valid ", 1)
+        raise InputError(
+            f"no value of the column could be read ({refused.height:,} rows)",
+            file=uri,
+            column=column,
+            expected=f"a {expected} in each row",
+        )
+
+
+def _quarantine(refused: pl.DataFrame, named: pl.LazyFrame, uri: str) -> pl.DataFrame:
+    """Refused rows with their reason and their original content as JSON text."""
+    if refused.is_empty():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    rows = refused.get_column(Cost.x_SourceRow)
+    originals = (
+        named.filter(pl.col(ROW).is_in(rows.implode()))
+        .select(
+            pl.col(ROW).cast(pl.Int64).alias(Cost.x_SourceRow),
+            pl.struct(pl.exclude(ROW)).struct.json_encode().alias(Quarantine.raw),
+        )
+        .collect()
+    )
+    return (
+        refused.join(originals, on=Cost.x_SourceRow, how="left")
+        .select(
+            pl.lit(None, dtype=pl.String).alias(Quarantine.x_Source),
+            pl.col(Cost.BillingPeriodStart)
+            .dt.strftime("%Y-%m")
+            .fill_null("")
+            .alias(Quarantine.x_BillingPeriod),
+            pl.col(Cost.BillingAccountId).fill_null("").alias(Quarantine.BillingAccountId),
+            pl.lit(uri).alias(Quarantine.file),
+            pl.col(Cost.x_SourceRow).alias(Quarantine.row),
+            pl.col(REASON).str.split(":").list.first().alias(Quarantine.column),
+            pl.col(REASON).alias(Quarantine.reason),
+            pl.col(Quarantine.raw),
+            pl.col(STATED_COST).alias(Quarantine.cost),
+            pl.col(Cost.BillingCurrency).alias(Quarantine.currency),
+            pl.lit(None, dtype=pl.String).alias(Quarantine.x_IngestId),
+        )
+        .cast(dict(QUARANTINE_SCHEMA.items()))
+    )
+
+
+def _check_currencies(raw: pl.LazyFrame, uri: str, column: str) -> None:
+    """A currency code outside ISO 4217 means the file is not what it claims to be.
+
+    Checked on the raw column, before any row is mapped; an empty cell is a row problem
+    (quarantined by the mapping), an unknown code a file problem.
+    """
+    code = pl.col(column).cast(pl.String).str.strip_chars()
+    unknown = (
+        raw.with_row_index("_at", offset=1)
+        .filter(code.is_not_null() & (code != "") & ~code.is_in(sorted(ISO_4217)))
+        .select("_at", code.alias(column))
+        .head(1)
+        .collect()
+    )
+    if unknown.height:
+        row, value = unknown.row(0)
+        raise InputError(
+            f"unknown currency {value!r}",
+            file=uri,
+            row=row,
+            column=column,
+            expected="an ISO 4217 currency code such as USD",
+        )

@@ -1,0 +1,270 @@
+"""FOCUS 1.0 / 1.1 / 1.2 rows → the ``cost`` table (FOCUS 1.2 columns): a pure mapping.
+
+Part of ``collect/focus`` (and reusable by any collector whose source is a FOCUS export, such as
+AWS's FOCUS export). :func:`parse_focus` maps every row and says, per row, why it cannot be
+stored (``_reason``, ``_column``); :func:`focus_to_cost` keeps only the rows that can.
+
+Money columns keep the source's exact decimal value, so the stored sums equal the file's sums.
+FOCUS columns the ``cost`` table has are copied under their own name; the provider's ``x_``
+columns are kept verbatim, as one JSON object, in ``x_ProviderColumns``. GPU facts come from the
+row itself where it has them (``x_InstanceType``/``x_GpuCount`` columns, ``SkuPriceDetails``
+keys ``InstanceType``/``GpuCount``, Azure's ``x_SkuDetails.ServiceType``), else from the catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from gpuledger.collect.focus.spec import ALLOWED_VALUES, NOT_NULL, PREVIEW_RENAMES
+from gpuledger.collect.values import (
+    canonical_value,
+    json_field,
+    money,
+    quantity,
+    tags_from_json,
+    unparsed,
+    utc_time,
+)
+from gpuledger.prices.catalog import attach_gpu_facts
+from gpuledger.schema import TAGS, Cost
+
+REASON: Final = "_reason"
+COLUMN: Final = "_column"
+RAW: Final = "_raw"
+
+_TIMES: Final = (
+    Cost.BillingPeriodStart,
+    Cost.BillingPeriodEnd,
+    Cost.ChargePeriodStart,
+    Cost.ChargePeriodEnd,
+)
+_MONEY: Final = (Cost.BilledCost, Cost.EffectiveCost, Cost.ListCost, Cost.ContractedCost)
+_QUANTITIES: Final = (Cost.PricingQuantity, Cost.ConsumedQuantity)
+_TEXT: Final = (
+    Cost.BillingAccountId,
+    Cost.BillingAccountName,
+    Cost.SubAccountId,
+    Cost.SubAccountName,
+    Cost.ChargeDescription,
+    Cost.ProviderName,
+    Cost.ServiceName,
+    Cost.RegionId,
+    Cost.ResourceId,
+    Cost.ResourceName,
+    Cost.ResourceType,
+    Cost.SkuId,
+    Cost.PricingUnit,
+    Cost.ConsumedUnit,
+    Cost.BillingCurrency,
+    Cost.CommitmentDiscountId,
+    Cost.CommitmentDiscountType,
+)
+_STORED_ENUMS: Final = (
+    Cost.ChargeCategory,
+    Cost.ChargeClass,
+    Cost.PricingCategory,
+    Cost.ServiceCategory,
+)
+
+_EC2_TYPE_IN_TEXT: Final = r"\b((?:ml\.)?[a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:\d*x?large|metal))\b"
+
+# FOCUS ProviderName spellings → the provider names the GPU catalog uses.
+_CATALOG_PROVIDERS: Final = {
+    "aws": "AWS",
+    "amazon web services": "AWS",
+    "microsoft": "Microsoft",
+    "microsoft azure": "Microsoft",
+    "azure": "Microsoft",
+    "gcp": "GCP",
+    "google": "GCP",
+    "google cloud": "GCP",
+}
+
+
+def parse_focus(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Every row of a FOCUS file in ``cost`` columns, with ``_reason``/``_column`` set on the rows
+    that cannot be stored and ``_raw`` holding the source row as JSON (for the quarantine).
+
+    ``raw`` holds the file's own columns, as text (CSV) or typed (Parquet); the header has been
+    checked with :func:`~gpuledger.collect.focus.spec.check_header`.
+    """
+    schema = raw.collect_schema()
+    renames = {old: new for old, new in PREVIEW_RENAMES.items() if old in schema}
+    raw = raw.rename(renames)
+    schema = raw.collect_schema()
+    names = schema.names()
+    src = raw.with_row_index(Cost.x_SourceRow, offset=1).with_columns(
+        pl.struct(pl.exclude(Cost.x_SourceRow)).struct.json_encode().alias(RAW),
+        *[pl.col(n).cast(pl.String).str.strip_chars().alias(f"_text_{n}") for n in names],
+    )
+    parsed = src.with_columns(_parsed_columns(schema))
+    return parsed.with_columns(_problems(schema)).select(*_output_columns(), REASON, COLUMN, RAW)
+
+
+def focus_to_cost(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """The storable rows of a FOCUS file as ``cost`` rows (see :func:`parse_focus`)."""
+    return with_gpu_facts(
+        parse_focus(raw).filter(pl.col(REASON).is_null()).drop(REASON, COLUMN, RAW)
+    )
+
+
+def _present(schema: pl.Schema, name: str) -> pl.Expr:
+    return pl.col(name) if name in schema else pl.lit(None, dtype=pl.String)
+
+
+def _text(schema: pl.Schema, name: str) -> pl.Expr:
+    """A text column with blank cells as null; null when the file lacks the column."""
+    if name not in schema:
+        return pl.lit(None, dtype=pl.String)
+    text = pl.col(f"_text_{name}")
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _parsed_columns(schema: pl.Schema) -> list[pl.Expr]:
+    exprs = [_text(schema, name).alias(name) for name in _TEXT]
+    exprs += [
+        utc_time(name, schema[name]).alias(name) if name in schema else _null_time(name)
+        for name in _TIMES
+    ]
+    exprs += [
+        money(name, schema[name]).alias(name)
+        if name in schema
+        else pl.lit(None, dtype=pl.Decimal(38, 18)).alias(name)
+        for name in _MONEY
+    ]
+    exprs += [
+        quantity(name, schema[name]).alias(name)
+        if name in schema
+        else pl.lit(None, dtype=pl.Float64).alias(name)
+        for name in _QUANTITIES
+    ]
+    exprs += [
+        canonical_value(name, ALLOWED_VALUES[name]).alias(name)
+        if name in schema
+        else pl.lit(None, dtype=pl.String).alias(name)
+        for name in _STORED_ENUMS
+    ]
+    exprs += [
+        pl.coalesce(_text(schema, "InvoiceId"), _text(schema, "x_InvoiceId")).alias(
+            Cost.x_InvoiceId
+        ),
+        _instance_type(schema).alias(Cost.x_InstanceType),
+        _gpu_count(schema).alias(Cost.x_GpuCount),
+        _text(schema, Cost.x_GpuModel).alias(Cost.x_GpuModel),
+        _provider_columns(schema).alias(Cost.x_ProviderColumns),
+        tags_from_json("_text_Tags", "resource").alias(Cost.Tags)
+        if "Tags" in schema
+        else pl.lit([], dtype=TAGS).alias(Cost.Tags),
+    ]
+    return exprs
+
+
+def _null_time(name: str) -> pl.Expr:
+    return pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias(name)
+
+
+def _instance_type(schema: pl.Schema) -> pl.Expr:
+    candidates = [_text(schema, Cost.x_InstanceType)]
+    if "SkuPriceDetails" in schema:
+        candidates.append(json_field("_text_SkuPriceDetails", "InstanceType"))
+    if "x_SkuDetails" in schema:
+        candidates.append(json_field("_text_x_SkuDetails", "ServiceType"))
+    # FOCUS 1.0 has no instance-type column; AWS names the type in the charge description
+    # ("$1.624 per On Demand Linux g5.4xlarge Instance Hour").
+    candidates.append(_text(schema, Cost.ChargeDescription).str.extract(_EC2_TYPE_IN_TEXT, 1))
+    return pl.coalesce(candidates)
+
+
+def _gpu_count(schema: pl.Schema) -> pl.Expr:
+    candidates = [_text(schema, Cost.x_GpuCount)]
+    if "SkuPriceDetails" in schema:
+        candidates.append(json_field("_text_SkuPriceDetails", "GpuCount"))
+    return pl.coalesce(candidates).cast(pl.Float64, strict=False).cast(pl.Int32, strict=False)
+
+
+def _provider_columns(schema: pl.Schema) -> pl.Expr:
+    own = [n for n in schema.names() if n.startswith("x_")]
+    if not own:
+        return pl.lit(None, dtype=pl.String)
+    return pl.struct([_text(schema, n).alias(n) for n in own]).struct.json_encode()
+
+
+def _problems(schema: pl.Schema) -> list[pl.Expr]:
+    """``_reason`` and ``_column`` of the first problem of each row, null on a sound row."""
+    # A value that is there but unreadable is named before a value that is missing.
+    checks: list[tuple[pl.Expr, str, str]] = []
+    for name in (*_TIMES, *_MONEY):
+        if name in schema:
+            what = "a timestamp" if name in _TIMES else "a decimal number"
+            checks.append(
+                (unparsed(pl.col(f"_text_{name}"), pl.col(name)), name, f"{name} is not {what}")
+            )
+    for name, allowed in ALLOWED_VALUES.items():
+        if name in schema:
+            bad = unparsed(pl.col(f"_text_{name}"), canonical_value(f"_text_{name}", allowed))
+            checks.append((bad, name, f"{name} is not one of {', '.join(allowed)}"))
+    for name in NOT_NULL:
+        checks.append((pl.col(name).is_null(), name, f"{name} is empty"))
+    checks += [
+        (
+            ~pl.col(Cost.BillingCurrency).str.contains(r"^[A-Z]{3}$"),
+            Cost.BillingCurrency,
+            "BillingCurrency is not an ISO 4217 code",
+        ),
+        (
+            pl.col(Cost.ChargePeriodEnd) < pl.col(Cost.ChargePeriodStart),
+            Cost.ChargePeriodEnd,
+            "ChargePeriodEnd is before ChargePeriodStart",
+        ),
+        (
+            pl.col(Cost.BillingPeriodEnd) < pl.col(Cost.BillingPeriodStart),
+            Cost.BillingPeriodEnd,
+            "BillingPeriodEnd is before BillingPeriodStart",
+        ),
+    ]
+    if "Tags" in schema:
+        checks.append((pl.col(Cost.Tags).is_null(), Cost.Tags, "Tags is not a JSON object"))
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    column: pl.Expr = pl.lit(None, dtype=pl.String)
+    for condition, name, text in reversed(checks):
+        hit = condition.fill_null(False)
+        reason = pl.when(hit).then(pl.lit(text)).otherwise(reason)
+        column = pl.when(hit).then(pl.lit(name)).otherwise(column)
+    return [reason.alias(REASON), column.alias(COLUMN)]
+
+
+def _output_columns() -> list[str]:
+    return [
+        *_TEXT,
+        *_TIMES,
+        *_MONEY,
+        *_QUANTITIES,
+        *_STORED_ENUMS,
+        Cost.Tags,
+        Cost.x_InvoiceId,
+        Cost.x_InstanceType,
+        Cost.x_GpuCount,
+        Cost.x_GpuModel,
+        Cost.x_ProviderColumns,
+        Cost.x_SourceRow,
+    ]
+
+
+def with_gpu_facts(costs: pl.LazyFrame) -> pl.LazyFrame:
+    """Attach catalog GPU facts, matching FOCUS provider spellings to the catalog's names."""
+    original = "_provider_as_billed"
+    catalog_name = (
+        pl.col(Cost.ProviderName)
+        .str.to_lowercase()
+        .replace_strict(_CATALOG_PROVIDERS, default=pl.col(Cost.ProviderName))
+    )
+    prepared = costs.with_columns(
+        pl.col(Cost.ProviderName).alias(original), catalog_name.alias(Cost.ProviderName)
+    ).with_columns(pl.lit(None, dtype=pl.String).alias(Cost.x_AcceleratorKind))
+    return (
+        attach_gpu_facts(prepared)
+        .with_columns(pl.col(original).alias(Cost.ProviderName))
+        .drop(original)
+    )

@@ -1,0 +1,163 @@
+"""`gpuledger ingest gcp SRC`: the GCP Cloud Billing detailed usage cost export → ``cost``.
+
+Part of ``collect/``. SRC is one of
+
+* a file or folder of the export as ``bq extract`` writes it (newline-delimited JSON, optionally
+  gzip-compressed, or Parquet), on disk or under ``gs://bucket/prefix``;
+* ``bq://project.dataset.table``: the export table itself, queried in BigQuery with Application
+  Default Credentials (see :mod:`gpuledger.collect.gcp.bigquery`).
+
+``--period YYYY-MM`` (repeatable) names invoice months; files are filtered to them, and BigQuery
+reads only them (default there: the current and previous invoice month, unless closed). Rows a
+file gets wrong (no invoice month, a cost that is no number, …) are quarantined with their reason;
+a file that is not the export at all is refused with exit 2 and the store is left as it was.
+Each (billing account, invoice month) partition is replaced as a whole, so re-ingesting a month
+replaces its earlier copy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from gpuledger.collect.currency import harmonize_currency
+from gpuledger.collect.files import SourceFile, list_files
+from gpuledger.collect.focus.mapping import RAW, REASON
+from gpuledger.collect.gcp.bigquery import query_lines
+from gpuledger.collect.gcp.files import read_export
+from gpuledger.collect.gcp.lines import EXPORT_SCHEMA, SOURCE_ROW, export_lines
+from gpuledger.collect.gcp.mapping import check_export, lines_to_cost
+from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
+from gpuledger.collect.quarantine import quarantine_rows, split_refused
+from gpuledger.collect.values import money
+from gpuledger.config import PERIOD_PATTERN, Settings
+from gpuledger.errors import InputError, UsageError
+from gpuledger.progress import progress_bar
+from gpuledger.schema import QUARANTINE_SCHEMA, Cost
+from gpuledger.store.delta import Store
+
+SOURCE = "gcp"
+PATTERNS = ("*.json", "*.jsonl", "*.ndjson", "*.json.gz", "*.jsonl.gz", "*.parquet", "*.avro")
+
+
+def ingest(
+    store: Store,
+    settings: Settings,
+    src: str,
+    *,
+    periods: Sequence[str] = (),
+    **options: Any,
+) -> IngestResult:
+    """Ingest the export at ``src`` for the invoice months ``periods`` (``YYYY-MM``)."""
+    months = invoice_months(periods)
+    if src.startswith("bq://"):
+        wanted = months or default_months(store)
+        return ingest_cost(
+            store, SOURCE, src, lambda _run: read_bigquery(src, wanted, settings, **options)
+        )
+    return ingest_cost(store, SOURCE, src, lambda _run: read_files(src, months, settings))
+
+
+def invoice_months(periods: Sequence[str]) -> list[str]:
+    """``YYYY-MM`` periods as the export's ``invoice.month`` values (``YYYYMM``)."""
+    bad = [p for p in periods if not re.match(PERIOD_PATTERN, p)]
+    if bad:
+        raise UsageError(f"--period {bad[0]!r} is not a month (expected YYYY-MM)")
+    return sorted({p.replace("-", "") for p in periods})
+
+
+def default_months(store: Store, now: datetime | None = None) -> list[str]:
+    """The invoice months still open: this month and the last, unless a month is closed."""
+    this_month = (now or datetime.now(UTC)).date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    periods = [f"{last_month:%Y-%m}", f"{this_month:%Y-%m}"]
+    return [p.replace("-", "") for p in periods if not store.state.is_closed(p)]
+
+
+def read_bigquery(src: str, months: list[str], settings: Settings, **options: Any) -> CostBatch:
+    """Cost rows from THE query over a BigQuery export table."""
+    lines = query_lines(
+        src,
+        months,
+        client_options=options.get("client_options"),
+        credentials=options.get("credentials"),
+    )
+    rows = lines_to_cost(lines.lazy()).collect().with_columns(pl.lit(src).alias(Cost.x_SourceFile))
+    rows = harmonize_currency(rows, settings, src)
+    return CostBatch(rows=rows, deliveries=_deliveries(rows))
+
+
+def read_files(src: str, months: list[str], settings: Settings) -> CostBatch:
+    """Cost rows and refused rows of every export file under ``src``."""
+    files = list_files(src, PATTERNS)
+    if not files:
+        raise InputError(
+            f"{src}: no billing export files found",
+            expected="newline-delimited JSON (.json, .jsonl, .json.gz) or Parquet files",
+        )
+    kept: list[pl.DataFrame] = []
+    refused: list[pl.DataFrame] = []
+    with progress_bar() as progress:
+        task = progress.add_task("GCP export files", total=len(files))
+        for file in files:
+            rows, rejected = read_export_file(file, months)
+            kept.append(rows)
+            refused.append(rejected)
+            progress.advance(task)
+    rows = harmonize_currency(pl.concat(kept, how="diagonal_relaxed"), settings, src)
+    quarantine = pl.concat(refused) if refused else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return CostBatch(rows=rows, quarantine=quarantine, deliveries=_deliveries(rows))
+
+
+def read_export_file(file: SourceFile, months: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(cost rows, quarantine rows) of one export file, limited to ``months`` when given."""
+    raw = read_export(file).lazy()
+    if months:
+        month = pl.col("invoice").struct.field("month")
+        raw = raw.filter(month.is_in(months) | ~month.str.contains(r"^\d{6}$").fill_null(True))
+    sound, refused = split_refused(check_export(raw).collect())
+    del raw  # the export is large; keep only what the next steps need
+    refused = refused.with_columns(
+        pl.struct(list(EXPORT_SCHEMA.names())).struct.json_encode().alias(RAW)
+    )
+    rows = (
+        lines_to_cost(export_lines(sound.lazy()))
+        .collect()
+        .with_columns(pl.lit(file.uri).alias(Cost.x_SourceFile))
+    )
+    return rows, quarantine_rows(_as_cost_columns(refused), file.uri)
+
+
+def _as_cost_columns(refused: pl.DataFrame) -> pl.DataFrame:
+    """The few ``cost`` columns a quarantine row shows, from refused export rows."""
+    if refused.is_empty():
+        return refused.with_columns(
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias(Cost.BillingPeriodStart)
+        )
+    month = pl.col("invoice").struct.field("month")
+    return refused.with_columns(
+        (month + "01")
+        .str.to_date("%Y%m%d", strict=False)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+        .alias(Cost.BillingPeriodStart),
+        pl.col("billing_account_id").alias(Cost.BillingAccountId),
+        pl.col(SOURCE_ROW).alias(Cost.x_SourceRow),
+        money("cost", pl.String()).alias(Cost.BilledCost),
+        pl.col("currency").alias(Cost.BillingCurrency),
+    ).filter(pl.col(REASON).is_not_null())
+
+
+def _deliveries(rows: pl.DataFrame) -> list[Delivery]:
+    """Each (account, invoice month) seen; GCP exports do not say when a month is invoiced."""
+    if rows.is_empty():
+        return []
+    seen = rows.select(Cost.BillingAccountId, Cost.BillingPeriodStart).unique()
+    return [
+        Delivery(billing_account=str(a), period=p.strftime("%Y-%m"))
+        for a, p in seen.sort(Cost.BillingAccountId, Cost.BillingPeriodStart).iter_rows()
+    ]

@@ -1,0 +1,36 @@
+"""The global options every command receives: home and config, opened only when a command asks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gpuledger.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gpuledger.store.delta import Store
+
+
+@dataclass
+class Context:
+    """Global options, resolved lazily so that commands which need no store never open one."""
+
+    home: str | None
+    config: Path | None
+    _settings: Settings | None = None
+    _store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from gpuledger.store.delta import Store
+
+            self._store = Store(self.home)
+        return self._store

@@ -1,0 +1,1 @@
+"""Attribution: cost + gpu_usage → allocation, every dollar to a team, a model and a workload."""

@@ -1,0 +1,1 @@
+"""Chargeback: allocation → rounded monthly statements per team, close and adjustments."""

@@ -1,0 +1,1 @@
+"""Savings recommendations: profiles → the rules → the recommendation table and its status."""

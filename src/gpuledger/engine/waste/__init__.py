@@ -1,0 +1,1 @@
+"""GPU waste in GPU-hours and dollars, and the unit costs built on it."""

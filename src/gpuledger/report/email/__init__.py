@@ -1,0 +1,1 @@
+"""E-mail: savings digests and chargeback notices, rendered and delivered exactly once."""

@@ -1,0 +1,1 @@
+"""Statement exports: table, CSV, XLSX, JSON and FOCUS."""

@@ -1,0 +1,1 @@
+"""The app's read model: cached, per-viewer reads of engine results."""

@@ -1,0 +1,263 @@
+"""The app's one door to the engine: every page reads through here, cached and cut per viewer.
+
+Each read is cached with ``st.cache_data`` under a key made of what the answer depends on: the
+version of every Delta table (``Store.versions``), a fingerprint of the SQLite state (closes,
+re-opens, recommendation statuses: :func:`state_fingerprint`), a fingerprint of the config file and the question (period,
+team, format). New data therefore shows on the next page load without a restart, and an answer
+computed from older data is never served for newer data.
+
+The cached answers hold every team. Each public function here takes the viewer, checks the role
+and cuts the answer to the viewer's teams after the cache, on the server: whatever a page's
+widgets or URL say, a team lead only ever receives their own team's numbers, and one cached
+computation serves every viewer (so :func:`warm` can prepare it before anyone signs in).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from gpuledger.config import Settings, load_settings
+from gpuledger.engine.chargeback.statements import Statements
+from gpuledger.report.readmodel import chargeback as chargeback_rm
+from gpuledger.report.readmodel import health as health_rm
+from gpuledger.report.readmodel import recs as recs_rm
+from gpuledger.report.readmodel import waste as waste_rm
+from gpuledger.report.readmodel.access import Viewer
+from gpuledger.report.readmodel.chargeback import ChargebackView, PeriodInfo
+from gpuledger.report.readmodel.health import HealthView
+from gpuledger.report.readmodel.recs import RecsView
+from gpuledger.report.readmodel.waste import FleetWaste, WasteView
+from gpuledger.store.delta import Store, resolve_home
+
+Fingerprint = tuple[tuple[object, ...], ...]
+CACHE = {"show_spinner": False, "max_entries": 256}
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Where the app reads from: the ledger home and the config file, as the CLI resolves them."""
+
+    home: str
+    config: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Ledger:
+        """``GPULEDGER_HOME`` and ``GPULEDGER_CONFIG``, as ``gpuledger app`` passes them on."""
+        return cls(resolve_home(None), os.environ.get("GPULEDGER_CONFIG") or None)
+
+    def store(self) -> Store:
+        return _store(self.home)
+
+    def settings(self) -> Settings:
+        loaded: Settings = _settings(self.config, _file_fingerprint(self.config))
+        return loaded
+
+    def fingerprint(self) -> Fingerprint:
+        """What every cached answer depends on; it changes whenever the ledger does."""
+        store = self.store()
+        return (
+            *sorted(store.versions().items()),
+            *state_fingerprint(Path(store.state.path)),
+            ("config", *_file_fingerprint(self.config)),
+        )
+
+
+# The state tables whose rows the pages show or depend on (an absent one counts as empty).
+STATE_TABLES = (
+    "billing_periods",
+    "closed_periods",
+    "ingest_runs",
+    "period_events",
+    "recommendation_events",
+    "recommendation_status",
+    "statement_documents",
+)
+
+
+def state_fingerprint(path: Path) -> tuple[tuple[str, int, int | None], ...]:
+    """Row count and highest rowid of each of :data:`STATE_TABLES` in the state database.
+
+    Every change the pages show adds or removes a row there: a close or re-open
+    (``closed_periods``, ``period_events``), a recommendation status (``recommendation_events``),
+    an ingest (``ingest_runs``). Reading the database, or a part of gpuledger creating its empty
+    tables, leaves this unchanged, unlike the file's timestamps.
+    """
+    if not path.exists():
+        return tuple((name, 0, None) for name in STATE_TABLES)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        present = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        return tuple(
+            (name, *db.execute(f'SELECT count(*), max(rowid) FROM "{name}"').fetchone())
+            if name in present
+            else (name, 0, None)
+            for name in STATE_TABLES
+        )
+    finally:
+        db.close()
+
+
+def _file_fingerprint(path: str | None) -> tuple[int | None, int | None]:
+    """(modification time in ns, size) of a file; (None, None) when there is none."""
+    if path is None:
+        return (None, None)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return (None, None)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(home: str) -> Store:
+    return Store(home)
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _settings(config: str | None, stamp: tuple[int | None, int | None]) -> Settings:
+    return load_settings(config)
+
+
+def settings(ledger: Ledger) -> Settings:
+    return ledger.settings()
+
+
+# periods and chargeback ------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _periods(ledger: Ledger, key: Fingerprint) -> list[PeriodInfo]:
+    return chargeback_rm.periods(ledger.store())
+
+
+def periods(ledger: Ledger) -> list[PeriodInfo]:
+    """Months the ledger holds, newest first, closed ones marked."""
+    result: list[PeriodInfo] = _periods(ledger, ledger.fingerprint())
+    return result
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _statements(ledger: Ledger, key: Fingerprint, period: str) -> Statements:
+    return chargeback_rm.statements_of(ledger.store(), ledger.settings(), period)
+
+
+def chargeback(ledger: Ledger, period: str, viewer: Viewer) -> ChargebackView:
+    """The month's statements, cut to the viewer's teams."""
+    statements: Statements = _statements(ledger, ledger.fingerprint(), period)
+    return chargeback_rm.chargeback_view(statements, viewer)
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _instances(ledger: Ledger, key: Fingerprint, period: str, team: str) -> pl.DataFrame:
+    statements = _statements(ledger, key, period)
+    return chargeback_rm.instance_costs(statements, ledger.store(), team)
+
+
+def instance_costs(ledger: Ledger, period: str, viewer: Viewer, team: str) -> pl.DataFrame:
+    """One team's allocated cost per model × GPU model × instance (raises AccessDenied)."""
+    chargeback_rm.require_instances(viewer, team)
+    result: pl.DataFrame = _instances(ledger, ledger.fingerprint(), period, team)
+    return result
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _download(ledger: Ledger, key: Fingerprint, period: str, fmt: str) -> bytes:
+    return chargeback_rm.download(ledger.store(), ledger.settings(), period, fmt)
+
+
+def download(ledger: Ledger, period: str, viewer: Viewer, fmt: str) -> bytes:
+    """The export ``gpuledger chargeback --format fmt`` writes, byte for byte (finance only)."""
+    viewer.require_finance("the chargeback export")
+    result: bytes = _download(ledger, ledger.fingerprint(), period, fmt)
+    return result
+
+
+# waste -------------------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _waste(ledger: Ledger, key: Fingerprint, period: str) -> FleetWaste:
+    return waste_rm.fleet_waste(ledger.store(), ledger.settings(), period)
+
+
+def waste(ledger: Ledger, period: str, viewer: Viewer) -> WasteView:
+    """The month's GPU waste and hourly utilization for the viewer's teams."""
+    fleet: FleetWaste = _waste(ledger, ledger.fingerprint(), period)
+    return waste_rm.waste_view(fleet, viewer)
+
+
+def day_by_hour(view: WasteView) -> pl.DataFrame:
+    """Utilization per day × hour of day, over the view's teams."""
+    return waste_rm.day_by_hour(view.hourly)
+
+
+def gpu_by_hour(view: WasteView, day: date) -> pl.DataFrame:
+    """One day's utilization per GPU × hour, over the view's teams."""
+    return waste_rm.gpu_by_hour(view.hourly, day)
+
+
+# recommendations -------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _recs(ledger: Ledger, key: Fingerprint, period: str) -> RecsView:
+    return recs_rm.all_recs(ledger.store(), ledger.settings(), period)
+
+
+def recommendations(ledger: Ledger, period: str, viewer: Viewer) -> RecsView:
+    """The month's recommendations for the viewer's teams, with realized savings of done ones."""
+    recs: RecsView = _recs(ledger, ledger.fingerprint(), period)
+    return recs_rm.recs_view(recs, viewer)
+
+
+def change_status(
+    ledger: Ledger, period: str, viewer: Viewer, rec_id: str, action: str, reason: str | None
+) -> str:
+    """Write a recommendation status as the CLI does; the next read sees it (state changed)."""
+    return recs_rm.change_status(
+        ledger.store(), ledger.settings(), period, viewer, rec_id, action, reason
+    )
+
+
+# data health -----------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _health(ledger: Ledger, key: Fingerprint) -> HealthView:
+    return health_rm.health_view(ledger.store(), ledger.settings())
+
+
+def health(ledger: Ledger, viewer: Viewer) -> HealthView:
+    """Sources, periods, quarantine, GPUs without telemetry, coverage (finance only)."""
+    viewer.require_finance("data health")
+    result: HealthView = _health(ledger, ledger.fingerprint())
+    return result
+
+
+def warm(ledger: Ledger) -> None:
+    """Compute what the pages of the newest month need, so the first visitor waits for nothing.
+
+    The cache is shared by every viewer (each read is cut per viewer after it), so one warm-up
+    serves finance and team leads alike. Recommendations go first: the engine stores them on
+    their first read, which moves the ledger's fingerprint, and every later read must be keyed
+    on the ledger as it is after that.
+    """
+    found = periods(ledger)
+    newest = found[0].period if found else None
+    if newest is not None:
+        _recs(ledger, ledger.fingerprint(), newest)
+    key = ledger.fingerprint()
+    _periods(ledger, key)
+    _health(ledger, key)
+    if newest is not None:
+        for read in (_statements, _waste, _recs):
+            read(ledger, key, newest)

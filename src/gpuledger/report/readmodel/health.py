@@ -1,0 +1,135 @@
+"""Read model of the data health page: what the store holds, what it refused, what it cannot see.
+
+Starts from :func:`gpuledger.report.health.store_health` (what ``gpuledger status`` prints) and
+adds the three views finance asks about next: each source's last ingest, GPU instances that are
+billed but send no telemetry, and how the month's cost was attributed (telemetry, tags, rules or
+not at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from gpuledger.config import Settings
+from gpuledger.report.health import Health, store_health
+from gpuledger.schema import UNALLOCATED, Alloc, Cost
+from gpuledger.store.delta import Store
+from gpuledger.store.telemetry_index import usage_summary
+
+# How attribution decided a dollar, from the ``rule`` column (see gpuledger.engine.attribution.rules).
+TAGS = "tags"
+RULES = "rules"
+TELEMETRY = "telemetry"
+SHARED = "shared"
+NOT_ALLOCATED = "unallocated"
+BASIS = "basis"
+SHARE = "share"
+
+
+@dataclass(frozen=True)
+class HealthView:
+    health: Health
+    sources: pl.DataFrame  # per source: last ingest, its status, rows
+    untracked_gpus: pl.DataFrame  # billed GPU instances with no telemetry in the month
+    coverage: pl.DataFrame  # per period and basis: cost and share of the period's cost
+
+
+def attribution_basis() -> pl.Expr:
+    """The basis of an allocation row: what put its dollars on a team.
+
+    ``tag:<key>`` rules are tags; ``account-map`` and ``regex:…`` are configured rules; rows on
+    ``(unallocated)`` (or the ``unallocated`` rule) are not allocated; ``shared…`` rules are shared
+    pools; everything else was split by GPU telemetry.
+    """
+    rule = pl.col(Alloc.rule).fill_null("")
+    return (
+        pl.when((pl.col(Alloc.team) == UNALLOCATED) | (rule == "unallocated"))
+        .then(pl.lit(NOT_ALLOCATED))
+        .when(rule.str.starts_with("tag:"))
+        .then(pl.lit(TAGS))
+        .when((rule == "account-map") | rule.str.starts_with("regex:"))
+        .then(pl.lit(RULES))
+        .when(rule.str.starts_with("shared"))
+        .then(pl.lit(SHARED))
+        .otherwise(pl.lit(TELEMETRY))
+    )
+
+
+def coverage(store: Store) -> pl.DataFrame:
+    """Share of each period's allocated cost per attribution basis (per currency)."""
+    return (
+        store.scan("allocation")
+        .group_by(Alloc.x_BillingPeriod, Alloc.currency, attribution_basis().alias(BASIS))
+        .agg(pl.col(Alloc.cost).sum().cast(pl.Decimal(38, 2)))
+        .with_columns(
+            (
+                pl.col(Alloc.cost).cast(pl.Float64)
+                / pl.col(Alloc.cost)
+                .cast(pl.Float64)
+                .sum()
+                .over(Alloc.x_BillingPeriod, Alloc.currency)
+            ).alias(SHARE)
+        )
+        .sort(Alloc.x_BillingPeriod, Alloc.currency, BASIS, descending=[True, False, False])
+        .collect()
+    )
+
+
+def untracked_gpus(store: Store, settings: Settings) -> pl.DataFrame:
+    """GPU instances billed in a month but absent from that month's telemetry, costliest first."""
+    basis = settings.reporting.cost_basis
+    seen = (  # from the telemetry index, not a scan of gpu_usage
+        usage_summary(store)
+        .lazy()
+        .select(
+            pl.col("period").alias(Cost.x_BillingPeriod),
+            pl.col("resource_ids").alias(Cost.ResourceId),
+        )
+        .explode(Cost.ResourceId)
+        .unique()
+    )
+    return (
+        store.scan("cost")
+        .filter((pl.col(Cost.x_GpuCount) > 0) & pl.col(Cost.ResourceId).is_not_null())
+        .group_by(Cost.x_BillingPeriod, Cost.ProviderName, Cost.ResourceId, Cost.BillingCurrency)
+        .agg(
+            pl.col(Cost.x_InstanceType).first(),
+            pl.col(Cost.x_GpuModel).first(),
+            pl.col(Cost.x_GpuCount).max(),
+            pl.col(basis).sum().cast(pl.Decimal(38, 2)).alias(basis),
+        )
+        .join(seen, on=[Cost.x_BillingPeriod, Cost.ResourceId], how="anti")
+        .sort(Cost.x_BillingPeriod, basis, descending=[True, True])
+        .collect()
+    )
+
+
+def sources(store: Store) -> pl.DataFrame:
+    """Each source's most recent ingest run."""
+    latest: dict[str, dict[str, object]] = {}
+    for run in store.state.ingest_runs(limit=1000):  # newest first
+        latest.setdefault(run.source, run.summary())
+    schema = {
+        "source": pl.String,
+        "src": pl.String,
+        "started_at": pl.String,
+        "status": pl.String,
+        "rows": pl.Int64,
+        "quarantined": pl.Int64,
+        "message": pl.String,
+    }
+    return pl.DataFrame(list(latest.values()), schema=schema)
+
+
+def health_view(store: Store, settings: Settings) -> HealthView:
+    """The data health page: it spans every team and every source (the read model lets only
+    finance ask for it)."""
+    health = store_health(store, settings)
+    return HealthView(
+        health=health,
+        sources=sources(store),
+        untracked_gpus=untracked_gpus(store, settings),
+        coverage=coverage(store),
+    )

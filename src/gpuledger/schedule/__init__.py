@@ -1,0 +1,1 @@
+"""The scheduler: APScheduler jobs, their run lock and the job bodies."""

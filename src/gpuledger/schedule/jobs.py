@@ -1,0 +1,164 @@
+"""What the scheduler runs: :func:`run_job` takes the run lock, then calls one job body.
+
+Every body receives the store, freshly loaded settings and the moment of the run, returns one
+line saying what it did (logged and kept in ``schedule_runs``), and raises when the work failed.
+Engine and collector modules are imported inside the bodies: a scheduler that only mails does not
+load the cloud SDKs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from gpuledger.collect import collector
+from gpuledger.config import Settings, load_settings
+from gpuledger.errors import GpuledgerError
+from gpuledger.report.email.delivery import SmtpTransport
+from gpuledger.report.email.digest import previous_period
+from gpuledger.report.email.dispatch import (
+    Outgoing,
+    chargeback_mail,
+    deliver,
+    invoice_final,
+    iso_week,
+    savings_mail,
+    summary,
+)
+from gpuledger.schedule.lock import RunLock
+from gpuledger.schedule.scheduler import job_spec, latest_fire_time, timezone, trigger_for
+from gpuledger.schema import Cost
+from gpuledger.store.delta import Store
+
+log = logging.getLogger("gpuledger.schedule")
+
+JobBody = Callable[[Store, Settings, datetime], str]
+
+
+def holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(job_id: str, home: str, config: str | None, now: datetime | None = None) -> str:
+    """Run one scheduled job unless another process has this run (see schedule_lock)."""
+    settings = load_settings(config)
+    store = Store(home)
+    moment = now or datetime.now(UTC)
+    fire = latest_fire_time(trigger_for(settings, job_spec(job_id)), moment) or moment
+    lock = RunLock(store.state, holder())
+    refusal = lock.acquire(job_id, fire, moment)
+    if refusal is not None:
+        log.info("%s: skipped, %s", job_id, refusal.reason)
+        return f"skipped: {refusal.reason}"
+    try:
+        with lock.heartbeat(job_id, fire):
+            message = BODIES[job_id](store, settings, moment)
+    except Exception as exc:
+        lock.finish(job_id, fire, datetime.now(UTC), ok=False, message=str(exc))
+        log.exception("%s: failed", job_id)
+        raise
+    lock.finish(job_id, fire, datetime.now(UTC), ok=True, message=message)
+    log.info("%s: %s", job_id, message)
+    return message
+
+
+def _ingest(store: Store, settings: Settings, sources: tuple[str, ...]) -> str:
+    """Each configured source in turn; one failing source does not stop the others."""
+    done, failed = [], []
+    for source in sources:
+        for src in getattr(settings.sources, source):
+            try:
+                result = collector(source).ingest(store, settings, src)
+            except GpuledgerError as exc:
+                log.error("ingest %s %s failed: %s", source, src, exc)
+                failed.append(f"{source} {src}: {exc}")
+                continue
+            log.info("ingest %s %s: %s", source, src, result.summary())
+            done.append(f"{source} {src}")
+    if failed:
+        raise GpuledgerError(f"{len(failed)} source(s) failed: " + "; ".join(failed))
+    return f"ingested {len(done)} source(s)" if done else "no sources configured"
+
+
+def ingest_billing(store: Store, settings: Settings, now: datetime) -> str:
+    return _ingest(store, settings, ("aws", "gcp", "focus"))
+
+
+def ingest_gpu(store: Store, settings: Settings, now: datetime) -> str:
+    return _ingest(store, settings, ("gpu",))
+
+
+def open_periods(store: Store) -> list[str]:
+    """Billing periods with cost data that are not closed: the months attribution may change."""
+    periods = store.scan("cost").select(pl.col(Cost.x_BillingPeriod).unique()).collect().to_series()
+    closed = store.state.closed_periods()
+    return sorted(p for p in periods.to_list() if p and p not in closed)
+
+
+def attribute(store: Store, settings: Settings, now: datetime) -> str:
+    from gpuledger.engine.attribution.attribute import run_attribution
+
+    periods = open_periods(store)
+    for period in periods:
+        run_attribution(store, settings, period)
+    return f"attributed {', '.join(periods)}" if periods else "no open months"
+
+
+def recommend(store: Store, settings: Settings, now: datetime) -> str:
+    from gpuledger.engine.recommend.pipeline import recommend as recompute
+    from gpuledger.engine.waste.compute import store_waste
+
+    counts = []
+    for period in open_periods(store):
+        counts.append(f"{period}: {recompute(store, settings, period).height}")
+        store_waste(store, settings, period)  # what the app's waste page reads
+    return "recommendations " + ", ".join(counts) if counts else "no open months"
+
+
+def _local(settings: Settings, now: datetime) -> datetime:
+    zone: ZoneInfo = timezone(settings.schedule)
+    return now.astimezone(zone)
+
+
+def _send(store: Store, settings: Settings, items: list[Outgoing]) -> str:
+    transport = SmtpTransport(settings.smtp)
+    return summary(deliver(store.state, items, transport, settings.smtp.sender))
+
+
+def weekly_email(store: Store, settings: Settings, now: datetime) -> str:
+    """The savings mail for the ISO week of the run, about the month the past week began in.
+
+    On the first Monday of a month that is still the month just ended, whose spend is complete
+    enough to act on; from the second Monday on it is the new month to date.
+    """
+    local = _local(settings, now)
+    period = (local - timedelta(days=7)).strftime("%Y-%m")
+    items = savings_mail(store, settings, period, iso_week(local))
+    return f"week {iso_week(local)} ({period}): " + _send(store, settings, items)
+
+
+def monthly_notice(store: Store, settings: Settings, now: datetime) -> str:
+    """Finance's notice for last month, on the first run after its invoice is final.
+
+    Runs daily; the send log makes every run after the first delivery a no-op.
+    """
+    period = previous_period(_local(settings, now).strftime("%Y-%m"))
+    if not invoice_final(store, period):
+        return f"{period}: waiting for the final invoice"
+    return f"{period}: " + _send(store, settings, chargeback_mail(store, settings, period))
+
+
+BODIES: dict[str, JobBody] = {
+    "ingest-billing": ingest_billing,
+    "ingest-gpu": ingest_gpu,
+    "attribute": attribute,
+    "recommend": recommend,
+    "weekly-email": weekly_email,
+    "monthly-notice": monthly_notice,
+}

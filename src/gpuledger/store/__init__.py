@@ -1,0 +1,1 @@
+"""Storage: Delta tables, operational state (SQLite / PostgreSQL) and the telemetry index."""

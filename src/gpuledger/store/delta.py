@@ -1,0 +1,222 @@
+"""The ledger store: canonical tables as Delta Lake tables under the ledger home.
+
+Writes replace whole partitions in one Delta commit (``replace_partitions``), so a restated export
+replaces its earlier copy and a reader never sees half a write. Every table keeps its history:
+``scan(table, version=N)`` reads it as it was. Writers on one machine take a per-table file lock;
+Delta's optimistic commit protocol guards the log itself.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from gpuledger.errors import GpuledgerError, StoreError
+from gpuledger.schema import TABLES, empty, validate
+from gpuledger.store.state import StateDB
+
+DEFAULT_HOME = Path.home() / ".gpuledger"
+
+
+def resolve_home(home: str | Path | None) -> str:
+    """The ledger home: the argument, else ``GPULEDGER_HOME``, else ``~/.gpuledger``."""
+    chosen = home or os.environ.get("GPULEDGER_HOME") or DEFAULT_HOME
+    text = str(chosen)
+    return text if "://" in text else str(Path(text).expanduser().resolve())
+
+
+class Store:
+    """Delta tables for facts, SQLite for operational state, both under one home."""
+
+    def __init__(
+        self, home: str | Path | None = None, storage_options: Mapping[str, str] | None = None
+    ) -> None:
+        self.home = resolve_home(home)
+        self.is_local = "://" not in self.home
+        self.storage_options = dict(storage_options or {})
+        if self.is_local:
+            Path(self.home).mkdir(parents=True, exist_ok=True)
+        state_dir = Path(self.home) if self.is_local else Path.home() / ".gpuledger-state"
+        self.state = StateDB(state_dir / "state.sqlite")
+
+    def uri(self, table: str) -> str:
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}")
+        return f"{self.home}/tables/{table}"
+
+    def _delta(self, table: str, version: int | None = None) -> DeltaTable | None:
+        try:
+            return DeltaTable(
+                self.uri(table), version=version, storage_options=self.storage_options or None
+            )
+        except TableNotFoundError:
+            return None
+
+    def exists(self, table: str) -> bool:
+        return self._delta(table) is not None
+
+    def version(self, table: str) -> int | None:
+        """The table's current version, or None before its first write."""
+        delta = self._delta(table)
+        return None if delta is None else delta.version()
+
+    def versions(self) -> dict[str, int | None]:
+        """Current version of every canonical table: a cache key that changes with any write."""
+        return {name: self.version(name) for name in TABLES}
+
+    def scan(self, table: str, version: int | None = None) -> pl.LazyFrame:
+        """The table as a LazyFrame (at ``version`` if given); empty with its schema if absent."""
+        delta = self._delta(table, version)
+        if delta is None:
+            if version is not None:
+                raise StoreError(f"table {table!r} has no version {version}")
+            return empty(table).lazy()
+        return pl.scan_delta(delta)
+
+    def read(self, table: str, version: int | None = None) -> pl.DataFrame:
+        return self.scan(table, version).collect()
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        delta = self._delta(table)
+        return [] if delta is None else delta.history()
+
+    @contextmanager
+    def _write_lock(self, table: str) -> Iterator[None]:
+        if not self.is_local:
+            yield
+            return
+        lock_dir = Path(self.home) / "locks"
+        lock_dir.mkdir(exist_ok=True)
+        with (lock_dir / f"{table}.lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def replace_partitions(
+        self,
+        table: str,
+        frame: pl.DataFrame | pl.LazyFrame,
+        keys: Sequence[str],
+        *,
+        replace: Sequence[Mapping[str, str]] | None = None,
+    ) -> int:
+        """Replace every partition named by ``keys`` that ``frame`` touches, in one commit.
+
+        ``replace`` lists extra key combinations to clear even though ``frame`` has no rows for
+        them (a restated export that dropped an account, say). Returns the new table version.
+
+        A DataFrame is validated whole before anything is written. A LazyFrame (millions of
+        staged rows) is streamed: it is read and validated in chunks while Delta writes them, so
+        memory stays bounded by the chunk size; an invalid chunk aborts the write before its
+        commit. Either way, on any error the table is unchanged.
+        """
+        if isinstance(frame, pl.LazyFrame):
+            validate(frame.head(0).collect(), table)  # columns and types, before any read
+            found = frame.select(keys).unique().collect(engine="streaming").to_dicts()
+            failures: list[GpuledgerError] = []
+            data: Any = _validated_stream(frame, table, failures)
+        else:
+            checked = validate(frame, table)
+            found = checked.select(keys).unique().to_dicts()
+            failures = []
+            # Newest Arrow level: string views stay views, so millions of rows are not copied.
+            data = checked.to_arrow(compat_level=pl.CompatLevel.newest())
+        combos = found + [dict(c) for c in replace or []]
+        if not combos:
+            return self.version(table) or 0
+        predicate = " OR ".join(
+            "(" + " AND ".join(f"{key} = {_sql_literal(combo[key])}" for key in keys) + ")"
+            for combo in _distinct(combos)
+        )
+        self._overwrite(table, data, predicate, failures)
+        version = self.version(table)
+        assert version is not None
+        return version
+
+    def _overwrite(
+        self, table: str, data: Any, predicate: str, failures: list[GpuledgerError]
+    ) -> None:
+        """One Delta commit replacing the rows that match ``predicate`` with ``data``."""
+        first_write = self._delta(table) is None
+        partition_by = list(TABLES[table].partition_by) or None
+        with self._write_lock(table):
+            try:
+                write_deltalake(
+                    self.uri(table),
+                    data,
+                    mode="overwrite",
+                    partition_by=partition_by if first_write else None,
+                    predicate=None if first_write else predicate,
+                    storage_options=self.storage_options or None,
+                )
+            except Exception as exc:  # delta-rs raises several unrelated types
+                if failures:  # the stream refused a chunk: report that, not delta's wrapper
+                    raise failures[0] from exc
+                raise StoreError(f"could not write table {table!r}: {exc}") from exc
+
+    def append(self, table: str, frame: pl.DataFrame) -> int:
+        """Append rows (telemetry, quarantine) after validation; returns the new version."""
+        spec = TABLES[table]
+        frame = validate(frame, table)
+        with self._write_lock(table):
+            try:
+                write_deltalake(
+                    self.uri(table),
+                    frame.to_arrow(),
+                    mode="append",
+                    partition_by=list(spec.partition_by) or None,
+                    storage_options=self.storage_options or None,
+                )
+            except Exception as exc:
+                raise StoreError(f"could not write table {table!r}: {exc}") from exc
+        version = self.version(table)
+        assert version is not None
+        return version
+
+
+STREAM_CHUNK_ROWS = 250_000
+
+
+def _validated_stream(
+    frame: pl.LazyFrame, table: str, failures: list[GpuledgerError]
+) -> pa.RecordBatchReader:
+    """Arrow batches of ``frame`` in chunks, each validated; a refusal is kept in ``failures``."""
+    schema = empty(table).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        # Slices, not collect_batches: the latter reads ahead of the writer and holds gigabytes.
+        total = frame.select(pl.len()).collect(engine="streaming").item()
+        for offset in range(0, total, STREAM_CHUNK_ROWS):
+            chunk = frame.slice(offset, STREAM_CHUNK_ROWS).collect(engine="streaming")
+            try:
+                checked = validate(chunk, table, row_offset=offset)
+            except GpuledgerError as exc:
+                failures.append(exc)
+                raise
+            yield from checked.to_arrow(compat_level=pl.CompatLevel.oldest()).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        raise StoreError("partition keys may not be null")
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _distinct(combos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for combo in combos:
+        seen.setdefault(tuple(sorted(combo.items())), combo)
+    return list(seen.values())

@@ -1,6 +1,6 @@
 """CPU cost of the GPU agent: 8 GPUs x 30 processes sampled every second, through the NVML fake.
 
-Runs the real agent (NVML seam, /proc workload mapping, bucket aggregation, Parquet spool,
+Runs the real agent (NVML seam, /proc workload mapping, bucket aggregation, CSV spool,
 Prometheus metrics) over ten simulated minutes against the scripted pynvml fake, with processes
 coming and going, and prints the CPU time per tick as a share of one core at a 1 s interval.
 The fake's own bookkeeping is included, so the figure is an upper bound for the agent.

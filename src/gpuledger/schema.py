@@ -1,7 +1,7 @@
 """The canonical tables: the contract between collectors, the engine and the outputs.
 
-Column names are spelled once, here. ``cost`` uses FOCUS 1.2 names verbatim and ``x_`` for ours;
-every collector's output passes :func:`validate` before it reaches the store.
+Column names are spelled once, in :mod:`gpuledger.columns` (re-exported here); this module
+gives them types. Every collector's output passes :func:`validate` before it reaches the store.
 
 Money is ``Decimal(38, 18)``: exact for every source seen (OCI reports 18 decimal places) and wide
 enough for any invoice (20 integer digits).
@@ -15,7 +15,61 @@ from typing import Any, Final
 
 import polars as pl
 
+from gpuledger.columns import (
+    IDLE_MODEL,
+    UNALLOCATED,
+    UNLABELLED,
+    Alloc,
+    Cost,
+    Quarantine,
+    Rec,
+    Stmt,
+    Tokens,
+    Usage,
+    Waste,
+    WasteHour,
+)
 from gpuledger.errors import SchemaError
+
+# The column names from gpuledger.columns are part of this module's surface.
+__all__ = [
+    "ALLOCATION_SCHEMA",
+    "CHARGE_CATEGORIES",
+    "COST_SCHEMA",
+    "COST_TYPES",
+    "GPU_USAGE_SCHEMA",
+    "IDLE_MODEL",
+    "MODEL_TOKENS_SCHEMA",
+    "MONEY",
+    "PRICING_CATEGORIES",
+    "QUARANTINE_SCHEMA",
+    "RECOMMENDATION_SCHEMA",
+    "STATEMENT_SCHEMA",
+    "STORED_WASTE_SCHEMA",
+    "TABLES",
+    "TAG",
+    "TAGS",
+    "UNALLOCATED",
+    "UNLABELLED",
+    "UTC_TIME",
+    "WASTE_HOURLY_SCHEMA",
+    "WASTE_MONEY",
+    "WASTE_SCHEMA",
+    "Alloc",
+    "Cost",
+    "Quarantine",
+    "Rec",
+    "Stmt",
+    "TableSpec",
+    "Tokens",
+    "Usage",
+    "Waste",
+    "WasteHour",
+    "conform",
+    "empty",
+    "make_schema",
+    "validate",
+]
 
 MONEY: Final = pl.Decimal(38, 18)
 UTC_TIME: Final = pl.Datetime("us", "UTC")
@@ -26,69 +80,6 @@ TAGS: Final = pl.List(TAG)
 def make_schema(columns: Mapping[str, Any]) -> pl.Schema:
     """A Polars schema from a column → dtype mapping (dtype classes and instances mixed)."""
     return pl.Schema(columns)
-
-
-UNALLOCATED: Final = "(unallocated)"
-IDLE_MODEL: Final = "(idle)"
-UNLABELLED: Final = "(unlabelled)"
-
-
-class Cost:
-    """Columns of ``cost``: one row per billing line item (FOCUS 1.2 names, ``x_`` extensions)."""
-
-    BillingAccountId = "BillingAccountId"
-    BillingAccountName = "BillingAccountName"
-    SubAccountId = "SubAccountId"
-    SubAccountName = "SubAccountName"
-    BillingPeriodStart = "BillingPeriodStart"
-    BillingPeriodEnd = "BillingPeriodEnd"
-    ChargePeriodStart = "ChargePeriodStart"
-    ChargePeriodEnd = "ChargePeriodEnd"
-    ChargeCategory = "ChargeCategory"
-    ChargeClass = "ChargeClass"
-    ChargeDescription = "ChargeDescription"
-    ProviderName = "ProviderName"
-    ServiceName = "ServiceName"
-    ServiceCategory = "ServiceCategory"
-    RegionId = "RegionId"
-    ResourceId = "ResourceId"
-    ResourceName = "ResourceName"
-    ResourceType = "ResourceType"
-    SkuId = "SkuId"
-    PricingCategory = "PricingCategory"
-    PricingQuantity = "PricingQuantity"
-    PricingUnit = "PricingUnit"
-    ConsumedQuantity = "ConsumedQuantity"
-    ConsumedUnit = "ConsumedUnit"
-    BilledCost = "BilledCost"
-    EffectiveCost = "EffectiveCost"
-    ListCost = "ListCost"
-    ContractedCost = "ContractedCost"
-    BillingCurrency = "BillingCurrency"
-    CommitmentDiscountId = "CommitmentDiscountId"
-    CommitmentDiscountType = "CommitmentDiscountType"
-    Tags = "Tags"
-    # extensions
-    x_BillingPeriod = "x_BillingPeriod"  # "YYYY-MM" of BillingPeriodStart: the partition key
-    x_InstanceType = "x_InstanceType"
-    x_GpuModel = "x_GpuModel"
-    x_GpuCount = "x_GpuCount"
-    x_AcceleratorKind = "x_AcceleratorKind"  # gpu | trainium | inferentia | tpu
-    x_ParentResourceId = "x_ParentResourceId"  # the instance a split line (pod, GPU SKU) belongs to
-    x_K8sNamespace = "x_K8sNamespace"
-    x_K8sPod = "x_K8sPod"
-    x_SplitCost = "x_SplitCost"  # EKS split cost allocation: the pod's share of its parent
-    x_SplitUnusedCost = "x_SplitUnusedCost"  # and its share of the parent's unused capacity
-    x_LineItemType = "x_LineItemType"  # the provider's own charge type, kept for audit
-    x_LineItemId = "x_LineItemId"  # the provider's own line id, where it has one
-    x_CreditType = "x_CreditType"
-    x_InvoiceId = "x_InvoiceId"  # set once the provider has invoiced the period
-    x_CurrencyConversionRate = "x_CurrencyConversionRate"
-    x_ProviderColumns = "x_ProviderColumns"  # the source's own x_ columns, as a JSON object
-    x_Source = "x_Source"  # collector: aws | gcp | focus
-    x_SourceFile = "x_SourceFile"
-    x_SourceRow = "x_SourceRow"
-    x_IngestId = "x_IngestId"
 
 
 COST_SCHEMA: Final = make_schema(
@@ -152,36 +143,6 @@ CHARGE_CATEGORIES: Final = frozenset({"Usage", "Purchase", "Tax", "Credit", "Adj
 PRICING_CATEGORIES: Final = frozenset({"Standard", "Dynamic", "Committed", "Other"})
 
 
-class Usage:
-    """Columns of ``gpu_usage``: one row per (bucket, GPU, workload); a null workload is idle."""
-
-    bucket_start = "bucket_start"
-    bucket_seconds = "bucket_seconds"
-    host = "host"
-    ResourceId = "ResourceId"
-    gpu_uuid = "gpu_uuid"
-    gpu_index = "gpu_index"
-    gpu_model = "gpu_model"
-    mig_profile = "mig_profile"  # e.g. "3g.40gb"; null on a whole GPU
-    parent_gpu_uuid = "parent_gpu_uuid"  # the physical GPU of a MIG instance
-    namespace = "namespace"
-    pod = "pod"
-    container = "container"
-    job = "job"
-    pid_command = "pid_command"
-    team = "team"
-    model = "model"
-    active_seconds = "active_seconds"
-    sm_util = "sm_util"  # 0-100, mean over the active seconds
-    mem_used_bytes = "mem_used_bytes"  # peak in the bucket
-    mem_total_bytes = "mem_total_bytes"
-    power_w = "power_w"
-    samples = "samples"
-    util_method = "util_method"  # process | memory_share | device: how sm_util was split
-    source = "source"  # agent | dcgm | file
-    x_BillingPeriod = "x_BillingPeriod"  # "YYYY-MM" of bucket_start: the partition key
-
-
 GPU_USAGE_SCHEMA: Final = make_schema(
     {
         Usage.bucket_start: UTC_TIME,
@@ -213,21 +174,6 @@ GPU_USAGE_SCHEMA: Final = make_schema(
 )
 
 
-class Tokens:
-    """Columns of ``model_tokens``: inference token counts per bucket and model."""
-
-    bucket_start = "bucket_start"
-    bucket_seconds = "bucket_seconds"
-    host = "host"
-    namespace = "namespace"
-    pod = "pod"
-    model = "model"
-    team = "team"
-    prompt_tokens = "prompt_tokens"
-    generation_tokens = "generation_tokens"
-    source = "source"
-
-
 MODEL_TOKENS_SCHEMA: Final = make_schema(
     {
         Tokens.bucket_start: UTC_TIME,
@@ -242,32 +188,6 @@ MODEL_TOKENS_SCHEMA: Final = make_schema(
         Tokens.source: pl.String,
     }
 )
-
-
-class Alloc:
-    """Columns of ``allocation``: who pays for each dollar, and the rule that put it there."""
-
-    x_BillingPeriod = "x_BillingPeriod"
-    BillingPeriodStart = "BillingPeriodStart"
-    day = "day"
-    ProviderName = "ProviderName"
-    BillingAccountId = "BillingAccountId"
-    SubAccountId = "SubAccountId"
-    ResourceId = "ResourceId"
-    x_GpuModel = "x_GpuModel"
-    ServiceName = "ServiceName"
-    ChargeCategory = "ChargeCategory"
-    PricingCategory = "PricingCategory"
-    team = "team"
-    model = "model"
-    workload = "workload"
-    cost_type = (
-        "cost_type"  # usage | idle | shared | unallocated | credit | tax | commitment | adjustment
-    )
-    gpu_hours = "gpu_hours"
-    cost = "cost"
-    currency = "currency"
-    rule = "rule"
 
 
 ALLOCATION_SCHEMA: Final = make_schema(
@@ -299,22 +219,6 @@ COST_TYPES: Final = frozenset(
 )
 
 
-class Stmt:
-    """Columns of ``statement``: the stored lines of a closed month, per team."""
-
-    period = "period"
-    team = "team"
-    model = "model"
-    gpu_model = "gpu_model"
-    cost_type = "cost_type"
-    corrects_period = "corrects_period"  # set on adjustment lines: the closed month they correct
-    gpu_hours = "gpu_hours"
-    cost = "cost"
-    currency = "currency"
-    closed_at = "closed_at"
-    content_hash = "content_hash"
-
-
 STATEMENT_SCHEMA: Final = make_schema(
     {
         Stmt.period: pl.String,
@@ -330,23 +234,6 @@ STATEMENT_SCHEMA: Final = make_schema(
         Stmt.content_hash: pl.String,
     }
 )
-
-
-class Rec:
-    """Columns of ``recommendation``: one finding with its evidence and saving."""
-
-    period = "period"
-    id = "id"
-    kind = "kind"  # spot | rightsize | distill | idle | commit
-    team = "team"
-    model = "model"
-    resource_ids = "resource_ids"
-    evidence = "evidence"  # JSON text
-    monthly_cost = "monthly_cost"
-    monthly_saving = "monthly_saving"
-    currency = "currency"
-    confidence = "confidence"  # low | medium | high
-    action = "action"
 
 
 RECOMMENDATION_SCHEMA: Final = make_schema(
@@ -365,36 +252,6 @@ RECOMMENDATION_SCHEMA: Final = make_schema(
         Rec.action: pl.String,
     }
 )
-
-
-class Waste:
-    """Columns of the waste frame (``engine.waste``) and of the ``waste`` table that stores it.
-
-    The stored table is the frame plus ``period`` (its partition) and ``inputs``, the stamp of the
-    ledger it was computed from (:func:`gpuledger.engine.waste.compute.inputs_stamp`), so a reader can
-    tell a current precompute from a stale one without recomputing anything.
-    """
-
-    period = "period"
-    team = "team"
-    model = "model"
-    workload = "workload"
-    ResourceId = "ResourceId"
-    gpu_model = "gpu_model"
-    gpu_hours = "gpu_hours"
-    idle_gpu_hours = "idle_gpu_hours"
-    used_gpu_hours = "used_gpu_hours"
-    unused_gpu_hours = "unused_gpu_hours"
-    mem_peak_gib = "mem_peak_gib"
-    mem_p95_gib = "mem_p95_gib"
-    mem_capacity_gib = "mem_capacity_gib"
-    gpu_hour_price = "gpu_hour_price"
-    cost = "cost"
-    idle_cost = "idle_cost"
-    unused_cost = "unused_cost"
-    waste_cost = "waste_cost"
-    currency = "currency"
-    inputs = "inputs"
 
 
 WASTE_MONEY: Final = pl.Decimal(38, 2)
@@ -425,23 +282,6 @@ STORED_WASTE_SCHEMA: Final = make_schema(
 )
 
 
-class WasteHour:
-    """Columns of ``waste_hourly``: held and busy GPU-hours per team × GPU × hour of a period.
-
-    What the waste page's heatmaps start from, already reduced from raw telemetry (one row per
-    team, GPU and clock hour), kept per team so a team lead's cut stays a filter on the server.
-    """
-
-    period = "period"
-    team = "team"
-    gpu = "gpu"  # host/index, or the GPU uuid where the host is unknown
-    gpu_model = "gpu_model"
-    hour = "hour"
-    held_hours = "held_hours"
-    busy_hours = "busy_hours"  # held hours × SM activity / 100: the hours that computed
-    inputs = "inputs"  # as ``Waste.inputs``
-
-
 WASTE_HOURLY_SCHEMA: Final = make_schema(
     {
         WasteHour.period: pl.String,
@@ -454,22 +294,6 @@ WASTE_HOURLY_SCHEMA: Final = make_schema(
         WasteHour.inputs: pl.String,
     }
 )
-
-
-class Quarantine:
-    """Columns of ``quarantine``: rows a collector refused, kept where the user can see them."""
-
-    x_Source = "x_Source"
-    x_BillingPeriod = "x_BillingPeriod"
-    BillingAccountId = "BillingAccountId"
-    file = "file"
-    row = "row"
-    column = "column"
-    reason = "reason"
-    raw = "raw"  # the original row as JSON text
-    cost = "cost"  # best-effort amount of the row, so its weight is visible
-    currency = "currency"
-    x_IngestId = "x_IngestId"
 
 
 QUARANTINE_SCHEMA: Final = make_schema(

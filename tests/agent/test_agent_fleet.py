@@ -13,6 +13,7 @@ from gpuledger.agent.nvml import NvmlBackend, NvmlUnavailable
 from gpuledger.agent.sampler import Agent, AgentOptions
 from gpuledger.agent.workload import WorkloadResolver
 from gpuledger.schema import GPU_USAGE_SCHEMA, UNLABELLED, Usage
+from tests.agent.spool_files import read_spool_file
 from tests.fakes.nvml import (
     BASE_MEMORY,
     GIB,
@@ -92,7 +93,7 @@ def spooled(tmp_path: Path) -> tuple[Agent, pl.DataFrame]:
         agent.start()
         drive(agent, fake, seconds=120, start=START)
         agent.flush()  # as on SIGTERM: the open bucket is written too
-    frames = [pl.read_parquet(p) for p in agent.written]
+    frames = [read_spool_file(p) for p in agent.written]
     return agent, pl.concat(frames)
 
 
@@ -239,7 +240,7 @@ def test_spool_rows_match_the_script(spooled: tuple[Agent, pl.DataFrame]) -> Non
 def test_each_closed_bucket_is_one_file(spooled: tuple[Agent, pl.DataFrame]) -> None:
     agent, _rows = spooled
     closed, flushed = (p.name for p in agent.written)
-    assert closed == "gpu_usage-gpu-1-20261001T000000Z-60s.parquet"
+    assert closed == "gpu_usage-gpu-1-20261001T000000Z-60s.csv"
     # a flushed open bucket gets a name of its own, so a restarted agent cannot overwrite it
     assert flushed.startswith("gpu_usage-gpu-1-20261001T000100Z-60s-partial")
     assert agent.aggregator.open_buckets() == 0

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import polars as pl
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,6 +25,7 @@ from gpuledger.agent.workload import WorkloadResolver
 from gpuledger.commands import agent as agent_command
 from gpuledger.commands.context import Context
 from gpuledger.schema import Usage
+from tests.agent.spool_files import read_spool_file
 from tests.fakes.nvml import GIB, Activity, FakeGpu, FakeNvml, drive
 
 GCP_ID = "//compute.googleapis.com/projects/acme-ml/zones/us-central1-a/instances/4211"
@@ -167,8 +167,8 @@ def test_agent_command_once_writes_one_bucket(tmp_path: Path) -> None:
             resource_id="i-0abc",
             max_spool_mb=16,
         )
-    (written,) = (tmp_path / "spool").glob("gpu_usage-*.parquet")
-    rows = pl.read_parquet(written)
+    (written,) = (tmp_path / "spool").glob("gpu_usage-*.csv")
+    rows = read_spool_file(written)
     assert rows[Usage.ResourceId].to_list() == ["i-0abc"]
     assert rows[Usage.pid_command].to_list() == ["pid 11"]  # no /proc entry: unlabelled
     assert 1 <= rows[Usage.samples][0] <= 6

@@ -7,7 +7,6 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from gpuledger.agent.nvml import NvmlBackend
@@ -15,14 +14,14 @@ from gpuledger.agent.sampler import Agent, AgentOptions
 from gpuledger.agent.spool import Spool, shipped_marker, spool_file_name
 from gpuledger.agent.workload import WorkloadResolver
 
-FRAME = pl.DataFrame({"x": list(range(2000))})
+ROWS = [{"x": i} for i in range(2000)]
 
 
 def fill(spool: Spool, count: int) -> list[Path]:
     paths = []
     for minute in range(count):
         start = datetime(2026, 10, 1, 0, minute, tzinfo=UTC)
-        path = spool.write(FRAME, spool_file_name("h", start, 60))
+        path = spool.write(ROWS, spool_file_name("h", start, 60))
         os.utime(path, (minute, minute))  # oldest first, whatever the file system's clock says
         paths.append(path)
     return paths
@@ -38,7 +37,7 @@ def test_write_is_atomic_and_leaves_no_temporary(
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="No space"):
-        spool.write(FRAME, "gpu_usage-h-20261001T000000Z-60s.parquet")
+        spool.write(ROWS, "gpu_usage-h-20261001T000000Z-60s.csv")
     assert [p.name for p in tmp_path.iterdir()] == [".gpuledger-spool"]
 
 
@@ -92,6 +91,6 @@ def test_agent_counts_a_failed_write_and_keeps_sampling(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full_disk)
-    agent._write(datetime(2026, 10, 1, tzinfo=UTC), pl.DataFrame({"x": [1]}), partial=False)
+    agent._write(datetime(2026, 10, 1, tzinfo=UTC), [{"x": 1}], partial=False)
     assert agent.metrics.registry.get_sample_value("gpuledger_agent_spool_write_errors_total") == 1
     assert agent.written == []

@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import polars as pl
-
 from gpuledger.agent.nvml import GpuDevice, GpuReading
 from gpuledger.agent.workload import Workload
-from gpuledger.schema import GPU_USAGE_SCHEMA, Usage
+from gpuledger.columns import Usage
 
 DEVICE, PROCESS, MEMORY_SHARE = "device", "process", "memory_share"
+
+UsageRow = dict[str, object]
+"""One gpu_usage row, keyed by the canonical column names."""
 _PRECISION = {DEVICE: 0, PROCESS: 1, MEMORY_SHARE: 2}
 
 
@@ -100,7 +101,7 @@ class _Accumulator:
 
 
 class BucketAggregator:
-    """Samples in, closed buckets out as canonical gpu_usage frames."""
+    """Samples in, closed buckets out as canonical gpu_usage rows."""
 
     def __init__(self, *, bucket_seconds: int, interval: float, host: str, resource_id: str | None):
         self.bucket_seconds = bucket_seconds
@@ -125,34 +126,31 @@ class BucketAggregator:
                 row = rows[key] = _Accumulator(device)
             row.add(share, reading.power_w)
 
-    def close_before(self, now: datetime) -> list[tuple[datetime, pl.DataFrame]]:
+    def close_before(self, now: datetime) -> list[tuple[datetime, list[UsageRow]]]:
         """Every open bucket that ended at or before ``now``, as (bucket start, rows)."""
         cutoff = self.bucket_of(now)
         return [self._close(start) for start in sorted(self._open) if start < cutoff]
 
-    def close_all(self) -> list[tuple[datetime, pl.DataFrame]]:
+    def close_all(self) -> list[tuple[datetime, list[UsageRow]]]:
         """Every open bucket, the current one included (shutdown: keep what was sampled)."""
         return [self._close(start) for start in sorted(self._open)]
 
     def open_buckets(self) -> int:
         return len(self._open)
 
-    def _close(self, start: int) -> tuple[datetime, pl.DataFrame]:
+    def _close(self, start: int) -> tuple[datetime, list[UsageRow]]:
         rows = self._open.pop(start)
         bucket_start = datetime.fromtimestamp(start, UTC)
         records = [
             self._record(bucket_start, workload, acc) for (_uuid, workload), acc in rows.items()
         ]
-        frame = pl.DataFrame(records, schema=GPU_USAGE_SCHEMA, orient="row")
-        return bucket_start, frame.sort(
-            Usage.gpu_uuid, Usage.namespace, Usage.pod, Usage.pid_command
-        )
+        return bucket_start, sorted(records, key=_row_order)
 
     def _record(
         self, bucket_start: datetime, workload: Workload | None, acc: _Accumulator
-    ) -> tuple[object, ...]:
+    ) -> UsageRow:
         device, who = acc.device, workload or Workload()
-        values: dict[str, object] = {
+        return {
             Usage.bucket_start: bucket_start,
             Usage.bucket_seconds: self.bucket_seconds,
             Usage.host: self.host,
@@ -179,4 +177,9 @@ class BucketAggregator:
             Usage.source: "agent",
             Usage.x_BillingPeriod: bucket_start.strftime("%Y-%m"),
         }
-        return tuple(values.get(name) for name in GPU_USAGE_SCHEMA.names())
+
+
+def _row_order(row: UsageRow) -> tuple[tuple[bool, str], ...]:
+    """GPU, then workload (the idle row, with no workload, first): a stable order for the file."""
+    keys = (Usage.gpu_uuid, Usage.namespace, Usage.pod, Usage.pid_command)
+    return tuple((row[key] is not None, str(row[key] or "")) for key in keys)

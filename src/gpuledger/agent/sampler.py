@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
-
-from gpuledger.agent.buckets import BucketAggregator, split_sample
+from gpuledger.agent.buckets import BucketAggregator, UsageRow, split_sample
 from gpuledger.agent.metrics import AgentMetrics
 from gpuledger.agent.nvml import GpuBackend, GpuDevice, GpuFault, error_name
-from gpuledger.agent.spool import Spool, spool_file_name
+from gpuledger.agent.spool import SPOOL_SUFFIX, Spool, spool_file_name
 from gpuledger.agent.workload import WorkloadResolver
 
 log = logging.getLogger("gpuledger.agent")
@@ -100,15 +98,15 @@ class Agent:
             self.metrics.observe(device, reading, shares)
         self.resolver.forget_except(live)
         closed = self.aggregator.close_before(now)
-        for bucket_start, frame in closed:
-            self._write(bucket_start, frame, partial=False)
+        for bucket_start, rows in closed:
+            self._write(bucket_start, rows, partial=False)
         if closed:
             self._refresh_devices()
 
     def flush(self) -> None:
         """Write the open bucket(s) as they are: shutdown keeps what was sampled."""
-        for bucket_start, frame in self.aggregator.close_all():
-            self._write(bucket_start, frame, partial=True)
+        for bucket_start, rows in self.aggregator.close_all():
+            self._write(bucket_start, rows, partial=True)
 
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
         """Sample every ``interval`` until ``stop`` is set (or, with ``once``, the bucket ends)."""
@@ -150,14 +148,14 @@ class Agent:
             d for d in self.devices if d.uuid in self.faulted and d.uuid not in seen
         ]
 
-    def _write(self, bucket_start: datetime, frame: pl.DataFrame, *, partial: bool) -> None:
-        if frame.is_empty():
+    def _write(self, bucket_start: datetime, rows: list[UsageRow], *, partial: bool) -> None:
+        if not rows:
             return
         name = spool_file_name(self.options.host, bucket_start, self.options.bucket_seconds)
         if partial:
-            name = name.replace(".parquet", f"-partial{self._run_tag}.parquet")
+            name = name.removesuffix(SPOOL_SUFFIX) + f"-partial{self._run_tag}{SPOOL_SUFFIX}"
         try:
-            self.written.append(self.spool.write(frame, name))
+            self.written.append(self.spool.write(rows, name))
         except OSError as exc:
             self.metrics.spool_write_errors.inc()
             log.error("could not write bucket %s to %s: %s", name, self.spool.folder, exc)

@@ -1,4 +1,4 @@
-"""Agent: the local spool of closed buckets, one Parquet file per bucket, written atomically.
+"""Agent: the local spool of closed buckets, one CSV file per bucket, written atomically.
 
 A bucket file is written under a hidden temporary name, flushed to disk and renamed into place,
 so a reader (``gpuledger ingest gpu``) sees a whole file or none, and a crash loses at most the
@@ -11,17 +11,19 @@ data loss is never silent and the disk never fills.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import polars as pl
+from typing import TextIO
 
 log = logging.getLogger("gpuledger.agent")
 
-SPOOL_PATTERN = "gpu_usage-*.parquet"
+SPOOL_SUFFIX = ".csv"
+SPOOL_PATTERN = f"gpu_usage-*{SPOOL_SUFFIX}"
 SPOOL_MARKER = ".gpuledger-spool"
 
 
@@ -37,7 +39,26 @@ def shipped_marker(path: Path) -> Path:
 
 def spool_file_name(host: str, bucket_start: datetime, bucket_seconds: int) -> str:
     safe_host = "".join(c if c.isalnum() or c in "-." else "_" for c in host)
-    return f"gpu_usage-{safe_host}-{bucket_start:%Y%m%dT%H%M%SZ}-{bucket_seconds}s.parquet"
+    return f"gpu_usage-{safe_host}-{bucket_start:%Y%m%dT%H%M%SZ}-{bucket_seconds}s{SPOOL_SUFFIX}"
+
+
+def write_csv(handle: TextIO, rows: Sequence[Mapping[str, object]]) -> None:
+    """Rows as CSV with a header: timestamps in ISO 8601 with their offset, nulls as empty."""
+    if not rows:
+        return
+    writer = csv.writer(handle)
+    columns = list(rows[0])
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(row[column]) for column in columns])
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 @dataclass
@@ -56,13 +77,14 @@ class Spool:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / SPOOL_MARKER).touch()
 
-    def write(self, frame: pl.DataFrame, name: str) -> Path:
+    def write(self, rows: Sequence[Mapping[str, object]], name: str) -> Path:
         """Write one bucket atomically (temporary file, fsync, rename) and return its path."""
         final = self.folder / name
         temporary = self.folder / f".{name}.tmp"
         try:
-            frame.write_parquet(temporary, compression="zstd")
-            with temporary.open("rb") as handle:
+            with temporary.open("w", newline="", encoding="utf-8") as handle:
+                write_csv(handle, rows)
+                handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, final)
         finally:

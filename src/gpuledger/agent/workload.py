@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpuledger.schema import UNLABELLED
+from gpuledger.columns import UNLABELLED
 
 # pod<uid>: dashes in cgroupfs paths, underscores in systemd slice names
 _POD_UID = re.compile(

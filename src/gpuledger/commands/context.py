@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpuledger.config import Settings, load_settings
-
 if TYPE_CHECKING:
+    from gpuledger.config import Settings
     from gpuledger.store.delta import Store
 
 
 @dataclass
 class Context:
-    """Global options, resolved lazily so that commands which need no store never open one."""
+    """Global options, resolved lazily: a command that needs no store never opens one, and
+    ``--help`` imports neither the settings model nor the storage stack."""
 
     home: str | None
     config: Path | None
@@ -24,6 +24,8 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from gpuledger.config import load_settings
+
             self._settings = load_settings(self.config)
         return self._settings
 

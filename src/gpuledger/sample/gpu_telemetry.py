@@ -1,7 +1,7 @@
 """Sample data: the company's hourly GPU activity as agent spool files (5-minute gpu_usage rows).
 
-What ``gpuledger agent`` would have written on each host, concatenated per host and month (the
-shape a spool shipper delivers): canonical gpu_usage columns, ``source = "agent"``, GPU names as
+What ``gpuledger agent`` would have written on each host (a CSV file per bucket), concatenated per
+host and month into one Parquet file (the shape a spool shipper delivers): canonical gpu_usage columns, ``source = "agent"``, GPU names as
 NVML reports them. Each hour becomes twelve buckets with deterministic jitter that sums to zero
 within the hour, so every hourly mean of ``sm_util`` and ``power_w`` equals the company's hourly
 value exactly and totals stay checkable against ``company.gpu_hours``.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from gpuledger.agent.spool import spool_file_name
+from gpuledger.agent.spool import SPOOL_SUFFIX, spool_file_name
 from gpuledger.sample.company import Company
 from gpuledger.schema import GPU_USAGE_SCHEMA, Usage
 
@@ -47,7 +47,7 @@ def write_gpu_telemetry(company: Company, out: Path) -> list[Path]:
     ).items():
         start = frame[Usage.bucket_start].min()
         name = spool_file_name(str(host), start, BUCKET_SECONDS)  # type: ignore[arg-type]
-        path = out / name.replace(".parquet", f"-{period}.parquet")
+        path = out / name.replace(SPOOL_SUFFIX, f"-{period}.parquet")  # a month: Parquet
         frame.sort(Usage.bucket_start, Usage.gpu_index).write_parquet(path, compression="zstd")
         written.append(path)
     return written

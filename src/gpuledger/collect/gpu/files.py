@@ -1,4 +1,4 @@
-"""GPU telemetry files → canonical gpu_usage rows: agent spool Parquet, or Parquet/CSV a user has.
+"""GPU telemetry files → canonical gpu_usage rows: agent spool CSV, or Parquet/CSV a user has.
 
 A file must carry gpu_usage columns only: any subset that includes the required ones and
 ``host`` (which places a row in its partition). A file that is not sound as a whole (unreadable, a missing or unknown column, a Parquet

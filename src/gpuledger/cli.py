@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from gpuledger.commands.context import Context
-from gpuledger.errors import GpuledgerError
+from gpuledger.errors import GpuledgerError, UsageError
 from gpuledger.progress import stderr_console
 
 app = typer.Typer(
@@ -49,9 +49,43 @@ class ChargebackFormat(StrEnum):
 PeriodOption = Annotated[str, typer.Option("--period", help="Billing month, YYYY-MM.")]
 
 
+# Top-level packages of each extra: a command whose import misses one names the extra to install.
+EXTRAS = {
+    "agent": ("pynvml", "prometheus_client", "httpx"),
+    "server": (
+        "polars",
+        "pyarrow",
+        "deltalake",
+        "pandas",
+        "boto3",
+        "google",
+        "apscheduler",
+        "sqlalchemy",
+        "streamlit",
+        "altair",
+        "matplotlib",
+        "xlsxwriter",
+        "jinja2",
+        "tenacity",
+        "sqlglot",
+    ),
+}
+
+
 def _run(ctx: typer.Context, command: str, **options: Any) -> None:
     """Call ``gpuledger.commands.<command>.run(context, **options)``, imported only when used."""
-    module = importlib.import_module(f"gpuledger.commands.{command}")
+    try:
+        module = importlib.import_module(f"gpuledger.commands.{command}")
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        for extra, packages in EXTRAS.items():
+            if missing in packages:
+                raise UsageError(
+                    f"`gpuledger {ctx.command_path.removeprefix('gpuledger ')}` needs the {extra}"
+                    f" stack, which is not installed here (no module {missing!r}):"
+                    f" pip install 'gpuledger[{extra}]'"
+                ) from exc
+        raise
     module.run(ctx.obj, **options)
 
 

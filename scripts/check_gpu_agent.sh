@@ -37,11 +37,18 @@ from pathlib import Path
 
 import polars as pl
 
+from gpuledger.collect.files import SourceFile
+from gpuledger.collect.gpu.files import read_usage_file
+
 pl.Config.set_tbl_rows(200)
 pl.Config.set_tbl_cols(30)
 pl.Config.set_tbl_width_chars(250)
-files = sorted(Path(sys.argv[1]).glob("gpu_usage-*.parquet"))
-rows = pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
+files = sorted(Path(sys.argv[1]).glob("gpu_usage-*.csv"))
+read = [read_usage_file(SourceFile(str(f), f.stat().st_size)) for f in files]
+for f, (_rows, refused) in zip(files, read):
+    if not refused.is_empty():
+        print(f"{f.name}: the ingest reader refuses {refused.height} row(s):", refused.to_dicts())
+rows = pl.concat([r for r, _ in read]) if read else pl.DataFrame()
 if rows.is_empty():
     sys.exit("no bucket rows were written")
 print(

@@ -22,6 +22,7 @@ demo: $(VENV)/.synced
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check src app tests bench
 	$(VENV)/bin/ruff format --check src app tests bench
+	$(VENV)/bin/lint-imports --no-cache --no-logo .importlinter
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy

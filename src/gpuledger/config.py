@@ -1,8 +1,10 @@
-"""Settings: one typed model, loaded from TOML, overridable from the environment.
+"""Settings: one typed model, loaded from a TOML file.
 
+No setting is overridden from the environment; two variables are read here: ``GPULEDGER_CONFIG``,
+the file to load when no path is given, and ``GPULEDGER_SMTP_PASSWORD``, the SMTP password.
 Secrets never live in the file: cloud credentials come from the providers' standard chains and the
-SMTP password from ``GPULEDGER_SMTP_PASSWORD``. Every section forbids unknown keys, so a typo is an
-error that names the key, the file and the line, not a silently ignored setting.
+SMTP password from that variable. Every section forbids unknown keys, so a typo is an error that
+names the key, the file and the line, not a silently ignored setting.
 """
 
 from __future__ import annotations

@@ -8,10 +8,16 @@ refused stays visible in ``gpuledger status`` and is never silently lost.
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
 
-from gpuledger.collect.focus.mapping import COLUMN, RAW, REASON
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine
+
+# The diagnostic columns a collector adds to each parsed row; REASON is null on a sound row.
+REASON: Final = "_reason"
+COLUMN: Final = "_column"
+RAW: Final = "_raw"
 
 
 def split_refused(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

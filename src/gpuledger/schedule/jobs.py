@@ -2,6 +2,10 @@
 
 Every body receives the store, freshly loaded settings and the moment of the run, returns one
 line saying what it did (logged and kept in ``schedule_runs``), and raises when the work failed.
+A body that fails with a ``transient`` :class:`~gpuledger.errors.GpuledgerError` (throttling, a
+refused connection) is called again, with exponential backoff, up to :data:`RETRY`'s attempts in
+the same run; any other failure ends the run at once.
+
 Engine and collector modules are imported inside the bodies: a scheduler that only mails does not
 load the cloud SDKs.
 """
@@ -11,11 +15,20 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from gpuledger.collect import collector
 from gpuledger.config import Settings, load_settings
@@ -41,11 +54,64 @@ log = logging.getLogger("gpuledger.schedule")
 JobBody = Callable[[Store, Settings, datetime], str]
 
 
+@dataclass(frozen=True)
+class JobRetry:
+    """How often and how patiently a job body that failed transiently is called again in one run."""
+
+    attempts: int = 3  # calls in all, the first one included
+    wait_initial: float = 10.0  # seconds before the second call; doubled before each later one
+    wait_max: float = 120.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+RETRY = JobRetry()
+
+
 def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_job(job_id: str, home: str, config: str | None, now: datetime | None = None) -> str:
+def is_transient(exc: BaseException) -> bool:
+    """Whether calling the body again may succeed: a GpuledgerError marked ``transient``."""
+    return isinstance(exc, GpuledgerError) and exc.transient
+
+
+def call_body(
+    job_id: str, body: JobBody, store: Store, settings: Settings, moment: datetime, retry: JobRetry
+) -> str:
+    """``body``'s line; a transient failure is retried with backoff, any other one is raised."""
+
+    def log_retry(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s: transient failure (attempt %d of %d), retrying in %.0fs: %s",
+            job_id,
+            state.attempt_number,
+            retry.attempts,
+            wait,
+            failure,
+        )
+
+    retrying = Retrying(
+        stop=stop_after_attempt(retry.attempts),
+        wait=wait_exponential(multiplier=retry.wait_initial, max=retry.wait_max),
+        retry=retry_if_exception(is_transient),
+        reraise=True,
+        sleep=retry.sleep,
+        before_sleep=log_retry,
+    )
+    message: str = retrying(body, store, settings, moment)
+    return message
+
+
+def run_job(
+    job_id: str,
+    home: str,
+    config: str | None,
+    now: datetime | None = None,
+    retry: JobRetry = RETRY,
+) -> str:
     """Run one scheduled job unless another process has this run (see schedule_lock)."""
     settings = load_settings(config)
     store = Store(home)
@@ -58,7 +124,7 @@ def run_job(job_id: str, home: str, config: str | None, now: datetime | None = N
         return f"skipped: {refusal.reason}"
     try:
         with lock.heartbeat(job_id, fire):
-            message = BODIES[job_id](store, settings, moment)
+            message = call_body(job_id, BODIES[job_id], store, settings, moment, retry)
     except Exception as exc:
         lock.finish(job_id, fire, datetime.now(UTC), ok=False, message=str(exc))
         log.exception("%s: failed", job_id)
@@ -69,8 +135,12 @@ def run_job(job_id: str, home: str, config: str | None, now: datetime | None = N
 
 
 def _ingest(store: Store, settings: Settings, sources: tuple[str, ...]) -> str:
-    """Each configured source in turn; one failing source does not stop the others."""
-    done, failed = [], []
+    """Each configured source in turn; one failing source does not stop the others.
+
+    The error raised for failed sources is transient when every one of their failures was, so the
+    run is retried; ingesting the sources that did succeed again replaces the same partitions.
+    """
+    done, failed, errors = [], [], []
     for source in sources:
         for src in getattr(settings.sources, source):
             try:
@@ -78,11 +148,15 @@ def _ingest(store: Store, settings: Settings, sources: tuple[str, ...]) -> str:
             except GpuledgerError as exc:
                 log.error("ingest %s %s failed: %s", source, src, exc)
                 failed.append(f"{source} {src}: {exc}")
+                errors.append(exc)
                 continue
             log.info("ingest %s %s: %s", source, src, result.summary())
             done.append(f"{source} {src}")
     if failed:
-        raise GpuledgerError(f"{len(failed)} source(s) failed: " + "; ".join(failed))
+        raise GpuledgerError(
+            f"{len(failed)} source(s) failed: " + "; ".join(failed),
+            transient=all(exc.transient for exc in errors),
+        )
     return f"ingested {len(done)} source(s)" if done else "no sources configured"
 
 

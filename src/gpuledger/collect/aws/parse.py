@@ -17,10 +17,10 @@ from typing import Final
 import polars as pl
 
 from gpuledger.collect.aws.columns import RAW_SCHEMA, RAW_TAGS, REQUIRED, Cur
+from gpuledger.collect.quarantine import REASON
 from gpuledger.errors import InputError
 from gpuledger.schema import MONEY, UTC_TIME
 
-REASON: Final = "_reason"
 ROW: Final = "_row"
 
 _TIME_FORMATS: Final = (

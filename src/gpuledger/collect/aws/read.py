@@ -22,8 +22,9 @@ from gpuledger.collect.aws.columns import ISO_4217, Cur
 from gpuledger.collect.aws.cur2 import map_cur2
 from gpuledger.collect.aws.focus_export import read_focus_export
 from gpuledger.collect.aws.legacy import is_legacy, to_cur2_names
-from gpuledger.collect.aws.parse import REASON, ROW, check_required, parse_raw
+from gpuledger.collect.aws.parse import ROW, check_required, parse_raw
 from gpuledger.collect.files import SourceFile, polars_storage_options
+from gpuledger.collect.quarantine import REASON
 from gpuledger.errors import InputError
 from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost, Quarantine
 

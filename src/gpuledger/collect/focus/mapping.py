@@ -18,6 +18,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.collect.focus.spec import ALLOWED_VALUES, NOT_NULL, PREVIEW_RENAMES
+from gpuledger.collect.quarantine import COLUMN, RAW, REASON
 from gpuledger.collect.values import (
     canonical_value,
     json_field,
@@ -29,10 +30,6 @@ from gpuledger.collect.values import (
 )
 from gpuledger.prices.catalog import attach_gpu_facts
 from gpuledger.schema import TAGS, Cost
-
-REASON: Final = "_reason"
-COLUMN: Final = "_column"
-RAW: Final = "_raw"
 
 _TIMES: Final = (
     Cost.BillingPeriodStart,

@@ -26,13 +26,12 @@ import polars as pl
 
 from gpuledger.collect.currency import harmonize_currency
 from gpuledger.collect.files import SourceFile, list_files
-from gpuledger.collect.focus.mapping import RAW, REASON
 from gpuledger.collect.gcp.bigquery import query_lines
 from gpuledger.collect.gcp.files import read_export
 from gpuledger.collect.gcp.lines import EXPORT_SCHEMA, SOURCE_ROW, export_lines
 from gpuledger.collect.gcp.mapping import check_export, lines_to_cost
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
-from gpuledger.collect.quarantine import quarantine_rows, split_refused
+from gpuledger.collect.quarantine import RAW, REASON, quarantine_rows, split_refused
 from gpuledger.collect.values import money
 from gpuledger.config import PERIOD_PATTERN, Settings
 from gpuledger.errors import InputError, UsageError

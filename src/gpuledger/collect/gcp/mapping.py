@@ -26,7 +26,6 @@ from typing import Final
 
 import polars as pl
 
-from gpuledger.collect.focus.mapping import COLUMN, REASON
 from gpuledger.collect.gcp.lines import SOURCE_ROW, Line, export_lines
 from gpuledger.collect.gcp.skus import (
     COMMITMENT_SKU,
@@ -38,6 +37,7 @@ from gpuledger.collect.gcp.skus import (
     label_value,
     service_category,
 )
+from gpuledger.collect.quarantine import COLUMN, REASON
 from gpuledger.collect.values import money, unparsed, utc_time
 from gpuledger.prices.catalog import attach_gpu_facts, gpu_catalog
 from gpuledger.schema import MONEY, TAGS, Cost

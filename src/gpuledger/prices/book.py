@@ -2,7 +2,7 @@
 
 The recommendations price their alternatives from here (spot, a smaller instance, a commitment).
 ``data/prices.csv`` works offline; ``gpuledger prices refresh`` asks the AWS Price List API, EC2
-spot price history and the GCP Cloud Catalog (``prices_aws.py``, ``prices_gcp.py``) and writes
+spot price history and the GCP Cloud Catalog (``prices/aws.py``, ``prices/gcp.py``) and writes
 ``<home>/prices/prices.csv``, whose rows win over the bundled ones for the same key. Every price
 carries its source, its date and whether it is approximate, so a saving can say what it assumed.
 """

@@ -112,7 +112,7 @@ def run_job(
     now: datetime | None = None,
     retry: JobRetry = RETRY,
 ) -> str:
-    """Run one scheduled job unless another process has this run (see schedule_lock)."""
+    """Run one scheduled job unless another process has this run (see :mod:`gpuledger.schedule.lock`)."""
     settings = load_settings(config)
     store = Store(home)
     moment = now or datetime.now(UTC)

@@ -1,6 +1,6 @@
 """Operational state in SQLite (WAL): ingest runs, closed periods and whatever later parts record.
 
-Facts live in Delta tables (``store.py``); this database holds what the tool did and decided.
+Facts live in Delta tables (``store/delta.py``); this database holds what the tool did and decided.
 Each part that keeps state declares its own tables with :meth:`StateDB.ensure`, so nothing here
 knows about recommendations or e-mails.
 """

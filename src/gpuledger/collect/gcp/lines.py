@@ -11,7 +11,7 @@ into the same flat frame of *lines*, described by :data:`LINES_SCHEMA`:
   hour × resource × SKU × labels, inside BigQuery.
 
 A cost line carries ``amount`` = ``cost`` and ``credits_total`` = the sum of the row's credits; a
-credit line carries one credit (``credit_type``, ``amount``). :mod:`gcp_mapping` maps lines to
+credit line carries one credit (``credit_type``, ``amount``). :mod:`gpuledger.collect.gcp.mapping` maps lines to
 ``cost`` rows. Money is read as text and kept exact.
 """
 
@@ -202,7 +202,7 @@ def _shared_columns() -> list[pl.Expr]:
 
 def export_lines(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Cost and credit lines of export rows (``raw`` in :data:`EXPORT_SCHEMA`, with a
-    ``_source_row`` number); rows are assumed sound (see ``gcp_mapping.check_export``)."""
+    ``_source_row`` number); rows are assumed sound (see ``mapping.check_export``)."""
     cost_lines = _cost_lines(raw)
     credit_lines = _credit_lines(raw)
     return pl.concat([cost_lines, credit_lines], how="diagonal_relaxed").select(

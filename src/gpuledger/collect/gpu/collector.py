@@ -27,7 +27,7 @@ from gpuledger.config import Settings
 from gpuledger.errors import GpuledgerError, InputError
 from gpuledger.progress import progress_bar
 from gpuledger.schema import GPU_USAGE_SCHEMA, QUARANTINE_SCHEMA, Quarantine, Tokens, Usage
-from gpuledger.store import telemetry_index as usage_summary
+from gpuledger.store import telemetry_index
 from gpuledger.store.delta import Store
 
 BUCKET_KEY = (Usage.host, Usage.gpu_uuid, Usage.bucket_start)
@@ -200,8 +200,8 @@ def store_usage(store: Store, usage: pl.DataFrame) -> int | None:
     merged = pl.concat([kept.select(GPU_USAGE_SCHEMA.names()), usage], how="vertical")
     before = store.version("gpu_usage")
     version = store.replace_partitions("gpu_usage", merged, PARTITION_KEYS)
-    summary = usage_summary.summarize(merged.lazy())
-    usage_summary.record(store, summary, version, previous_version=before)
+    summary = telemetry_index.summarize(merged.lazy())
+    telemetry_index.record(store, summary, version, previous_version=before)
     return version
 
 

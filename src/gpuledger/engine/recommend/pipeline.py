@@ -1,6 +1,6 @@
 """Savings recommendations: profiles → the five rules → the ``recommendation`` table + status.
 
-Each rule lives in ``recommend_<kind>.py`` with its trigger and saving formula written out in full.
+Each rule lives in ``engine/recommend/<kind>.py`` with its trigger and saving formula written out in full.
 This module runs them over the period's instance profiles, stores the findings (one Delta partition
 per period, replaced on every run) and joins the lifecycle status from SQLite.
 """

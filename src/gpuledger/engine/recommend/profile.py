@@ -1,6 +1,6 @@
 """One profile per GPU instance: its bill joined with what its telemetry says about its use.
 
-Each recommendation rule (``recommend_<kind>.py``) reads these profiles and nothing else, so a rule
+Each recommendation rule (``engine/recommend/<kind>.py``) reads these profiles and nothing else, so a rule
 is a few comparisons and one saving formula, testable on hand-built profiles or hand-built stores.
 """
 

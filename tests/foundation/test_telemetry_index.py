@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 
 from gpuledger.collect.gpu.collector import store_usage
 from gpuledger.schema import Usage, validate
-from gpuledger.store import telemetry_index as usage_summary
+from gpuledger.store import telemetry_index
 from gpuledger.store.delta import Store
 from tests.factories import usage_rows
 
@@ -29,13 +29,13 @@ def _usage(host: str, gpu: str, resource: str, day: int) -> pl.DataFrame:
 
 
 def _rebuilt(store: Store) -> pl.DataFrame:
-    return usage_summary.summarize(store.scan("gpu_usage")).sort("source", "period", "host")
+    return telemetry_index.summarize(store.scan("gpu_usage")).sort("source", "period", "host")
 
 
 def test_ingest_keeps_the_index_current(store: Store) -> None:
     store_usage(store, pl.concat([_usage("a", "GPU-1", "i-1", 1), _usage("b", "GPU-2", "i-2", 2)]))
     store_usage(store, _usage("a", "GPU-3", "i-1", 3))
-    summary = usage_summary.usage_summary(store)
+    summary = telemetry_index.usage_summary(store)
     assert_frame_equal(summary, _rebuilt(store))
     row = summary.filter(pl.col("host") == "a").row(0, named=True)
     assert row["rows"] == 2
@@ -46,10 +46,10 @@ def test_ingest_keeps_the_index_current(store: Store) -> None:
 def test_a_write_by_another_path_is_noticed(store: Store) -> None:
     store_usage(store, _usage("a", "GPU-1", "i-1", 1))
     store.append("gpu_usage", _usage("c", "GPU-9", "i-9", 4))
-    summary = usage_summary.usage_summary(store)
+    summary = telemetry_index.usage_summary(store)
     assert sorted(summary["host"]) == ["a", "c"]
     assert_frame_equal(summary, _rebuilt(store))
 
 
 def test_an_empty_ledger_has_an_empty_index(store: Store) -> None:
-    assert usage_summary.usage_summary(store).is_empty()
+    assert telemetry_index.usage_summary(store).is_empty()

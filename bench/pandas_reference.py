@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gpuledger.config import Settings, SharedPool, canonical_team
-from gpuledger.engine.attribution.attribute import period_bounds
+from gpuledger.period import Period
 from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED
 
 WORK_COLUMNS = ["namespace", "pod", "job", "pid_command"]
@@ -255,7 +255,7 @@ def attribute_totals(
     cost: pd.DataFrame, usage: pd.DataFrame, settings: Settings, period: str
 ) -> pd.DataFrame:
     """Team × model × currency totals of the period by the engine's rules, in float64."""
-    start, end = (pd.Timestamp(t) for t in period_bounds(period))
+    start, end = (pd.Timestamp(t) for t in Period.parse(period).bounds())
     cost = cost[cost["x_BillingPeriod"] == period].copy()
     cost["amount"] = cost[settings.reporting.cost_basis].astype(float).fillna(0.0)
     cost["ResourceId"] = cost["x_ParentResourceId"].fillna(cost["ResourceId"])

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import calendar
-from datetime import date
-
 import altair as alt
 import polars as pl
 import streamlit as st
 
 from gpuledger.engine.waste.compute import Waste
+from gpuledger.period import Period
 from gpuledger.report.readmodel import cached as readmodel
 from gpuledger.report.readmodel.waste import GROUPINGS, Util, memory_headroom, waste_by
 from ledger_ui import for_display, hours_column, money, money_column, period_picker, session
@@ -77,8 +75,7 @@ def heatmap() -> None:
         cells = readmodel.day_by_hour(view)
         y = alt.Y(f"{Util.day}:O", title="day", timeUnit="monthdate")
     else:
-        first = date.fromisoformat(f"{view.period}-01")
-        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        first, *_, last = Period.parse(view.period).dates()
         day = st.date_input("Day", value=first, min_value=first, max_value=last, key="heatmap_day")
         cells = readmodel.gpu_by_hour(view, day)
         y = alt.Y(f"{Util.gpu}:N", title="GPU")

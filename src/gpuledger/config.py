@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from gpuledger.errors import ConfigError
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-Period = Annotated[str, Field(pattern=PERIOD_PATTERN)]
+MonthText = Annotated[str, Field(pattern=PERIOD_PATTERN)]  # a "YYYY-MM" key of the file
 
 
 class Section(BaseModel):
@@ -190,7 +190,7 @@ class Settings(Section):
     app: AppConfig = AppConfig()
     email: EmailConfig = EmailConfig()
     agent: AgentConfig = AgentConfig()
-    fx: dict[Period, dict[str, Decimal]] = {}  # {"2026-05": {"EUR": 1.08}}: 1 unit → reporting
+    fx: dict[MonthText, dict[str, Decimal]] = {}  # {"2026-05": {"EUR": 1.08}}: 1 unit → reporting
 
     def redacted(self) -> dict[str, Any]:
         """The settings as plain data, safe to print: no secret is ever part of it."""

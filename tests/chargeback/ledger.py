@@ -8,21 +8,15 @@ from typing import Any
 
 import polars as pl
 
+from gpuledger.period import Period
 from gpuledger.schema import ALLOCATION_SCHEMA, Alloc, Cost
 from gpuledger.store.delta import Store
 from tests.factories import cost_rows
 
 
-def bounds(period: str) -> tuple[datetime, datetime]:
-    year, month = (int(part) for part in period.split("-"))
-    start = datetime(year, month, 1, tzinfo=UTC)
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
-
-
 def alloc_rows(period: str, *rows: dict[str, Any]) -> pl.DataFrame:
     """Allocation rows: one GPU-hour of usage by nlp/llama on an H100 on the 1st, unless told."""
-    start, _ = bounds(period)
+    start = Period.parse(period).start
     defaults: dict[str, Any] = {
         Alloc.x_BillingPeriod: period,
         Alloc.BillingPeriodStart: start,
@@ -54,7 +48,7 @@ def cost_for(allocation: pl.DataFrame, source: str = "aws") -> pl.DataFrame:
     """One cost row per allocation row, with the allocation's amount and its cost line's keys."""
     rows = []
     for record in allocation.to_dicts():
-        start, end = bounds(record[Alloc.x_BillingPeriod])
+        start, end = Period.parse(record[Alloc.x_BillingPeriod]).bounds()
         day = record[Alloc.day] or start.date()
         charge = datetime(day.year, day.month, day.day, tzinfo=UTC)
         rows.append(
@@ -116,4 +110,4 @@ def write_two_team_october(store: Store, *, invoiced: bool = True) -> pl.DataFra
 
 
 def day(period: str, number: int) -> date:
-    return bounds(period)[0].date().replace(day=number)
+    return Period.parse(period).start.date().replace(day=number)

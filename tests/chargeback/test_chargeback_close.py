@@ -10,8 +10,9 @@ import pytest
 
 from gpuledger.config import Settings
 from gpuledger.engine.chargeback.adjustments import pending_adjustments
-from gpuledger.engine.chargeback.build import build_statements, live_statements
+from gpuledger.engine.chargeback.build import build_statements
 from gpuledger.engine.chargeback.close import close_period, period_events, reopen_period
+from gpuledger.engine.chargeback.live import live_statements
 from gpuledger.errors import StoreError, UsageError
 from gpuledger.report.export.render import render
 from gpuledger.schema import Stmt

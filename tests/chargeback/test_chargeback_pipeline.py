@@ -17,8 +17,9 @@ import polars as pl
 from gpuledger.collect.focus import collector as focus
 from gpuledger.config import Settings
 from gpuledger.engine.attribution.attribute import run_attribution
-from gpuledger.engine.chargeback.build import build_statements, live_statements
+from gpuledger.engine.chargeback.build import build_statements
 from gpuledger.engine.chargeback.close import close_period
+from gpuledger.engine.chargeback.live import live_statements
 from gpuledger.report.export.render import render
 from gpuledger.store.delta import Store
 from tests.conftest import FIXTURES

@@ -11,7 +11,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from gpuledger.config import Settings
-from gpuledger.engine.chargeback.build import RawLine, build_statements, round_statements
+from gpuledger.engine.chargeback.build import build_statements
+from gpuledger.engine.chargeback.live import RawLine, round_statements
 from gpuledger.engine.chargeback.statements import Statements
 from gpuledger.errors import ConfigError, GpuledgerError, UsageError
 from gpuledger.report.export.render import render

@@ -14,7 +14,6 @@ from gpuledger.engine.recommend.status import Seen, observe, set_status
 from gpuledger.report.email.digest import (
     DailySpend,
     finance_digest,
-    previous_period,
     team_digests,
 )
 from gpuledger.schema import RECOMMENDATION_SCHEMA, UNALLOCATED, Alloc, Rec
@@ -117,15 +116,6 @@ def ledger(store: Store) -> Store:
     write_ledger(store)
     write_recommendations(store)
     return store
-
-
-@pytest.mark.parametrize(
-    ("period", "previous"),
-    [("2026-10", "2026-09"), ("2026-01", "2025-12"), ("2027-12", "2027-11")],
-    ids=["mid-year", "january", "december"],
-)
-def test_previous_period(period: str, previous: str) -> None:
-    assert previous_period(period) == previous
 
 
 def test_team_digest_figures(ledger: Store) -> None:

@@ -139,7 +139,7 @@ def test_a_refused_lead_fails_the_command_and_shows_in_status(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--period", "2026-13"], "--period '2026-13': expected YYYY-MM"),
+        (["--period", "2026-13"], "period '2026-13' is not a month: expected YYYY-MM"),
         (["--period", "2026-10", "--outbox", "x"], "--outbox only goes with --dry-run"),
         (
             ["--period", "2026-10", "--team", "robotics"],

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from gpuledger.config import Settings
-from gpuledger.engine.attribution.attribute import period_bounds
 from gpuledger.engine.attribution.gpu_weights import reduce_usage
+from gpuledger.period import Period
 from gpuledger.schema import Alloc, Cost
 from tests.engine.attribute_helpers import PERIOD, START, allocate, busy, cost, tags, usage_frame
 
@@ -212,7 +212,7 @@ def test_reducing_telemetry_in_chunks_changes_nothing(
 ) -> None:
     """Large fleets reduce telemetry a few instances at a time; the weights must not change."""
     _, usage = data
-    start, end = period_bounds(PERIOD)
+    start, end = Period.parse(PERIOD).bounds()
     whole = reduce_usage(usage_frame(usage), start, end)
     chunked = reduce_usage(usage_frame(usage), start, end, rows_per_chunk=7)
     assert_frame_equal(

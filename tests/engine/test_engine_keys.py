@@ -20,8 +20,8 @@ from polars.testing import assert_frame_equal
 from gpuledger.config import Settings
 from gpuledger.engine.attribution import attribute as attribute_module
 from gpuledger.engine.attribution import gpu_weights, keys
-from gpuledger.engine.attribution.attribute import period_bounds
 from gpuledger.engine.attribution.gpu_weights import reduce_usage
+from gpuledger.period import Period
 from gpuledger.schema import Alloc
 from tests.engine.attribute_helpers import PERIOD, allocate, usage_frame
 from tests.engine.test_attribute_properties import FAST, config, fleet
@@ -64,7 +64,7 @@ def assert_same_allocation(actual: pl.DataFrame, expected: pl.DataFrame) -> None
 @given(fleet())
 def test_colliding_workload_keys_change_no_weight(data: Fleet) -> None:
     _, usage = data
-    start, end = period_bounds(PERIOD)
+    start, end = Period.parse(PERIOD).bounds()
     honest = reduce_usage(usage_frame(usage), start, end)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gpu_weights, "row_key", colliding_under(gpu_weights._KEY_SEED))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from gpuledger.period import Period
 from gpuledger.prices.catalog import gpu_catalog
 from gpuledger.schema import Cost, Tokens, Usage
 from gpuledger.store.delta import Store
@@ -20,11 +21,6 @@ OCT = "2026-10"
 NOV = "2026-11"
 HOURS = {OCT: 744, NOV: 720}
 OFFSET = "hour_offset"  # hours after the month start; replaced by bucket_start on write
-
-
-def month_start(period: str) -> datetime:
-    year, month = (int(p) for p in period.split("-"))
-    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def _facts(provider: str, instance_type: str) -> tuple[str, int, float]:
@@ -49,7 +45,7 @@ class Instance:
     usage: list[dict[str, Any]] = field(default_factory=list)
 
     def cost_row(self, period: str) -> dict[str, Any]:
-        start = month_start(period)
+        start = Period.parse(period).start
         model, count, _ = _facts(self.provider, self.instance_type)
         amount = self.hourly * self.hours
         return {
@@ -130,7 +126,7 @@ def write_month(
     instances = list(instances)
     cost = pl.DataFrame([i.cost_row(period) for i in instances])
     store.replace_partitions("cost", cost, [Cost.x_Source, Cost.x_BillingPeriod])
-    start = month_start(period)
+    start = Period.parse(period).start
     usage = [
         {
             **{k: v for k, v in row.items() if k != OFFSET},

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from gpuledger.commands.context import Context
-from gpuledger.config import PERIOD_PATTERN
 from gpuledger.errors import DeliveryError, UsageError
+from gpuledger.period import Period
 from gpuledger.report.email.delivery import SmtpTransport
 from gpuledger.report.email.dispatch import (
     Outcome,
@@ -27,8 +26,7 @@ DEFAULT_OUTBOX = Path("outbox")
 
 
 def run(ctx: Context, *, period: str, dry_run: bool, outbox: Path | None, team: str | None) -> None:
-    if not re.fullmatch(PERIOD_PATTERN, period):
-        raise UsageError(f"--period {period!r}: expected YYYY-MM")
+    Period.parse(period)
     if outbox is not None and not dry_run:
         raise UsageError("--outbox only goes with --dry-run")
     settings, store = ctx.settings, ctx.store

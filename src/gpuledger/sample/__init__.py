@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+from gpuledger.period import Period
 from gpuledger.sample.company import Company, build_company
 
 # (folder under the output, writer module, writer function): one per source format.
@@ -23,11 +24,11 @@ WRITERS: tuple[tuple[str, str, str], ...] = (
 
 def sample_months(period: str, count: int = 2) -> list[str]:
     """``count`` months ending with ``period`` (YYYY-MM), oldest first."""
-    year, month = (int(part) for part in period.split("-"))
+    month = Period.parse(period)
     months = []
     for _ in range(count):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        months.append(str(month))
+        month = month.previous()
     return months[::-1]
 
 

@@ -1,9 +1,6 @@
-"""The sample company's billing accounts, regions and calendar, shared by its model and charges."""
+"""The sample company's billing accounts and regions, shared by its model and charges."""
 
 from __future__ import annotations
-
-import calendar
-from datetime import UTC, datetime, timedelta
 
 ACCOUNTS = {
     "AWS": [
@@ -21,11 +18,3 @@ ACCOUNTS = {
 
 REGIONS = {"AWS": ("us-east-1", "us-east-1a"), "GCP": ("us-central1", "us-central1-a")}
 REGIONS["Microsoft"] = ("eastus", "eastus-1")
-
-
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """First instant of the month and of the next, UTC."""
-    year, number = (int(part) for part in month.split("-"))
-    start = datetime(year, number, 1, tzinfo=UTC)
-    days = calendar.monthrange(year, number)[1]
-    return start, start + timedelta(days=days)

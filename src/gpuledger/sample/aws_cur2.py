@@ -26,7 +26,7 @@ from typing import Final
 
 import polars as pl
 
-from gpuledger.sample.accounts import month_bounds
+from gpuledger.period import Period
 from gpuledger.sample.aws_cur2_lines import (
     LINE_SCHEMA,
     instance_lines,
@@ -177,7 +177,7 @@ def write_manifest(schema: pl.Schema, out: Path, month: str, files: list[Path]) 
 
 
 def _manifest(schema: pl.Schema, month: str, files: list[Path]) -> dict[str, object]:
-    start, _ = month_bounds(month)
+    start = Period.parse(month).start
     execution = f"{EXPORT}-{month}-{(start + timedelta(days=1)).strftime('%Y%m%d')}"
     base = f"s3://{BUCKET}/{PREFIX}/{EXPORT}/data/BILLING_PERIOD={month}"
     return {

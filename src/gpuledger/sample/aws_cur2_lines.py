@@ -11,7 +11,7 @@ from typing import Final
 
 import polars as pl
 
-from gpuledger.sample.accounts import month_bounds
+from gpuledger.period import Period
 from gpuledger.schema import MONEY, UTC_TIME, make_schema
 
 LINE_SCHEMA: Final = make_schema(
@@ -174,7 +174,7 @@ def savings_plan_fees(hours: pl.DataFrame, months: list[str]) -> pl.DataFrame:
     commitment = used.get_column("used").max()
     frames = []
     for month in months:
-        start, end = month_bounds(month)
+        start, end = Period.parse(month).bounds()
         frames.append(
             pl.DataFrame(
                 {"hour_start": pl.datetime_range(start, end, "1h", closed="left", eager=True)}
@@ -225,7 +225,7 @@ def reservation_fees(
     used = hours.group_by("resource_id", "month").agg(pl.len().alias("used_hours"))
     frames = []
     for month in months:
-        start, end = month_bounds(month)
+        start, end = Period.parse(month).bounds()
         month_hours = int((end - start).total_seconds() // 3600)
         frames.append(
             reserved.with_columns(

@@ -21,8 +21,9 @@ from importlib import resources
 import numpy as np
 import polars as pl
 
+from gpuledger.period import Period
 from gpuledger.prices.catalog import gpu_catalog
-from gpuledger.sample.accounts import ACCOUNTS, REGIONS, month_bounds
+from gpuledger.sample.accounts import ACCOUNTS, REGIONS
 from gpuledger.sample.company_charges import other_charges
 from gpuledger.schema import MONEY, UTC_TIME
 
@@ -237,7 +238,7 @@ def _identity(
 def _hours(months: list[str]) -> pl.DataFrame:
     frames = []
     for month in months:
-        start, end = month_bounds(month)
+        start, end = Period.parse(month).bounds()
         frames.append(
             pl.DataFrame(
                 {"hour_start": pl.datetime_range(start, end, "1h", closed="left", eager=True)}

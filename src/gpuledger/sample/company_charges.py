@@ -13,7 +13,8 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
-from gpuledger.sample.accounts import ACCOUNTS, month_bounds
+from gpuledger.period import Period
+from gpuledger.sample.accounts import ACCOUNTS
 from gpuledger.schema import MONEY, UTC_TIME, make_schema
 
 SIDE_SERVICES = {
@@ -195,7 +196,7 @@ def _monthly_rows(
     )
     rows: list[dict[str, object]] = []
     for month in months:
-        start, end = month_bounds(month)
+        start, end = Period.parse(month).bounds()
         aws = usage.filter((pl.col("provider") == "AWS") & (pl.col("month") == month))
         payer = ACCOUNTS["AWS"][0][0]
         aws_total = sum(aws["usage"].to_list(), Decimal(0))

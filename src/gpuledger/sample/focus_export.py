@@ -16,7 +16,7 @@ from typing import Final
 
 import polars as pl
 
-from gpuledger.sample.accounts import month_bounds
+from gpuledger.period import Period
 from gpuledger.sample.company import Company
 from gpuledger.schema import MONEY
 
@@ -55,7 +55,7 @@ def write_focus_export(company: Company, out: Path) -> list[Path]:
         return []
     paths = []
     for month in company.months:
-        start, _ = month_bounds(month)
+        start = Period.parse(month).start
         run_id = _stable_guid(EXPORT_NAME, month)
         folder = out / EXPORT_NAME / f"{start:%Y%m%d}-{_last_day(month)}" / run_id
         folder.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,7 @@ def write_focus_export(company: Company, out: Path) -> list[Path]:
 
 
 def _last_day(month: str) -> str:
-    start, end = month_bounds(month)
+    start, end = Period.parse(month).bounds()
     return f"{start:%Y%m}{(end - start).days:02d}"
 
 
@@ -283,7 +283,7 @@ def _stable_guid(*parts: str) -> str:
 
 
 def _write_manifest(folder: Path, csv: Path, rows: int, month: str, run_id: str) -> None:
-    start, end = month_bounds(month)
+    start, end = Period.parse(month).bounds()
     manifest = {
         "manifestVersion": "2024-04-01",
         "dataFormat": "Csv",

@@ -33,8 +33,8 @@ from tenacity import (
 from gpuledger.collect import collector
 from gpuledger.config import Settings, load_settings
 from gpuledger.errors import GpuledgerError
+from gpuledger.period import Period
 from gpuledger.report.email.delivery import SmtpTransport
-from gpuledger.report.email.digest import previous_period
 from gpuledger.report.email.dispatch import (
     Outgoing,
     chargeback_mail,
@@ -222,7 +222,7 @@ def monthly_notice(store: Store, settings: Settings, now: datetime) -> str:
 
     Runs daily; the send log makes every run after the first delivery a no-op.
     """
-    period = previous_period(_local(settings, now).strftime("%Y-%m"))
+    period = str(Period.of(_local(settings, now)).previous())
     if not invoice_final(store, period):
         return f"{period}: waiting for the final invoice"
     return f"{period}: " + _send(store, settings, chargeback_mail(store, settings, period))

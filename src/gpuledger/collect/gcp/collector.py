@@ -17,9 +17,8 @@ replaces its earlier copy.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -33,8 +32,9 @@ from gpuledger.collect.gcp.mapping import check_export, lines_to_cost
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
 from gpuledger.collect.quarantine import RAW, REASON, quarantine_rows, split_refused
 from gpuledger.collect.values import money
-from gpuledger.config import PERIOD_PATTERN, Settings
-from gpuledger.errors import InputError, UsageError
+from gpuledger.config import Settings
+from gpuledger.errors import InputError
+from gpuledger.period import Period
 from gpuledger.progress import progress_bar
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost
 from gpuledger.store.delta import Store
@@ -63,18 +63,14 @@ def ingest(
 
 def invoice_months(periods: Sequence[str]) -> list[str]:
     """``YYYY-MM`` periods as the export's ``invoice.month`` values (``YYYYMM``)."""
-    bad = [p for p in periods if not re.match(PERIOD_PATTERN, p)]
-    if bad:
-        raise UsageError(f"--period {bad[0]!r} is not a month (expected YYYY-MM)")
-    return sorted({p.replace("-", "") for p in periods})
+    return sorted({str(Period.parse(period)).replace("-", "") for period in periods})
 
 
 def default_months(store: Store, now: datetime | None = None) -> list[str]:
     """The invoice months still open: this month and the last, unless a month is closed."""
-    this_month = (now or datetime.now(UTC)).date().replace(day=1)
-    last_month = (this_month - timedelta(days=1)).replace(day=1)
-    periods = [f"{last_month:%Y-%m}", f"{this_month:%Y-%m}"]
-    return [p.replace("-", "") for p in periods if not store.state.is_closed(p)]
+    this_month = Period.of(now or datetime.now(UTC))
+    months = [this_month.previous(), this_month]
+    return [str(m).replace("-", "") for m in months if not store.state.is_closed(str(m))]
 
 
 def read_bigquery(src: str, months: list[str], settings: Settings, **options: Any) -> CostBatch:

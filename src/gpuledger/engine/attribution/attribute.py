@@ -69,7 +69,6 @@ the strings of a group are read back from one of its rows; the rules run once pe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -99,7 +98,7 @@ from gpuledger.engine.attribution.shared import (
     pool_shares,
     split_pools,
 )
-from gpuledger.errors import UsageError
+from gpuledger.period import Period
 from gpuledger.progress import progress_bar
 from gpuledger.schema import (
     ALLOCATION_SCHEMA,
@@ -148,17 +147,6 @@ _CHECK: Final = "_check"
 _ORDER_SEED: Final = 0x6F726465
 _LINE: Final = tuple(pl.col(name) for name in (*SOURCE_KEYS, *LABELS))
 _ROW: Final = "_row"
-
-
-def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) of ``YYYY-MM``, in UTC."""
-    try:
-        year, month = (int(part) for part in period.split("-"))
-        start = datetime(year, month, 1, tzinfo=UTC)
-    except ValueError as exc:
-        raise UsageError(f"period {period!r} is not a month (expected YYYY-MM)") from exc
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
 
 
 def _rule_inputs(settings: Settings) -> list[str]:
@@ -341,7 +329,7 @@ def attribute(
     cost: pl.LazyFrame, usage: pl.LazyFrame, settings: Settings, period: str
 ) -> pl.LazyFrame:
     """The allocation of ``period`` (``ALLOCATION_SCHEMA``), by the rules in the module docstring."""
-    start, end = period_bounds(period)
+    start, end = Period.parse(period).bounds()
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
     hourly, seed = gw.keyed(gw.reduce_usage(usage, start, end))
@@ -404,7 +392,7 @@ def rule_kind(rule: pl.Expr) -> pl.Expr:
 
 def run_attribution(store: Store, settings: Settings, period: str) -> AttributionResult:
     """Attribute ``period`` from the store and replace its allocation partition in one commit."""
-    period_bounds(period)
+    Period.parse(period)
     with progress_bar(transient=True) as bar:
         task = bar.add_task(f"attributing {period}", total=3)
         cost = store.scan("cost")

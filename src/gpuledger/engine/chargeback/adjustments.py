@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from gpuledger.config import Settings
-from gpuledger.engine.chargeback.build import live_statements, next_period
+from gpuledger.engine.chargeback.live import live_statements
 from gpuledger.engine.chargeback.rounding import MONEY_CONTEXT
 from gpuledger.engine.chargeback.statement_store import closed_documents
 from gpuledger.engine.chargeback.statements import Line, Statements
 from gpuledger.errors import ConfigError, GpuledgerError
+from gpuledger.period import Period
 from gpuledger.store.delta import Store
 
 _Key = tuple[str, str, str | None, str]  # team, model, GPU model, cost type
@@ -25,10 +26,10 @@ _Key = tuple[str, str, str | None, str]  # team, model, GPU model, cost type
 
 def next_open_period(period: str, closed: set[str]) -> str:
     """The first month after ``period`` that is not closed: where its corrections land."""
-    candidate = next_period(period)
-    while candidate in closed:
-        candidate = next_period(candidate)
-    return candidate
+    candidate = Period.parse(period).next()
+    while str(candidate) in closed:
+        candidate = candidate.next()
+    return str(candidate)
 
 
 def adjustments_for(store: Store, settings: Settings, period: str) -> dict[str, list[Line]]:

@@ -1,31 +1,23 @@
-"""Monthly chargeback: the period's ``allocation`` → one rounded, reconciled statement per team.
+"""Monthly chargeback: live statements + adjustments + context → what every output renders.
 
 Entry point: :func:`build_statements`. A closed month is read back from its stored document
-(byte-identical output for ever); an open month is built from the current allocation, compared
-with the month before, set against each team's budget and run-rate forecast, and carries the
-adjustment lines that correct closed months (see :mod:`gpuledger.engine.chargeback.adjustments`).
+(byte-identical output for ever); an open month's live statements
+(:mod:`gpuledger.engine.chargeback.live`) are compared with the month before, set against each
+team's budget and run-rate forecast, and carry the adjustment lines that correct closed months
+(see :mod:`gpuledger.engine.chargeback.adjustments`).
 """
 
 from __future__ import annotations
 
-import calendar
 import decimal
-import re
-from collections import defaultdict
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import replace
 from decimal import Decimal
 
-import polars as pl
-
-from gpuledger.config import PERIOD_PATTERN, Settings
+from gpuledger.config import Settings
+from gpuledger.engine.chargeback.adjustments import adjustments_for
 from gpuledger.engine.chargeback.allocated_cost import allocated_cost_rows
-from gpuledger.engine.chargeback.rounding import (
-    MONEY_CONTEXT,
-    largest_remainder,
-    minor_unit,
-    round_money,
-)
+from gpuledger.engine.chargeback.live import live_statements
+from gpuledger.engine.chargeback.rounding import MONEY_CONTEXT, round_money
 from gpuledger.engine.chargeback.statement_store import load_closed
 from gpuledger.engine.chargeback.statements import (
     Line,
@@ -34,34 +26,11 @@ from gpuledger.engine.chargeback.statements import (
     line_order,
     team_order,
 )
-from gpuledger.errors import ConfigError, GpuledgerError, UsageError
-from gpuledger.schema import UNALLOCATED, UNLABELLED, Alloc, Cost
+from gpuledger.errors import GpuledgerError, UsageError
+from gpuledger.period import Period
 from gpuledger.store.delta import Store
 
-__all__ = [
-    "RawLine",
-    "Statements",
-    "build_statements",
-    "check_period",
-    "forecast",
-    "fx_rates",
-    "live_statements",
-    "next_period",
-    "previous_period",
-    "round_statements",
-]
-
-
-@dataclass(frozen=True)
-class RawLine:
-    """A statement line before rounding: exact amount in the reporting currency."""
-
-    team: str
-    model: str
-    gpu_model: str | None
-    cost_type: str
-    gpu_hours: float
-    cost: Decimal
+__all__ = ["Statements", "build_statements", "forecast"]
 
 
 def build_statements(store: Store, settings: Settings, period: str) -> Statements:
@@ -73,10 +42,7 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
     whose billing data changed since they were closed. Raises UsageError when the month has no
     data at all, and GpuledgerError when the allocation does not reconcile with the invoice.
     """
-    check_period(period)
-    # adjustments are built from live_statements below: imported here, the modules stay acyclic
-    from gpuledger.engine.chargeback.adjustments import adjustments_for
-
+    month = Period.parse(period)
     stored = load_closed(store.state, period)
     if stored is not None:
         return stored.with_focus_rows(
@@ -89,197 +55,11 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
             f"no billing data for {period}: ingest the month's exports first"
             " (`gpuledger ingest aws|gcp|focus SRC`)"
         )
-    previous = _previous_statements(store, settings, period)
+    previous = _previous_statements(store, settings, str(month.previous()))
     statements = with_context(statements, settings, previous, adjustments)
     return statements.with_focus_rows(
         allocated_cost_rows(store, settings, period, statements.table_versions)
     )
-
-
-def check_period(period: str) -> None:
-    """Refuse anything but a calendar month written ``YYYY-MM`` (UsageError, exit 2)."""
-    if not re.match(PERIOD_PATTERN, period):
-        raise UsageError(f"--period {period!r} is not a month (expected YYYY-MM)")
-
-
-def live_statements(store: Store, settings: Settings, period: str) -> Statements:
-    """Statements of ``period`` from the store as it is now: rounded and reconciled, no context."""
-    versions = {"cost": store.version("cost"), "allocation": store.version("allocation")}
-    invoice = period_invoice(store, settings, period, versions["cost"])
-    allocation = allocation_groups(store, period, versions["allocation"])
-    if allocation.is_empty() and any(invoice.values()):
-        raise UsageError(
-            f"{period} has billing data but no allocation: run `gpuledger attribute"
-            f" --period {period}` first"
-        )
-    check_conservation(period, invoice, allocation)
-    rates = fx_rates(settings, period, set(invoice) | set(allocation[Alloc.currency].to_list()))
-    lines = raw_lines(allocation, rates)
-    statements = round_statements(
-        period, settings, lines, _convert_total(invoice, rates), data_days(allocation, period)
-    )
-    return replace(
-        statements,
-        invoice_by_currency={c: str(v) for c, v in sorted(invoice.items())},
-        fx_rates={c: str(r) for c, r in sorted(rates.items())},
-        table_versions=versions,
-    )
-
-
-def allocation_groups(store: Store, period: str, version: int | None) -> pl.DataFrame:
-    """The period's allocation summed per team × model × GPU model × cost type × currency.
-
-    Summed in the scan, so a month of hourly allocation rows never needs to fit in memory;
-    ``day`` keeps the latest allocated day (for the forecast). A null model reads
-    ``(unlabelled)`` and a null cost type ``usage``, so no row falls out of a group.
-    """
-    return (
-        store.scan("allocation", version)
-        .filter(pl.col(Alloc.x_BillingPeriod) == period)
-        .with_columns(
-            pl.col(Alloc.model).fill_null(UNLABELLED),
-            pl.col(Alloc.cost_type).fill_null("usage"),
-        )
-        .group_by(Alloc.team, Alloc.model, Alloc.x_GpuModel, Alloc.cost_type, Alloc.currency)
-        .agg(pl.col(Alloc.gpu_hours).sum(), pl.col(Alloc.cost).sum(), pl.col(Alloc.day).max())
-        .collect()
-    )
-
-
-def period_invoice(
-    store: Store, settings: Settings, period: str, version: int | None
-) -> dict[str, Decimal]:
-    """The invoice of ``period`` per billing currency: the cost basis summed over its cost rows."""
-    basis = settings.reporting.cost_basis
-    frame = (
-        store.scan("cost", version)
-        .filter(pl.col(Cost.x_BillingPeriod) == period)
-        .group_by(Cost.BillingCurrency)
-        .agg(pl.col(basis).sum())
-        .collect()
-    )
-    return {row[Cost.BillingCurrency]: row[basis] or Decimal(0) for row in frame.to_dicts()}
-
-
-def check_conservation(period: str, invoice: dict[str, Decimal], allocation: pl.DataFrame) -> None:
-    """Refuse to build statements from an allocation that does not add up to the invoice.
-
-    Conservation holds per billing currency, compared in that currency's minor unit: a
-    difference means the allocation is stale (billing data arrived after attribution) or wrong,
-    and a statement built from it would not reconcile.
-    """
-    allocated = {
-        row[Alloc.currency]: row[Alloc.cost] or Decimal(0)
-        for row in allocation.group_by(Alloc.currency).agg(pl.col(Alloc.cost).sum()).to_dicts()
-    }
-    for currency in sorted(set(invoice) | set(allocated)):
-        billed = round_money(invoice.get(currency, Decimal(0)), currency)
-        spread = round_money(allocated.get(currency, Decimal(0)), currency)
-        if billed != spread:
-            raise GpuledgerError(
-                f"{period}: allocation does not reconcile with the invoice in {currency}"
-                f" (invoice {billed}, allocated {spread}); re-run"
-                f" `gpuledger attribute --period {period}`"
-            )
-
-
-def fx_rates(settings: Settings, period: str, currencies: set[str]) -> dict[str, Decimal]:
-    """Rate of each billing currency into the reporting currency (1 for the reporting one)."""
-    reporting = settings.reporting.currency
-    configured = settings.fx.get(period, {})
-    rates: dict[str, Decimal] = {}
-    for currency in sorted(currencies):
-        if currency == reporting:
-            rates[currency] = Decimal(1)
-        elif currency in configured:
-            rates[currency] = Decimal(configured[currency])
-        else:
-            raise ConfigError(
-                f"{period} has costs in {currency} but no exchange rate into {reporting}"
-                f' (expected [fx."{period}"] {currency} = <{reporting} per 1 {currency}>)'
-            )
-    return rates
-
-
-def raw_lines(allocation: pl.DataFrame, rates: dict[str, Decimal]) -> list[RawLine]:
-    """Allocation groups (see :func:`allocation_groups`) merged across currencies, converted
-    into the reporting currency, one per team × model × GPU model × cost type."""
-    merged: dict[tuple[str, str, str | None, str], list[Decimal | float]] = defaultdict(
-        lambda: [Decimal(0), 0.0]
-    )
-    with decimal.localcontext(MONEY_CONTEXT):
-        for row in allocation.to_dicts():
-            key = (row[Alloc.team], row[Alloc.model], row[Alloc.x_GpuModel], row[Alloc.cost_type])
-            amount = (row[Alloc.cost] or Decimal(0)) * rates[row[Alloc.currency]]
-            merged[key][0] = Decimal(merged[key][0]) + amount
-            merged[key][1] = float(merged[key][1]) + (row[Alloc.gpu_hours] or 0.0)
-    return [
-        RawLine(*key, gpu_hours=round(float(hours), 3), cost=Decimal(cost))
-        for key, (cost, hours) in sorted(merged.items(), key=lambda kv: str(kv[0]))
-    ]
-
-
-def round_statements(
-    period: str,
-    settings: Settings,
-    lines: list[RawLine],
-    invoice: Decimal,
-    days: tuple[int | None, int],
-) -> Statements:
-    """Round the raw lines top-down so that every level adds up exactly.
-
-    The invoice total is rounded to the reporting currency's minor unit (halves away from
-    zero). The team totals are fitted to it by largest remainder, then each team's lines to
-    its rounded total by largest remainder again (rule in full at
-    :func:`~gpuledger.engine.chargeback.rounding.largest_remainder`). So the rounded lines sum exactly to
-    the rounded team total, and the team totals exactly to the rounded invoice.
-    """
-    currency = settings.reporting.currency
-    unit = minor_unit(currency)
-    by_team: dict[str, list[RawLine]] = defaultdict(list)
-    for line in lines:
-        by_team[line.team].append(line)
-    names = sorted(by_team, key=team_order)
-    invoice_total = round_money(invoice, currency)
-    with decimal.localcontext(MONEY_CONTEXT):
-        raw_totals = [sum((line.cost for line in by_team[n]), Decimal(0)) for n in names]
-    team_totals = largest_remainder(raw_totals, invoice_total, unit)
-    teams = tuple(
-        _round_team(name, by_team[name], total, unit)
-        for name, total in zip(names, team_totals, strict=True)
-    )
-    unallocated = sum((t.total for t in teams if t.team == UNALLOCATED), Decimal(0))
-    return Statements(
-        period=period,
-        currency=currency,
-        cost_basis=settings.reporting.cost_basis,
-        mode=settings.reporting.mode,
-        invoice_total=invoice_total,
-        allocated_total=invoice_total - unallocated,
-        unallocated_total=unallocated,
-        teams=teams,
-        days_with_data=days[0],
-        days_in_period=days[1],
-    )
-
-
-def _round_team(name: str, raw: list[RawLine], total: Decimal, unit: Decimal) -> TeamStatement:
-    costs = largest_remainder([line.cost for line in raw], total, unit)
-    lines = [
-        Line(line.model, line.gpu_model, line.cost_type, line.gpu_hours, cost)
-        for line, cost in zip(raw, costs, strict=True)
-    ]
-    return TeamStatement(team=name, total=total, lines=tuple(sorted(lines, key=line_order)))
-
-
-def data_days(allocation: pl.DataFrame, period: str) -> tuple[int | None, int]:
-    """(last day of the month with data, days in the month): the run-rate forecast's inputs."""
-    year, month = (int(part) for part in period.split("-"))
-    in_month = calendar.monthrange(year, month)[1]
-    last = allocation[Alloc.day].max() if Alloc.day in allocation.columns else None
-    if not isinstance(last, date) or (last.year, last.month) != (year, month):
-        return (None, in_month)
-    return (last.day, in_month)
 
 
 def forecast(total: Decimal, days: tuple[int | None, int], currency: str) -> Decimal | None:
@@ -338,19 +118,8 @@ def _with_previous(
     return [replace(line, previous=costs.get(line.key, zero)) for line in lines]
 
 
-def previous_period(period: str) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
-def next_period(period: str) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    return f"{year + 1}-01" if month == 12 else f"{year}-{month + 1:02d}"
-
-
-def _previous_statements(store: Store, settings: Settings, period: str) -> Statements | None:
-    """Last month as finance saw it: its stored statements if closed, else built live."""
-    before = previous_period(period)
+def _previous_statements(store: Store, settings: Settings, before: str) -> Statements | None:
+    """The month ``before`` as finance saw it: its stored statements if closed, else built live."""
     stored = load_closed(store.state, before)
     if stored is not None:
         return stored
@@ -359,8 +128,3 @@ def _previous_statements(store: Store, settings: Settings, period: str) -> State
     except GpuledgerError:
         return None  # the comparison is context: a month that cannot be built has none
     return statements if statements.teams else None
-
-
-def _convert_total(invoice: dict[str, Decimal], rates: dict[str, Decimal]) -> Decimal:
-    with decimal.localcontext(MONEY_CONTEXT):
-        return sum((amount * rates[c] for c, amount in invoice.items()), Decimal(0))

@@ -18,10 +18,11 @@ import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.engine.chargeback.adjustments import booked_corrections
-from gpuledger.engine.chargeback.build import build_statements, check_period
+from gpuledger.engine.chargeback.build import build_statements
 from gpuledger.engine.chargeback.statement_store import closed_documents, ensure_tables
 from gpuledger.engine.chargeback.statements import Statements
 from gpuledger.errors import UsageError
+from gpuledger.period import Period
 from gpuledger.schema import STATEMENT_SCHEMA, Stmt
 from gpuledger.store.delta import Store
 from gpuledger.store.state import utc_now
@@ -57,7 +58,7 @@ def close_period(
     Refuses (UsageError) a month that is already closed, and a month with accounts the provider
     has not invoiced yet unless ``force`` is set: a provisional month will still change.
     """
-    check_period(period)
+    Period.parse(period)
     if store.state.is_closed(period):
         raise _already_closed(period)
     provisional = provisional_accounts(store, period)
@@ -153,7 +154,7 @@ def reopen_period(store: Store, period: str, reason: str | None) -> None:
     Refused while a later closed month carries adjustments of it: re-opening would count those
     corrections twice. Re-open the later month first.
     """
-    check_period(period)
+    Period.parse(period)
     if not reason or not reason.strip():
         raise UsageError("--reopen needs --reason TEXT: re-opening a month is recorded")
     documents = closed_documents(store.state)

@@ -36,10 +36,10 @@ from gpuledger.engine.waste.inputs import (
     WORKLOAD,
     ResourceCost,
     label_rows,
-    period_bounds,
     resource_costs,
     usage_rows,
 )
+from gpuledger.period import Period
 from gpuledger.schema import WASTE_SCHEMA, Usage, Waste, WasteHour
 from gpuledger.store.delta import Store
 
@@ -231,7 +231,7 @@ def usage_slices(
     one instance that held the GPU then: each slice's rows are complete. A small month is one
     slice, the rows of :func:`usage_rows` as they are.
     """
-    start, end = period_bounds(period)
+    start, end = Period.parse(period).bounds()
     scan = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
     total = scan.select(pl.len()).collect().item()
     slices = max(1, -(-total // chunk_rows))

@@ -8,15 +8,14 @@ to. The rules that read them (``waste.py``, ``recommend_*.py``) never touch the 
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import polars as pl
 
 from gpuledger.config import Settings, WasteThresholds, canonical_team
+from gpuledger.period import Period
 from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED, Cost, Usage
 from gpuledger.store.delta import Store
 
@@ -30,19 +29,9 @@ MODEL = "_model"
 SM = "_sm"  # SM activity 0-100 of a busy row; 0 on an idle row
 
 
-def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """The first instant of the month and of the next one, in UTC."""
-    year, month = (int(part) for part in period.split("-"))
-    start = datetime(year, month, 1, tzinfo=UTC)
-    days = calendar.monthrange(year, month)[1]
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-    assert (end - start).days == days
-    return start, end
-
-
 def period_hours(period: str) -> int:
-    start, end = period_bounds(period)
-    return int((end - start).total_seconds() // 3600)
+    """How many hours the month ``YYYY-MM`` has."""
+    return Period.parse(period).days * 24
 
 
 @dataclass(frozen=True)
@@ -183,7 +172,7 @@ def usage_rows(
     a team label, and idle time, belong to the instance's owner (its cost tag, else the team that
     used it most), else to "(unallocated)".
     """
-    start, end = period_bounds(period)
+    start, end = Period.parse(period).bounds()
     rows = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
     return label_rows(rows, settings, owners)
 

@@ -21,7 +21,7 @@ import polars as pl
 
 from gpuledger.config import Settings, canonical_team
 from gpuledger.engine.waste.compute import Waste, compute_waste
-from gpuledger.engine.waste.inputs import period_bounds
+from gpuledger.period import Period
 from gpuledger.schema import IDLE_MODEL, Tokens
 from gpuledger.store.delta import Store
 
@@ -74,7 +74,7 @@ def token_counts(
     store: Store, settings: Settings, period: str, owners: dict[str, str]
 ) -> dict[tuple[str, str], tuple[int, int]]:
     """(team, model) → (input tokens, output tokens) in the period."""
-    start, end = period_bounds(period)
+    start, end = Period.parse(period).bounds()
     sums = (
         store.scan("model_tokens")
         .filter(pl.col(Tokens.bucket_start).is_between(start, end, "left"))

@@ -20,6 +20,7 @@ import polars as pl
 from gpuledger.config import Settings
 from gpuledger.engine.chargeback.rounding import round_money
 from gpuledger.errors import UsageError
+from gpuledger.period import Period
 from gpuledger.schema import IDLE_MODEL, Alloc, Rec
 from gpuledger.store.delta import Store
 
@@ -101,11 +102,6 @@ class FinanceDigest:
     final: bool  # the invoice is final; a --dry-run preview may show provisional figures
 
 
-def previous_period(period: str) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
 def spend_by_team(store: Store, settings: Settings, period: str) -> dict[str, Decimal]:
     """Each team's statement total for the period: the very figure its chargeback shows.
 
@@ -124,7 +120,7 @@ def spend_by_team(store: Store, settings: Settings, period: str) -> dict[str, De
 
 def daily_spend(store: Store, settings: Settings, period: str, team: str) -> tuple[DailySpend, ...]:
     """The team's cost per day of the period, idle GPU time apart: the chart's bars."""
-    from gpuledger.engine.chargeback.build import fx_rates
+    from gpuledger.engine.chargeback.live import fx_rates
 
     frame = (
         store.scan("allocation")
@@ -217,7 +213,7 @@ def team_digests(
     from gpuledger.engine.recommend.pipeline import current_recommendations
 
     spend = spend_by_team(store, settings, period)
-    before = spend_by_team(store, settings, previous_period(period))
+    before = spend_by_team(store, settings, str(Period.parse(period).previous()))
     recommendations = current_recommendations(store, settings, period)
     top = settings.email.top_recommendations
     digests = []

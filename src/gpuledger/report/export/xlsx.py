@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +16,7 @@ import xlsxwriter
 
 from gpuledger.engine.chargeback.rounding import minor_unit
 from gpuledger.engine.chargeback.statements import Statements, TeamStatement
+from gpuledger.period import Period
 from gpuledger.report.export.cells import flat_lines, is_formula_like, wording
 
 SUMMARY_SHEET = "Summary"
@@ -52,7 +52,7 @@ def render_xlsx(statements: Statements) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     words = wording(statements)
-    stamp = datetime.fromisoformat(f"{statements.period}-01T00:00:00")
+    stamp = Period.parse(statements.period).start.replace(tzinfo=None)
     book.set_properties(
         {"title": f"{words.title} {statements.period}", "created": stamp, "company": "gpuledger"}
     )

@@ -35,6 +35,7 @@ test: lint typecheck pytest
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m bench.attribution
 	$(VENV)/bin/python -m bench.ingest_cur
+	$(VENV)/bin/python -m bench.cli_startup
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

@@ -53,6 +53,7 @@ PeriodOption = Annotated[str, typer.Option("--period", help="Billing month, YYYY
 EXTRAS = {
     "agent": ("pynvml", "prometheus_client", "httpx"),
     "server": (
+        "numpy",
         "polars",
         "pyarrow",
         "deltalake",
@@ -115,7 +116,7 @@ def demo(
 ) -> None:
     """Sample data → full pipeline → summary → the app. Nothing else needed.
 
-    Example: `gpuledger demo --home /tmp/demo --no-app`
+    Example: `gpuledger --home /tmp/demo demo --no-app`
     """
     _run(ctx, "demo", no_app=no_app, port=port)
 

@@ -1,5 +1,9 @@
 """`gpuledger app`: serve the Streamlit app (``app/Home.py``) on the ledger home.
 
+The pages ship inside the wheel as ``gpuledger/app``; an editable install serves the checkout's
+``app/`` instead. Either way Streamlit puts the pages' folder first on ``sys.path``, which is how
+they import each other (``from ledger_ui import session``).
+
 The app reads the same home and config the CLI resolves; they travel to the Streamlit process
 through ``GPULEDGER_HOME`` and ``GPULEDGER_CONFIG``. It binds to 127.0.0.1 by default because
 single-user mode makes whoever reaches the port finance.
@@ -11,23 +15,31 @@ import logging
 import os
 import sys
 import threading
+from importlib import resources
 from pathlib import Path
 
-import gpuledger
+from gpuledger.commands.checkout import source_checkout
 from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
 from gpuledger.store.delta import resolve_home
 
 
 def app_script() -> Path:
-    """``app/Home.py`` next to the package's source tree (the app ships with the repository)."""
-    script = Path(gpuledger.__file__).resolve().parents[2] / "app" / "Home.py"
-    if not script.is_file():
-        raise UsageError(
-            f"the Streamlit app is not installed here (looked for {script}); run `gpuledger app`"
-            " from a checkout of the gpuledger repository"
-        )
-    return script
+    """``Home.py`` of the installed package's ``app/``, else of the source checkout's ``app/``."""
+    installed = resources.files("gpuledger").joinpath("app", "Home.py")
+    candidates = [installed] if isinstance(installed, Path) else []
+    checkout = source_checkout()
+    if checkout is not None:
+        candidates.append(checkout / "app" / "Home.py")
+    for script in candidates:
+        if script.is_file():
+            return script
+    looked = ", ".join(str(script) for script in candidates) or str(installed)
+    raise UsageError(
+        f"the Streamlit app is not installed here (looked for {looked}); install gpuledger's"
+        " wheel with its server extra (pip install 'gpuledger[server]') or run `gpuledger app`"
+        " from a repository checkout"
+    )
 
 
 def streamlit_command(script: Path, *, port: int, address: str) -> list[str]:

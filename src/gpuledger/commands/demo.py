@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
 
-import gpuledger
+from gpuledger.commands.checkout import source_checkout
 from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
 from gpuledger.sample import write_sample
@@ -27,8 +28,17 @@ SOURCES = (("aws", "aws"), ("gcp", "gcp"), ("focus", "azure"), ("gpu", "gpu"))
 
 
 def _repo_sample_data() -> Path | None:
-    candidate = Path(gpuledger.__file__).resolve().parents[2] / "sample_data"
-    return candidate if (candidate / "aws").is_dir() else None
+    """The checkout's committed ``sample_data/``; an installed wheel has none (it generates)."""
+    checkout = source_checkout()
+    if checkout is None or not (checkout / "sample_data" / "aws").is_dir():
+        return None
+    return checkout / "sample_data"
+
+
+def _write_example_config(target: Path) -> None:
+    """The annotated example config that ships in the package (``gpuledger/data``)."""
+    example = resources.files("gpuledger").joinpath("data", "gpuledger.toml")
+    target.write_bytes(example.read_bytes())
 
 
 def _fresh_home(home: Path) -> None:
@@ -54,8 +64,7 @@ def run(ctx: Context, *, no_app: bool, port: int) -> None:
     home = Path(ctx.home) if ctx.home else DEFAULT_HOME
     _fresh_home(home)
     if ctx.config is None:
-        example = Path(gpuledger.__file__).parent / "data" / "gpuledger.toml"
-        shutil.copyfile(example, home / "gpuledger.toml")
+        _write_example_config(home / "gpuledger.toml")
         ctx = Context(home=str(home), config=home / "gpuledger.toml")
     else:
         ctx = Context(home=str(home), config=ctx.config)

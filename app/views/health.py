@@ -1,4 +1,5 @@
-"""Data health page (finance): sources, periods, quarantine, GPUs without telemetry, coverage."""
+"""Data health page (finance): sources, periods, quarantine, GPUs without telemetry, telemetry
+without a billed instance, coverage."""
 
 from __future__ import annotations
 
@@ -81,6 +82,20 @@ else:
         column_config=cost_columns(untracked, "BillingCurrency"),
     )
 
+st.subheader("Telemetry with no billed instance")
+if view.unbilled_telemetry.is_empty():
+    st.caption("All telemetry names the instance it was billed as.")
+else:
+    st.dataframe(
+        view.unbilled_telemetry,
+        hide_index=True,
+        column_config={"gpu_hours": st.column_config.NumberColumn("GPU-hours", format="%.2f")},
+    )
+    st.caption(
+        "These hosts' GPU-hours split no bill: map each host to its ResourceId in"
+        " `[telemetry.hosts]`, or let kube-state-metrics export `kube_node_info`."
+    )
+
 st.subheader("How cost was attributed")
 if view.coverage.is_empty():
     st.caption("No allocation yet: run `gpuledger attribute --period YYYY-MM`.")
@@ -115,6 +130,19 @@ else:
             f"{row[Alloc.x_BillingPeriod]}: {money(row[Alloc.cost], row[Alloc.currency])}"
             f" unallocated ({row[SHARE]:.1%})"
         )
+
+st.subheader("Tables")
+if not health.tables:
+    st.caption("No table written yet.")
+else:
+    st.dataframe(pl.DataFrame(health.tables), hide_index=True)
+    for row in health.tables:
+        if row["needs_maintenance"]:
+            st.warning(
+                f"{row['table']}: {row['small_files']:,} small files slow scans down;"
+                f" run `gpuledger maintain --table {row['table']}`."
+            )
+    st.caption("`last_maintained` is when `gpuledger maintain` last compacted and vacuumed it.")
 
 if health.unconfigured_teams:
     st.warning("Teams not in the config: " + ", ".join(health.unconfigured_teams))

@@ -352,6 +352,39 @@ def status(
     _run(ctx, "status", format=format.value)
 
 
+@app.command()
+def maintain(
+    ctx: typer.Context,
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="Only this table (repeatable); default every table."),
+    ] = None,
+    retention_hours: Annotated[
+        int,
+        typer.Option(
+            help="Vacuum only unreferenced files older than this; files of versions that closed"
+            " months pin are always kept. Below a write's duration it races concurrent writers."
+        ),
+    ] = 168,
+    dry_run: Annotated[
+        bool, typer.Option(help="Report what would be compacted and vacuumed; change nothing.")
+    ] = False,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Compact small files and vacuum unreferenced ones in the Delta tables.
+
+    Example: `gpuledger maintain --table gpu_usage --retention-hours 168 --dry-run`
+    """
+    _run(
+        ctx,
+        "maintain",
+        tables=table or [],
+        retention_hours=retention_hours,
+        dry_run=dry_run,
+        format=format.value,
+    )
+
+
 @prices_app.command("refresh")
 def prices_refresh(
     ctx: typer.Context,

@@ -90,6 +90,9 @@ class Usage:
     pid_command = "pid_command"
     team = "team"
     model = "model"
+    # Rows of one (bucket, GPU, workload) combine by adding activity: active_seconds summed
+    # (capped at bucket_seconds); sm_util so that active_seconds x sm_util is the sum of the
+    # parts' products (capped at bucket_seconds x 100). See collect.gpu.combine.
     active_seconds = "active_seconds"
     sm_util = "sm_util"  # 0-100, mean over the active seconds
     mem_used_bytes = "mem_used_bytes"  # peak in the bucket

@@ -154,6 +154,8 @@ class ScheduleConfig(Section):
     recommend: str = "0 6 * * *"
     weekly_email: str = "0 8 * * mon"
     monthly_notice: str = "0 9 * * *"
+    maintain: str = "0 3 * * *"  # compact and vacuum the Delta tables, nightly
+    maintain_retention_hours: int = Field(default=168, ge=0)  # vacuum keeps younger files
     misfire_grace_seconds: int = 3600
 
 
@@ -178,6 +180,14 @@ class AgentConfig(Section):
     kubelet_verify_tls: bool = True
 
 
+class TelemetryConfig(Section):
+    """Telemetry joined to the bill where its labels do not name the instance."""
+
+    # DCGM host name → the bill's ResourceId (i-…, //compute.googleapis.com/…, /subscriptions/…);
+    # wins over kube-state-metrics' kube_node_info for the same host
+    hosts: dict[str, Annotated[str, Field(min_length=1)]] = {}
+
+
 class Settings(Section):
     reporting: ReportingConfig = ReportingConfig()
     tags: TagsConfig = TagsConfig()
@@ -190,6 +200,7 @@ class Settings(Section):
     app: AppConfig = AppConfig()
     email: EmailConfig = EmailConfig()
     agent: AgentConfig = AgentConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     fx: dict[MonthText, dict[str, Decimal]] = {}  # {"2026-05": {"EUR": 1.08}}: 1 unit → reporting
 
     def redacted(self) -> dict[str, Any]:

@@ -350,7 +350,9 @@ TABLES: Final[Mapping[str, TableSpec]] = {
         TableSpec(
             "gpu_usage",
             GPU_USAGE_SCHEMA,
-            (Usage.source, Usage.x_BillingPeriod, Usage.host),
+            # Not by host: a 5-minute ingest of a fleet would write a file per host. Buckets are
+            # replaced by predicate; per-file bucket_start statistics find the files to rewrite.
+            (Usage.source, Usage.x_BillingPeriod),
             frozenset(
                 {
                     Usage.bucket_start,

@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from gpuledger.collect.files import SourceFile
 from gpuledger.collect.focus.collector import read_focus_file, read_table
-from gpuledger.collect.focus.mapping import focus_to_cost, parse_focus
+from gpuledger.collect.focus.mapping import focus_to_cost, parse_focus, source_rows_as_json
 from gpuledger.collect.focus.spec import check_header, detect_version
 from gpuledger.errors import InputError
 from gpuledger.schema import MONEY, TAGS, Cost
@@ -238,6 +238,9 @@ def test_parse_marks_every_row_and_keeps_the_source_row() -> None:
     frame = pl.DataFrame([BASE_ROW, {**BASE_ROW, "BilledCost": "x"}])
 
     parsed = parse_focus(frame.lazy()).collect()
+    refused = parsed.filter(pl.col("_reason").is_not_null()).get_column(Cost.x_SourceRow)
+    raw = source_rows_as_json(frame.lazy(), refused)
 
     assert parsed.get_column("_reason").to_list() == [None, "BilledCost is not a decimal number"]
-    assert json.loads(parsed.get_column("_raw")[1])["BilledCost"] == "x"
+    assert raw.get_column(Cost.x_SourceRow).to_list() == [2]
+    assert json.loads(raw.get_column("_raw")[0])["BilledCost"] == "x"

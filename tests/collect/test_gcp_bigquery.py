@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
@@ -88,11 +89,11 @@ def _money_by_key(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def test_the_query_on_duckdb_maps_to_the_same_money_as_the_file_reader() -> None:
+def test_the_query_on_duckdb_maps_to_the_same_money_as_the_file_reader(tmp_path: Path) -> None:
     lines = _run_on_duckdb(["202609", "202610"])
 
     from_sql = lines_to_cost(lines.lazy()).collect()
-    from_file = gcp.read_files(str(EXPORT), [], Settings()).rows
+    from_file = gcp.read_files(str(EXPORT), [], Settings(), tmp_path).rows.lazy().collect()
 
     assert_frame_equal(_money_by_key(from_sql), _money_by_key(from_file))
     assert from_sql.get_column(Cost.EffectiveCost).sum() == Decimal("15.7537")

@@ -146,8 +146,15 @@ def test_parquet_export_maps_like_the_json(settings: Settings, tmp_path: Path) -
     )
     frame.write_parquet(tmp_path / "export.parquet")
 
-    from_json = gcp.read_files(str(EXPORT), [], settings).rows
-    from_parquet = gcp.read_files(str(tmp_path / "export.parquet"), [], settings).rows
+    staged = tmp_path / "json", tmp_path / "parquet"
+    for folder in staged:
+        folder.mkdir()
+    from_json = gcp.read_files(str(EXPORT), [], settings, staged[0]).rows.lazy().collect()
+    from_parquet = (
+        gcp.read_files(str(tmp_path / "export.parquet"), [], settings, staged[1])
+        .rows.lazy()
+        .collect()
+    )
 
     assert from_parquet.height == from_json.height > len(rows)
     key = [Cost.x_SourceRow, Cost.ChargeCategory, Cost.x_CreditType]

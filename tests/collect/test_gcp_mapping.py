@@ -78,10 +78,10 @@ NAMES = {
 
 
 @pytest.fixture(scope="module")
-def mapped() -> pl.DataFrame:
-    batch = read_files(str(EXPORT), [], Settings())
+def mapped(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    batch = read_files(str(EXPORT), [], Settings(), tmp_path_factory.mktemp("staging"))
     assert batch.quarantine.is_empty()
-    return batch.rows
+    return batch.rows.lazy().collect()
 
 
 @pytest.mark.parametrize("source_row", list(EXPECTED), ids=[NAMES[r] for r in EXPECTED])

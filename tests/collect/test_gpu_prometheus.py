@@ -9,18 +9,13 @@ served on 127.0.0.1), so both paths must produce the same gpu_usage rows up to s
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -32,7 +27,7 @@ from gpuledger.collect.gpu import collector as gpu
 from gpuledger.config import Settings
 from gpuledger.schema import MODEL_TOKENS_SCHEMA, Tokens, Usage
 from gpuledger.store.delta import Store
-from tests.fakes.dcgm import TokenRate, render_openmetrics
+from tests.fakes.dcgm import TokenRate, render_openmetrics, serving
 from tests.fakes.nvml import GIB, Activity, FakeGpu, FakeNvml, drive, k8s_cgroup, write_proc
 
 pytestmark = pytest.mark.slow
@@ -61,18 +56,9 @@ def script() -> tuple[list[FakeGpu], list[Activity]]:
 SERVE_TOKENS = TokenRate(script()[1][1], "llm-7b", prompt_per_s=100, generation_per_s=50)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus on 127.0.0.1 serving the script's DCGM series."""
-    if not (shutil.which("prometheus") and shutil.which("promtool")):
-        pytest.skip("prometheus and promtool are not installed (Debian package `prometheus`)")
-    root = tmp_path_factory.mktemp("prometheus")
     gpus, activities = script()
     text = render_openmetrics(
         gpus,
@@ -82,54 +68,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         seconds=SECONDS,
         tokens=[SERVE_TOKENS],
     )
-    (root / "series.om").write_text(text)
-    data = root / "data"
-    subprocess.run(
-        [
-            "promtool",
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            str(root / "series.om"),
-            str(data),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "prometheus.log").open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, server)
+    with serving(text, tmp_path_factory.mktemp("prometheus")) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("prometheus exited at start-up")
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("prometheus did not become ready in 60 s")
 
 
 def ingest_prometheus(store: Store, url: str) -> gpu.GpuIngestResult:

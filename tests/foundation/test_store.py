@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from gpuledger.collect.ingest import PARTITION_KEYS
-from gpuledger.errors import SchemaError
+from gpuledger.errors import SchemaError, StoreError
 from gpuledger.schema import Cost
 from gpuledger.store.delta import Store
 from tests.factories import cost_rows
@@ -185,5 +185,38 @@ def test_an_invalid_row_deep_in_a_stream_leaves_the_table_unchanged(
     with pytest.raises(SchemaError) as caught:
         store.replace_partitions("cost", pl.scan_parquet(tmp_path / "bad.parquet"), PARTITION_KEYS)
     assert caught.value.row == 9
+    assert store.version("cost") == version
+    assert _totals(store) == {"111": (3, Decimal("3"))}
+
+
+def test_replace_where_replaces_only_matching_rows_in_one_commit(store: Store) -> None:
+    store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    store.replace_partitions("cost", _partition("222", "2"), PARTITION_KEYS)
+    chunks = [_partition("111", "5", rows=1), _partition("111", "6", rows=1)]
+    version = store.replace_where("cost", iter(chunks), f"{Cost.BillingAccountId} = '111'")
+    assert version == 2
+    assert _totals(store) == {"111": (2, Decimal("11")), "222": (3, Decimal("6"))}
+
+
+@pytest.mark.parametrize(
+    ("chunks", "error"),
+    [
+        (
+            [
+                _partition("111", "5", rows=1),
+                _partition("111", "6").with_columns(pl.lit("Bogus").alias(Cost.ChargeCategory)),
+            ],
+            SchemaError,
+        ),
+        ([_partition("222", "5", rows=1)], StoreError),
+    ],
+    ids=["invalid-second-chunk", "row-outside-the-predicate"],
+)
+def test_a_refused_replace_where_leaves_the_table_unchanged(
+    store: Store, chunks: list[pl.DataFrame], error: type[Exception]
+) -> None:
+    version = store.replace_partitions("cost", _partition("111", "1"), PARTITION_KEYS)
+    with pytest.raises(error):
+        store.replace_where("cost", iter(chunks), f"{Cost.BillingAccountId} = '111'")
     assert store.version("cost") == version
     assert _totals(store) == {"111": (3, Decimal("3"))}

@@ -25,7 +25,7 @@ def test_list_before_the_scheduler_ever_ran(store: Store, tmp_path: Path) -> Non
 
     assert result.exit_code == 0, result.output
     lines = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│ ")}
-    assert set(lines) == {"attribute", "recommend", "weekly-email", "monthly-notice"}
+    assert set(lines) == {"attribute", "recommend", "weekly-email", "monthly-notice", "maintain"}
     assert "0 8 * * 1" in lines["weekly-email"]
     assert "T08:00+09:00 (not started yet)" in lines["weekly-email"]
     next_run = next(w for w in lines["weekly-email"].split() if w.endswith("T08:00+09:00"))

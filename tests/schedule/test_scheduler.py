@@ -45,6 +45,7 @@ def test_jobs_persist_and_an_unchanged_config_changes_nothing(store: Store) -> N
         "added recommend: 0 6 * * *",
         "added weekly-email: 0 8 * * mon",
         "added monthly-notice: 0 9 * * *",
+        "added maintain: 0 3 * * *",
     ]
     before = stored_jobs(store, settings)
 

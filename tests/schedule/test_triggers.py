@@ -92,10 +92,17 @@ def test_latest_fire_time(expression: str, now: datetime, latest: datetime) -> N
 @pytest.mark.parametrize(
     ("sources", "jobs"),
     [
-        ({}, ["attribute", "recommend", "weekly-email", "monthly-notice"]),
+        ({}, ["attribute", "recommend", "weekly-email", "monthly-notice", "maintain"]),
         (
             {"gcp": ["bq://p.d.t"]},
-            ["ingest-billing", "attribute", "recommend", "weekly-email", "monthly-notice"],
+            [
+                "ingest-billing",
+                "attribute",
+                "recommend",
+                "weekly-email",
+                "monthly-notice",
+                "maintain",
+            ],
         ),
         (
             {"gpu": ["/spool"], "focus": ["/x.csv"]},
@@ -106,6 +113,7 @@ def test_latest_fire_time(expression: str, now: datetime, latest: datetime) -> N
                 "recommend",
                 "weekly-email",
                 "monthly-notice",
+                "maintain",
             ],
         ),
     ],

@@ -11,6 +11,7 @@ reporting currency, and the rate used is kept in ``x_CurrencyConversionRate``.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import polars as pl
 
@@ -22,79 +23,83 @@ _MONEY_COLUMNS = (Cost.BilledCost, Cost.EffectiveCost, Cost.ListCost, Cost.Contr
 _PERIOD = "_period"
 
 
-def harmonize_currency(rows: pl.DataFrame, settings: Settings, src: str) -> pl.DataFrame:
-    """``rows`` with each (account, period) in one currency; see the module docstring."""
-    if rows.is_empty():
-        return rows
-    with_period = rows.with_columns(
-        pl.col(Cost.BillingPeriodStart).dt.strftime("%Y-%m").alias(_PERIOD)
-    )
+def harmonize_currency(rows: pl.LazyFrame, settings: Settings, src: str) -> pl.LazyFrame:
+    """``rows`` with each (account, period) in one currency; see the module docstring.
+
+    One streaming pass finds the mixed pairs; the conversion itself is row-wise, so the result
+    still streams and slices like ``rows``.
+    """
+    period = pl.col(Cost.BillingPeriodStart).dt.strftime("%Y-%m")
     mixed = (
-        with_period.group_by(Cost.BillingAccountId, _PERIOD)
+        rows.group_by(Cost.BillingAccountId, period.alias(_PERIOD))
         .agg(pl.col(Cost.BillingCurrency).unique().sort().alias("currencies"))
         .filter(pl.col("currencies").list.len() > 1)
         .sort(Cost.BillingAccountId, _PERIOD)
+        .collect(engine="streaming")
     )
     if mixed.is_empty():
         return rows
-    if Cost.x_CurrencyConversionRate not in with_period.columns:
-        with_period = with_period.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias(Cost.x_CurrencyConversionRate)
-        )
     reporting = settings.reporting.currency
-    rates: dict[tuple[str, str], Decimal] = {}
+    rates: dict[str, Decimal] = {}
     for item in mixed.iter_rows(named=True):
-        period = item[_PERIOD]
         for currency in item["currencies"]:
-            if currency == reporting:
-                continue
-            rate = settings.fx.get(period, {}).get(currency)
-            if rate is None:
-                raise InputError(
-                    f"billing account {item[Cost.BillingAccountId]} period {period} is billed in "
-                    f'{", ".join(item["currencies"])}; no [fx."{period}"] rate for {currency}',
-                    file=src,
-                    column=Cost.BillingCurrency,
-                    expected=f"one currency per billing account and period, or config "
-                    f'[fx."{period}"] {currency} = <rate to {reporting}>',
-                )
-            rates[(period, currency)] = rate
-    return _convert(with_period, mixed, rates, reporting).drop(_PERIOD)
+            if currency != reporting:
+                rate = _rate(settings, item, currency, src)
+                rates[_key(item[Cost.BillingAccountId], item[_PERIOD], currency)] = rate
+    return _convert(rows, rates, reporting)
 
 
-def _convert(
-    rows: pl.DataFrame,
-    mixed: pl.DataFrame,
-    rates: dict[tuple[str, str], Decimal],
-    reporting: str,
-) -> pl.DataFrame:
+def _rate(settings: Settings, item: dict[str, Any], currency: str, src: str) -> Decimal:
+    """The configured rate of ``currency`` for the item's period, or a refusal naming it."""
+    period = item[_PERIOD]
+    rate = settings.fx.get(period, {}).get(currency)
+    if rate is None:
+        reporting = settings.reporting.currency
+        raise InputError(
+            f"billing account {item[Cost.BillingAccountId]} period {period} is billed in "
+            f'{", ".join(item["currencies"])}; no [fx."{period}"] rate for {currency}',
+            file=src,
+            column=Cost.BillingCurrency,
+            expected=f"one currency per billing account and period, or config "
+            f'[fx."{period}"] {currency} = <rate to {reporting}>',
+        )
+    return rate
+
+
+def _key(account: str, period: str, currency: str) -> str:
+    return f"{account}\x1f{period}\x1f{currency}"
+
+
+def _convert(rows: pl.LazyFrame, rates: dict[str, Decimal], reporting: str) -> pl.LazyFrame:
     """Rows of the mixed (account, period) pairs in other currencies, converted at ``rates``."""
-    table = pl.DataFrame(
-        {
-            _PERIOD: [period for period, _ in rates],
-            Cost.BillingCurrency: [currency for _, currency in rates],
-            "_rate": [str(rate) for rate in rates.values()],
-        }
-    ).with_columns(pl.col("_rate").str.to_decimal(scale=18))
-    affected = mixed.select(Cost.BillingAccountId, _PERIOD).with_columns(
-        pl.lit(True).alias("_mixed")
+    key = pl.concat_str(
+        pl.col(Cost.BillingAccountId),
+        pl.col(Cost.BillingPeriodStart).dt.strftime("%Y-%m"),
+        pl.col(Cost.BillingCurrency),
+        separator="\x1f",
     )
-    joined = rows.join(affected, on=[Cost.BillingAccountId, _PERIOD], how="left").join(
-        table, on=[_PERIOD, Cost.BillingCurrency], how="left"
+    table = pl.Series([str(rate) for rate in rates.values()]).str.to_decimal(scale=18)
+    rate = key.replace_strict(list(rates), table, default=None, return_dtype=table.dtype)
+    names = rows.collect_schema().names()
+    converted = rows.with_columns(rate.alias("_rate"))
+    convert = pl.col("_rate").is_not_null()
+    current = (
+        pl.col(Cost.x_CurrencyConversionRate)
+        if Cost.x_CurrencyConversionRate in names
+        else pl.lit(None, dtype=pl.Float64)
     )
-    convert = pl.col("_mixed").fill_null(False) & pl.col("_rate").is_not_null()
-    return joined.with_columns(
+    return converted.with_columns(
         *[
             pl.when(convert).then((pl.col(c) * pl.col("_rate")).cast(MONEY)).otherwise(pl.col(c))
             for c in _MONEY_COLUMNS
-            if c in rows.columns
+            if c in names
         ],
         pl.when(convert)
         .then(pl.col("_rate").cast(pl.Float64))
-        .otherwise(pl.col(Cost.x_CurrencyConversionRate))
+        .otherwise(current)
         .alias(Cost.x_CurrencyConversionRate),
         pl.when(convert)
         .then(pl.lit(reporting))
         .otherwise(pl.col(Cost.BillingCurrency))
         .alias(Cost.BillingCurrency),
-    ).drop("_mixed", "_rate")
+    ).drop("_rate")

@@ -10,7 +10,7 @@ Money is parsed from its text, never through a float, so ``0.1`` stays exactly `
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import polars as pl
@@ -67,21 +67,43 @@ def unparsed(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     return raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "") & parsed.is_null()
 
 
+def on_distinct(column: str, parse: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+    """``parse`` of a text column, computed once per distinct value of each batch.
+
+    Billing exports repeat a few values (SKU details, enumerations) on millions of rows; parsing
+    each distinct text once and mapping it back keeps the expression row-wise and cheap.
+    """
+
+    def apply(series: pl.Series) -> pl.Series:
+        text = series.cast(pl.String)
+        table = pl.DataFrame({"_text": text.unique()}).with_columns(
+            parse(pl.col("_text")).cast(dtype).alias("_parsed")
+        )
+        joined = pl.DataFrame({"_text": text}).join(
+            table, on="_text", how="left", maintain_order="left", nulls_equal=True
+        )
+        return joined.get_column("_parsed").alias(series.name)
+
+    return pl.col(column).map_batches(apply, return_dtype=dtype, is_elementwise=True)
+
+
 def canonical_value(column: str, allowed: Sequence[str]) -> pl.Expr:
     """The spec spelling of an enumerated value, matched case-insensitively; null if unknown."""
     lookup = {value.casefold(): value for value in allowed}
-    return (
-        pl.col(column)
-        .cast(pl.String)
-        .str.strip_chars()
-        .str.to_lowercase()
-        .replace_strict(lookup, default=None, return_dtype=pl.String)
+    return on_distinct(
+        column,
+        lambda text: (
+            text.str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(lookup, default=None, return_dtype=pl.String)
+        ),
+        pl.String(),
     )
 
 
 def json_field(column: str, key: str) -> pl.Expr:
     """One top-level key of a JSON-object text column (``SkuPriceDetails``, ``x_SkuDetails``)."""
-    return pl.col(column).cast(pl.String).str.json_path_match(f"$.{key}")
+    return on_distinct(column, lambda text: text.str.json_path_match(f"$.{key}"), pl.String())
 
 
 def _tags_of(text: str, origin: str) -> list[dict[str, str]] | None:

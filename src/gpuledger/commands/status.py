@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -73,6 +74,14 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
         )
     else:
         console.print("gpu_usage: no telemetry yet")
+    if health.unbilled_telemetry:
+        console.print(_unbilled_table(health.unbilled_telemetry))
+        console.print(
+            "their GPU-hours split no bill: map each host to its ResourceId in"
+            " [telemetry.hosts], or export kube-state-metrics' kube_node_info",
+            markup=False,
+            highlight=False,
+        )
     for row in health.allocation:
         console.print(
             f"allocation {row['x_BillingPeriod']}: {_money(row['allocated'])} {row['currency']} allocated,"
@@ -92,6 +101,15 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
             f"adjustment of closed {row['corrects_period']} → {row['lands_in']}: {what}",
             highlight=False,
         )
+    if health.tables:
+        console.print(_tables_table(health.tables))
+    for row in health.tables:
+        if row["needs_maintenance"]:
+            console.print(
+                f"[yellow]{row['table']}: {row['small_files']:,} small files[/], scans slow down:"
+                f" run `gpuledger maintain --table {row['table']}`",
+                highlight=False,
+            )
     failed = [run for run in health.last_ingests if run["status"] == "failed"]
     for run in failed[:3]:
         console.print(
@@ -107,6 +125,36 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
             f" to {', '.join(mail['recipients'])} after {mail['attempts']} attempt(s): {mail['error']}",
             highlight=False,
         )
+
+
+def _tables_table(tables: list[dict[str, Any]]) -> Table:
+    """Files and size of each Delta table, and when `gpuledger maintain` last ran on it."""
+    table = Table(title="Tables", title_justify="left")
+    for name in ("table", "files", "small files", "MiB", "last maintained"):
+        table.add_column(
+            name, justify="right" if name in ("files", "small files", "MiB") else "left"
+        )
+    for row in tables:
+        table.add_row(
+            row["table"],
+            f"{row['files']:,}",
+            f"{row['small_files']:,}",
+            f"{row['bytes'] / 2**20:,.1f}",
+            row["last_maintained"] or "never",
+        )
+    return table
+
+
+def _unbilled_table(rows: list[dict[str, Any]]) -> Table:
+    """Telemetry whose host maps to no billed instance: its GPU-hours split no bill."""
+    table = Table(title="Telemetry with no billed instance", title_justify="left")
+    for name in ("source", "host", "periods", "GPU-hours"):
+        table.add_column(name, justify="right" if name == "GPU-hours" else "left")
+    for row in rows:
+        table.add_row(
+            row["source"], row["host"] or "(none)", row["periods"], f"{row['gpu_hours']:,.2f}"
+        )
+    return table
 
 
 def _money(amount: str | None) -> str:

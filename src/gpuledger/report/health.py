@@ -12,6 +12,8 @@ from gpuledger.engine.chargeback.adjustments import pending_adjustments
 from gpuledger.report.email.log import SlotStatus, send_records
 from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine
 from gpuledger.store.delta import Store
+from gpuledger.store.maintain import table_files
+from gpuledger.store.maintenance_log import last_maintained
 from gpuledger.store.telemetry_index import usage_summary
 
 
@@ -26,6 +28,8 @@ class Health:
     adjustments: list[dict[str, Any]] = field(default_factory=list)  # corrections of closed months
     last_ingests: list[dict[str, Any]] = field(default_factory=list)
     undelivered_email: list[dict[str, Any]] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)  # files per Delta table
+    unbilled_telemetry: list[dict[str, Any]] = field(default_factory=list)  # no ResourceId
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +42,8 @@ class Health:
             "adjustments": self.adjustments,
             "last_ingests": self.last_ingests,
             "undelivered_email": self.undelivered_email,
+            "tables": self.tables,
+            "unbilled_telemetry": self.unbilled_telemetry,
         }
 
 
@@ -78,7 +84,8 @@ def store_health(store: Store, settings: Settings) -> Health:
         .collect()
         .to_dicts()
     )
-    usage = usage_summary(store).select(  # the telemetry index: no scan of gpu_usage
+    index = usage_summary(store)  # the telemetry index: no scan of gpu_usage
+    usage = index.select(
         pl.col("rows").sum().alias("rows"),
         pl.col("gpu_uuids").explode().drop_nulls().n_unique().alias("gpus"),
         pl.col("host").n_unique().alias("hosts"),
@@ -88,6 +95,7 @@ def store_health(store: Store, settings: Settings) -> Health:
     health.gpu_usage = {
         k: (str(v) if v is not None else None) for k, v in usage.row(0, named=True).items()
     }
+    health.unbilled_telemetry = unbilled_telemetry(index)
     allocation = store.scan("allocation")
     health.allocation = (
         allocation.group_by(Alloc.x_BillingPeriod, Alloc.currency)
@@ -114,7 +122,23 @@ def store_health(store: Store, settings: Settings) -> Health:
     health.adjustments = pending_adjustments(store, settings) if health.closed_periods else []
     health.last_ingests = [run.summary() for run in store.state.ingest_runs(limit=10)]
     health.undelivered_email = undelivered_email(store)
+    health.tables = table_health(store)
     return health
+
+
+def unbilled_telemetry(index: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per source and host, telemetry with no billed instance: GPU-hours whose ResourceId is null,
+    so attribution cannot split any bill by them (largest first)."""
+    return (
+        index.filter(pl.col("gpu_hours_without_resource") > 0)
+        .group_by("source", "host")
+        .agg(
+            pl.col("period").unique().sort().str.join(", ").alias("periods"),
+            pl.col("gpu_hours_without_resource").sum().alias("gpu_hours"),
+        )
+        .sort(["gpu_hours", "source", "host"], descending=[True, False, False], nulls_last=True)
+        .to_dicts()
+    )
 
 
 def undelivered_email(store: Store) -> list[dict[str, Any]]:
@@ -132,4 +156,20 @@ def undelivered_email(store: Store) -> list[dict[str, Any]]:
         }
         for status in (SlotStatus.failed, SlotStatus.pending)
         for r in send_records(store.state, status)
+    ]
+
+
+def table_health(store: Store) -> list[dict[str, Any]]:
+    """Per Delta table: files and bytes (from its log, no data read) and when it was maintained."""
+    maintained = last_maintained(store.state)
+    return [
+        {
+            "table": name,
+            "files": files.files,
+            "bytes": files.bytes,
+            "small_files": files.mergeable,
+            "needs_maintenance": files.needs_maintenance,
+            "last_maintained": maintained.get(name),
+        }
+        for name, files in table_files(store).items()
     ]

@@ -48,6 +48,7 @@ from gpuledger.schedule.lock import RunLock
 from gpuledger.schedule.scheduler import job_spec, latest_fire_time, timezone, trigger_for
 from gpuledger.schema import Cost
 from gpuledger.store.delta import Store
+from gpuledger.store.maintain import maintain
 
 log = logging.getLogger("gpuledger.schedule")
 
@@ -228,6 +229,17 @@ def monthly_notice(store: Store, settings: Settings, now: datetime) -> str:
     return f"{period}: " + _send(store, settings, chargeback_mail(store, settings, period))
 
 
+def maintain_tables(store: Store, settings: Settings, now: datetime) -> str:
+    """Compact and vacuum every table; closed months' pinned versions are kept (store.maintain)."""
+    results = maintain(store, retention_hours=settings.schedule.maintain_retention_hours)
+    if not results:
+        return "no tables yet"
+    before = sum(result.before.files for result in results)
+    after = sum(result.after.files for result in results)
+    vacuumed = sum(result.files_vacuumed for result in results)
+    return f"{len(results)} table(s): {before:,} → {after:,} files, {vacuumed:,} vacuumed"
+
+
 BODIES: dict[str, JobBody] = {
     "ingest-billing": ingest_billing,
     "ingest-gpu": ingest_gpu,
@@ -235,4 +247,5 @@ BODIES: dict[str, JobBody] = {
     "recommend": recommend,
     "weekly-email": weekly_email,
     "monthly-notice": monthly_notice,
+    "maintain": maintain_tables,
 }

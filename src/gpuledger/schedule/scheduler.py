@@ -48,6 +48,7 @@ JOBS = (
     JobSpec("recommend", "recommend", "recompute recommendations"),
     JobSpec("weekly-email", "weekly_email", "weekly savings e-mail to team leads"),
     JobSpec("monthly-notice", "monthly_notice", "chargeback notice once the invoice is final"),
+    JobSpec("maintain", "maintain", "compact and vacuum the Delta tables"),
 )
 
 

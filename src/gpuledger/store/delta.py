@@ -1,7 +1,9 @@
 """The ledger store: canonical tables as Delta Lake tables under the ledger home.
 
 Writes replace whole partitions in one Delta commit (``replace_partitions``), so a restated export
-replaces its earlier copy and a reader never sees half a write. Every table keeps its history:
+replaces its earlier copy and a reader never sees half a write. ``replace_where`` replaces the rows
+a predicate names instead, streaming the new rows in; Delta rewrites only the files that hold
+matching rows, found from the partition values and the per-file statistics in its log. Every table keeps its history:
 ``scan(table, version=N)`` reads it as it was. Writers on one machine take a per-table file lock;
 Delta's optimistic commit protocol guards the log itself.
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,8 @@ class Store:
         return [] if delta is None else delta.history()
 
     @contextmanager
-    def _write_lock(self, table: str) -> Iterator[None]:
+    def write_lock(self, table: str) -> Iterator[None]:
+        """Hold the table's writer lock (a read-then-write that must see no writer in between)."""
         if not self.is_local:
             yield
             return
@@ -102,6 +105,8 @@ class Store:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    _write_lock = write_lock  # the name store.maintain uses
 
     def replace_partitions(
         self,
@@ -144,13 +149,46 @@ class Store:
         assert version is not None
         return version
 
+    def replace_where(
+        self,
+        table: str,
+        frames: Iterable[pl.DataFrame],
+        predicate: str,
+        *,
+        target_file_size: int | None = None,
+        lock: bool = True,
+    ) -> int:
+        """Replace the rows matching ``predicate`` (Delta SQL) with ``frames``, in one commit.
+
+        ``frames`` is consumed while Delta writes, each validated as it comes, so memory follows
+        one frame; every row must match ``predicate`` (Delta refuses the write otherwise). The
+        frames must not read Delta tables (delta-rs cannot be re-entered from inside a write).
+        ``lock=False`` when the caller already holds :meth:`write_lock`. On any error the table
+        is unchanged. Returns the new table version.
+        """
+        failures: list[GpuledgerError] = []
+        data = _checked_stream(frames, table, failures)
+        self._overwrite(
+            table, data, predicate, failures, target_file_size=target_file_size, lock=lock
+        )
+        version = self.version(table)
+        assert version is not None
+        return version
+
     def _overwrite(
-        self, table: str, data: Any, predicate: str, failures: list[GpuledgerError]
+        self,
+        table: str,
+        data: Any,
+        predicate: str,
+        failures: list[GpuledgerError],
+        *,
+        target_file_size: int | None = None,
+        lock: bool = True,
     ) -> None:
         """One Delta commit replacing the rows that match ``predicate`` with ``data``."""
         first_write = self._delta(table) is None
         partition_by = list(TABLES[table].partition_by) or None
-        with self._write_lock(table):
+        with self.write_lock(table) if lock else nullcontext():
             try:
                 write_deltalake(
                     self.uri(table),
@@ -159,6 +197,7 @@ class Store:
                     partition_by=partition_by if first_write else None,
                     predicate=None if first_write else predicate,
                     storage_options=self.storage_options or None,
+                    target_file_size=target_file_size,
                 )
             except Exception as exc:  # delta-rs raises several unrelated types
                 if failures:  # the stream refused a chunk: report that, not delta's wrapper
@@ -169,7 +208,7 @@ class Store:
         """Append rows (telemetry, quarantine) after validation; returns the new version."""
         spec = TABLES[table]
         frame = validate(frame, table)
-        with self._write_lock(table):
+        with self.write_lock(table):
             try:
                 write_deltalake(
                     self.uri(table),
@@ -205,6 +244,29 @@ def _validated_stream(
                 failures.append(exc)
                 raise
             yield from checked.to_arrow(compat_level=pl.CompatLevel.oldest()).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _checked_stream(
+    frames: Iterable[pl.DataFrame], table: str, failures: list[GpuledgerError]
+) -> pa.RecordBatchReader:
+    """Arrow batches of ``frames``, each validated; a refusal is kept in ``failures``.
+
+    Newest Arrow level, as for a DataFrame in ``replace_partitions``: strings stay views.
+    """
+    schema = empty(table).to_arrow(compat_level=pl.CompatLevel.newest()).schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        offset = 0
+        for frame in frames:
+            try:
+                checked = validate(frame, table, row_offset=offset)
+            except GpuledgerError as exc:
+                failures.append(exc)
+                raise
+            offset += checked.height
+            yield from checked.to_arrow(compat_level=pl.CompatLevel.newest()).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 

@@ -31,9 +31,10 @@ from gpuledger.collect.ingest import (
     billing_period_of,
     ingest_cost,
 )
+from gpuledger.collect.staging import Staging
 from gpuledger.config import Settings
 from gpuledger.progress import progress_bar
-from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost
+from gpuledger.schema import QUARANTINE_SCHEMA, Cost
 from gpuledger.store.delta import Store
 
 SOURCE = "aws"
@@ -55,31 +56,22 @@ def read_batch(src: str, staging: Path) -> CostBatch:
     deliveries = find_deliveries(src)
     refused: list[pl.DataFrame] = []
     delivery_of: dict[str, AwsDelivery] = {}
-    staged: list[Path] = []
+    staged = Staging(staging)
     files = [(d, f) for d in deliveries for f in d.files]
     with progress_bar() as progress:
         task = progress.add_task(f"AWS {src}", total=len(files))
-        for number, (delivery, file) in enumerate(files):
+        for delivery, file in files:
             file_rows, file_refused, _ = read_file(file)
-            staged.append(staging / f"{number:06d}.parquet")
-            _in_cost_columns(file_rows).write_parquet(staged[-1], compression="lz4")
+            staged.stage(file_rows)
             del file_rows
             refused.append(file_refused)
             delivery_of[file.uri] = delivery
             progress.advance(task)
-    frame = pl.scan_parquet(staged) if staged else pl.LazyFrame(schema=COST_SCHEMA)
+    frame = staged.rows()
     return CostBatch(
         rows=frame,
         quarantine=_concat(refused, QUARANTINE_SCHEMA),
         deliveries=period_deliveries(frame, delivery_of),
-    )
-
-
-def _in_cost_columns(rows: pl.DataFrame) -> pl.DataFrame:
-    """Every ``cost`` column in schema order (absent ones null), so staged files stack."""
-    return rows.select(
-        pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in COST_SCHEMA.items()
     )
 
 

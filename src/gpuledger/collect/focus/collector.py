@@ -3,9 +3,11 @@
 Part of ``collect/``: this is how Azure (Cost Management FOCUS export), OCI and other providers
 arrive. SRC is a file or folder (CSV, gzip CSV, Parquet) on disk, ``s3://`` or ``gs://``. For each
 file: the header is checked (version, mandatory columns; a wrong header refuses the whole ingest
-with exit 2), every row is mapped by :func:`~gpuledger.collect.focus.mapping.parse_focus`, rows
-that cannot be stored go to the quarantine with their reason, and the rest goes through
+with exit 2), every row is mapped by :func:`~gpuledger.collect.focus.mapping.parse_focus` and
+streamed to a staged Parquet file (:mod:`~gpuledger.collect.staging`), rows that cannot be stored
+go to the quarantine with their reason and source row, and the staged rows go through
 :func:`~gpuledger.collect.ingest.ingest_cost`, which replaces each (account, period) partition.
+Memory follows the store's write chunk, not the size of the export.
 
 Conservation: the stored sums of BilledCost and EffectiveCost equal the file's sums, less the
 quarantined rows (whose amounts the quarantine shows).
@@ -15,16 +17,19 @@ from __future__ import annotations
 
 import gzip
 import io
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import polars as pl
 
 from gpuledger.collect.currency import harmonize_currency
-from gpuledger.collect.files import SourceFile, list_files, read_bytes
-from gpuledger.collect.focus.mapping import parse_focus, with_gpu_facts
+from gpuledger.collect.files import SourceFile, list_files, polars_storage_options, read_bytes
+from gpuledger.collect.focus.mapping import parse_focus, source_rows_as_json, with_gpu_facts
 from gpuledger.collect.focus.spec import check_header
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
-from gpuledger.collect.quarantine import quarantine_rows, split_refused
+from gpuledger.collect.quarantine import REASON, quarantine_rows
+from gpuledger.collect.staging import Staging
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.progress import progress_bar
@@ -38,45 +43,78 @@ _NULL_TEXTS = ["NULL", "null"]  # FOCUS sample data and the spec's examples spel
 
 def ingest(store: Store, settings: Settings, src: str, **options: Any) -> IngestResult:
     """Ingest every FOCUS file under ``src``; see the module docstring."""
-    return ingest_cost(store, SOURCE, src, lambda _run_id: read_focus(src, settings))
+    with TemporaryDirectory(prefix="gpuledger-focus-") as staging:
+        return ingest_cost(
+            store, SOURCE, src, lambda _run_id: read_focus(src, settings, Path(staging))
+        )
 
 
-def read_focus(src: str, settings: Settings) -> CostBatch:
-    """The canonical rows and refused rows of every FOCUS file under ``src``."""
+def read_focus(src: str, settings: Settings, staging: Path) -> CostBatch:
+    """The canonical rows (staged under ``staging``) and refused rows of every FOCUS file."""
     files = list_files(src, PATTERNS)
     if not files:
         raise InputError(
             f"{src}: no FOCUS files found", expected="*.csv, *.csv.gz or *.parquet files"
         )
-    kept: list[pl.DataFrame] = []
+    staged = Staging(staging)
     refused: list[pl.DataFrame] = []
     with progress_bar() as progress:
         task = progress.add_task("FOCUS files", total=len(files))
         for file in files:
-            rows, rejected = read_focus_file(file)
-            kept.append(rows)
-            refused.append(rejected)
+            raw = scan_table(file)
+            check_header(raw.collect_schema().names(), file.uri)
+            refused.append(_quarantine(staged.stage(_mapped(raw, file)), raw, file))
             progress.advance(task)
-    rows = harmonize_currency(pl.concat(kept, how="diagonal_relaxed"), settings, src)
+    rows = harmonize_currency(staged.rows(), settings, src)
+    present = [frame for frame in refused if frame.height]
     return CostBatch(
         rows=rows,
-        quarantine=pl.concat(refused) if refused else pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        quarantine=pl.concat(present) if present else pl.DataFrame(schema=QUARANTINE_SCHEMA),
         deliveries=_deliveries(rows),
     )
 
 
 def read_focus_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(cost rows, quarantine rows) of one FOCUS file."""
-    raw = read_table(file)
-    check_header(raw.columns, file.uri)
-    parsed = parse_focus(raw.lazy()).collect()
-    rows, rejected = split_refused(parsed)
-    rows = (
-        with_gpu_facts(rows.lazy())
-        .collect()
-        .with_columns(pl.lit(file.uri).alias(Cost.x_SourceFile))
+    """(cost rows, quarantine rows) of one FOCUS file, in memory: for tests and small files."""
+    raw = scan_table(file)
+    check_header(raw.collect_schema().names(), file.uri)
+    mapped = _mapped(raw, file).collect()
+    rows = mapped.filter(pl.col(REASON).is_null()).drop(REASON, "_column")
+    refused = mapped.filter(pl.col(REASON).is_not_null())
+    return rows, _quarantine(refused, raw, file)
+
+
+def _mapped(raw: pl.LazyFrame, file: SourceFile) -> pl.LazyFrame:
+    """Every row of one file mapped, with its verdict; a row-wise plan over the file."""
+    return with_gpu_facts(parse_focus(raw)).with_columns(pl.lit(file.uri).alias(Cost.x_SourceFile))
+
+
+def _quarantine(refused: pl.DataFrame, raw: pl.LazyFrame, file: SourceFile) -> pl.DataFrame:
+    """Quarantine rows of one file's refused rows, each with the source row as JSON."""
+    if refused.is_empty():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    rows = refused.get_column(Cost.x_SourceRow)
+    with_raw = refused.with_columns(pl.col(Cost.x_SourceRow).cast(pl.Int64)).join(
+        source_rows_as_json(raw, rows), on=Cost.x_SourceRow, how="left", maintain_order="left"
     )
-    return rows, quarantine_rows(rejected, file.uri)
+    return quarantine_rows(with_raw, file.uri)
+
+
+def scan_table(file: SourceFile) -> pl.LazyFrame:
+    """A FOCUS file, lazily: Parquet scanned typed, CSV read as text (money parsed later)."""
+    if file.name.lower().endswith(".parquet"):
+        try:
+            frame = pl.scan_parquet(
+                file.uri,
+                storage_options=polars_storage_options(file.uri),
+                hive_partitioning=False,
+                glob=False,
+            )
+            frame.collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _unreadable(file, exc) from exc
+        return frame
+    return read_table(file).lazy()
 
 
 def read_table(file: SourceFile) -> pl.DataFrame:
@@ -94,22 +132,29 @@ def read_table(file: SourceFile) -> pl.DataFrame:
             null_values=_NULL_TEXTS,
         )
     except (pl.exceptions.PolarsError, OSError, EOFError) as exc:
-        raise InputError(
-            f"cannot read: {exc}".splitlines()[0],
-            file=file.uri,
-            expected="a CSV file with a header row (optionally gzip-compressed) or Parquet",
-        ) from exc
+        raise _unreadable(file, exc) from exc
     # Blank lines between records (seen in the FOCUS spec's own examples) are not rows.
     return frame.filter(~pl.all_horizontal(pl.all().is_null()))
 
 
-def _deliveries(rows: pl.DataFrame) -> list[Delivery]:
+def _unreadable(file: SourceFile, exc: Exception) -> InputError:
+    return InputError(
+        f"cannot read: {exc}".splitlines()[0],
+        file=file.uri,
+        expected="a CSV file with a header row (optionally gzip-compressed) or Parquet",
+    )
+
+
+def _deliveries(rows: pl.LazyFrame) -> list[Delivery]:
     """Per (account, period): invoiced once every row carries the provider's invoice id."""
-    if rows.is_empty():
-        return []
-    periods = rows.group_by(Cost.BillingAccountId, pl.col(Cost.BillingPeriodStart)).agg(
-        pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
-        pl.col(Cost.x_InvoiceId).drop_nulls().unique().sort().str.join(",").alias("invoices"),
+    periods = (
+        rows.group_by(Cost.BillingAccountId, pl.col(Cost.BillingPeriodStart))
+        .agg(
+            pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
+            pl.col(Cost.x_InvoiceId).drop_nulls().unique().sort().str.join(",").alias("invoices"),
+        )
+        .sort(Cost.BillingAccountId, Cost.BillingPeriodStart)
+        .collect(engine="streaming")
     )
     return [
         Delivery(
@@ -118,7 +163,5 @@ def _deliveries(rows: pl.DataFrame) -> list[Delivery]:
             delivery_id=item["invoices"] or None,
             invoiced=bool(item["invoiced"]),
         )
-        for item in periods.sort(Cost.BillingAccountId, Cost.BillingPeriodStart).iter_rows(
-            named=True
-        )
+        for item in periods.iter_rows(named=True)
     ]

@@ -28,7 +28,7 @@ from gpuledger.collect.values import (
     unparsed,
     utc_time,
 )
-from gpuledger.prices.catalog import attach_gpu_facts
+from gpuledger.prices.catalog import gpu_catalog, normalize_instance_type
 from gpuledger.schema import TAGS, Cost
 
 _TIMES: Final = (
@@ -39,6 +39,7 @@ _TIMES: Final = (
 )
 _MONEY: Final = (Cost.BilledCost, Cost.EffectiveCost, Cost.ListCost, Cost.ContractedCost)
 _QUANTITIES: Final = (Cost.PricingQuantity, Cost.ConsumedQuantity)
+_TYPED: Final = frozenset({*_TIMES, *_MONEY, *_QUANTITIES})
 _TEXT: Final = (
     Cost.BillingAccountId,
     Cost.BillingAccountName,
@@ -82,29 +83,56 @@ _CATALOG_PROVIDERS: Final = {
 
 def parse_focus(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Every row of a FOCUS file in ``cost`` columns, with ``_reason``/``_column`` set on the rows
-    that cannot be stored and ``_raw`` holding the source row as JSON (for the quarantine).
+    that cannot be stored (null on a sound row); ``x_SourceRow`` numbers the rows from 1.
 
     ``raw`` holds the file's own columns, as text (CSV) or typed (Parquet); the header has been
-    checked with :func:`~gpuledger.collect.focus.spec.check_header`.
+    checked with :func:`~gpuledger.collect.focus.spec.check_header`. Every expression is
+    row-wise, so the result streams and slices like the file itself.
     """
+    raw = renamed(raw)
     schema = raw.collect_schema()
-    renames = {old: new for old, new in PREVIEW_RENAMES.items() if old in schema}
-    raw = raw.rename(renames)
-    schema = raw.collect_schema()
-    names = schema.names()
     src = raw.with_row_index(Cost.x_SourceRow, offset=1).with_columns(
-        pl.struct(pl.exclude(Cost.x_SourceRow)).struct.json_encode().alias(RAW),
-        *[pl.col(n).cast(pl.String).str.strip_chars().alias(f"_text_{n}") for n in names],
+        _source_text(name, dtype).alias(f"_text_{name}") for name, dtype in schema.items()
     )
     parsed = src.with_columns(_parsed_columns(schema))
-    return parsed.with_columns(_problems(schema)).select(*_output_columns(), REASON, COLUMN, RAW)
+    return parsed.with_columns(_problems(schema)).select(*_output_columns(), REASON, COLUMN)
+
+
+def renamed(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """The file's columns with FOCUS 1.0-preview names renamed to their 1.0 names."""
+    schema = raw.collect_schema()
+    return raw.rename({old: new for old, new in PREVIEW_RENAMES.items() if old in schema})
+
+
+def source_rows_as_json(raw: pl.LazyFrame, rows: pl.Series) -> pl.DataFrame:
+    """``x_SourceRow`` and ``_raw`` (the source row as JSON) of the given rows of a FOCUS file.
+
+    Only refused rows are encoded: the quarantine shows them as the file had them.
+    """
+    numbered = renamed(raw).with_row_index(Cost.x_SourceRow, offset=1)
+    return (
+        numbered.filter(pl.col(Cost.x_SourceRow).is_in(rows.cast(pl.UInt32).implode()))
+        .select(
+            pl.col(Cost.x_SourceRow).cast(pl.Int64),
+            pl.struct(pl.exclude(Cost.x_SourceRow)).struct.json_encode().alias(RAW),
+        )
+        .collect()
+    )
 
 
 def focus_to_cost(raw: pl.LazyFrame) -> pl.LazyFrame:
     """The storable rows of a FOCUS file as ``cost`` rows (see :func:`parse_focus`)."""
-    return with_gpu_facts(
-        parse_focus(raw).filter(pl.col(REASON).is_null()).drop(REASON, COLUMN, RAW)
-    )
+    return with_gpu_facts(parse_focus(raw).filter(pl.col(REASON).is_null()).drop(REASON, COLUMN))
+
+
+def _source_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A cell as the file has it: stripped text, or the typed value itself for a typed time,
+    money or quantity column (turning millions of those into text would only be thrown away)."""
+    if dtype == pl.String:
+        return pl.col(name).str.strip_chars()
+    if name in _TYPED and dtype != pl.Null:
+        return pl.col(name)
+    return pl.col(name).cast(pl.String).str.strip_chars()
 
 
 def _present(schema: pl.Schema, name: str) -> pl.Expr:
@@ -195,12 +223,18 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
     for name in (*_TIMES, *_MONEY):
         if name in schema:
             what = "a timestamp" if name in _TIMES else "a decimal number"
-            checks.append(
-                (unparsed(pl.col(f"_text_{name}"), pl.col(name)), name, f"{name} is not {what}")
+            source = pl.col(f"_text_{name}")
+            bad = (
+                unparsed(source, pl.col(name))
+                if schema[name] in (pl.String, pl.Null)
+                else source.is_not_null() & pl.col(name).is_null()
             )
+            checks.append((bad, name, f"{name} is not {what}"))
     for name, allowed in ALLOWED_VALUES.items():
         if name in schema:
-            bad = unparsed(pl.col(f"_text_{name}"), canonical_value(f"_text_{name}", allowed))
+            # A stored enumeration is already parsed under its own name; the others only here.
+            value = pl.col(name) if name in _STORED_ENUMS else canonical_value(name, allowed)
+            bad = unparsed(pl.col(f"_text_{name}"), value)
             checks.append((bad, name, f"{name} is not one of {', '.join(allowed)}"))
     for name in NOT_NULL:
         checks.append((pl.col(name).is_null(), name, f"{name} is empty"))
@@ -250,18 +284,37 @@ def _output_columns() -> list[str]:
 
 
 def with_gpu_facts(costs: pl.LazyFrame) -> pl.LazyFrame:
-    """Attach catalog GPU facts, matching FOCUS provider spellings to the catalog's names."""
-    original = "_provider_as_billed"
-    catalog_name = (
+    """Fill ``x_GpuModel``, ``x_GpuCount``, ``x_AcceleratorKind`` from the GPU catalog.
+
+    Matches on (``ProviderName`` as the catalog spells it, ``x_InstanceType`` without SageMaker's
+    ``ml.`` prefix); values the row already has win. A row-wise lookup rather than a join, so
+    the rows keep their order and stream.
+    """
+    provider = (
         pl.col(Cost.ProviderName)
         .str.to_lowercase()
         .replace_strict(_CATALOG_PROVIDERS, default=pl.col(Cost.ProviderName))
     )
-    prepared = costs.with_columns(
-        pl.col(Cost.ProviderName).alias(original), catalog_name.alias(Cost.ProviderName)
-    ).with_columns(pl.lit(None, dtype=pl.String).alias(Cost.x_AcceleratorKind))
-    return (
-        attach_gpu_facts(prepared)
-        .with_columns(pl.col(original).alias(Cost.ProviderName))
-        .drop(original)
+    key = pl.concat_str(
+        provider, normalize_instance_type(pl.col(Cost.x_InstanceType)), separator="|"
+    )
+    catalog = gpu_catalog().select(
+        pl.concat_str("provider", "instance_type", separator="|").alias("key"),
+        "gpu_model",
+        "gpu_count",
+        "accelerator_kind",
+    )
+    keys = catalog.get_column("key")
+
+    def looked_up(column: str, dtype: pl.DataType) -> pl.Expr:
+        return key.replace_strict(
+            keys, catalog.get_column(column), default=None, return_dtype=dtype
+        )
+
+    return costs.with_columns(
+        pl.coalesce(Cost.x_GpuModel, looked_up("gpu_model", pl.String())).alias(Cost.x_GpuModel),
+        pl.coalesce(
+            pl.col(Cost.x_GpuCount).cast(pl.Int32), looked_up("gpu_count", pl.Int32())
+        ).alias(Cost.x_GpuCount),
+        looked_up("accelerator_kind", pl.String()).alias(Cost.x_AcceleratorKind),
     )

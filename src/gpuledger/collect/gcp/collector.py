@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import polars as pl
@@ -31,6 +33,7 @@ from gpuledger.collect.gcp.lines import EXPORT_SCHEMA, SOURCE_ROW, export_lines
 from gpuledger.collect.gcp.mapping import check_export, lines_to_cost
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
 from gpuledger.collect.quarantine import RAW, REASON, quarantine_rows, split_refused
+from gpuledger.collect.staging import Staging
 from gpuledger.collect.values import money
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
@@ -58,7 +61,10 @@ def ingest(
         return ingest_cost(
             store, SOURCE, src, lambda _run: read_bigquery(src, wanted, settings, **options)
         )
-    return ingest_cost(store, SOURCE, src, lambda _run: read_files(src, months, settings))
+    with TemporaryDirectory(prefix="gpuledger-gcp-") as staging:
+        return ingest_cost(
+            store, SOURCE, src, lambda _run: read_files(src, months, settings, Path(staging))
+        )
 
 
 def invoice_months(periods: Sequence[str]) -> list[str]:
@@ -82,30 +88,32 @@ def read_bigquery(src: str, months: list[str], settings: Settings, **options: An
         credentials=options.get("credentials"),
     )
     rows = lines_to_cost(lines.lazy()).collect().with_columns(pl.lit(src).alias(Cost.x_SourceFile))
-    rows = harmonize_currency(rows, settings, src)
-    return CostBatch(rows=rows, deliveries=_deliveries(rows))
+    converted = harmonize_currency(rows.lazy(), settings, src).collect()
+    return CostBatch(rows=converted, deliveries=_deliveries(converted.lazy()))
 
 
-def read_files(src: str, months: list[str], settings: Settings) -> CostBatch:
-    """Cost rows and refused rows of every export file under ``src``."""
+def read_files(src: str, months: list[str], settings: Settings, staging: Path) -> CostBatch:
+    """Cost rows (staged under ``staging``, one file at a time) and refused rows of the export."""
     files = list_files(src, PATTERNS)
     if not files:
         raise InputError(
             f"{src}: no billing export files found",
             expected="newline-delimited JSON (.json, .jsonl, .json.gz) or Parquet files",
         )
-    kept: list[pl.DataFrame] = []
+    staged = Staging(staging)
     refused: list[pl.DataFrame] = []
     with progress_bar() as progress:
         task = progress.add_task("GCP export files", total=len(files))
         for file in files:
             rows, rejected = read_export_file(file, months)
-            kept.append(rows)
+            staged.stage(rows)
+            del rows  # one file's rows at a time
             refused.append(rejected)
             progress.advance(task)
-    rows = harmonize_currency(pl.concat(kept, how="diagonal_relaxed"), settings, src)
-    quarantine = pl.concat(refused) if refused else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    return CostBatch(rows=rows, quarantine=quarantine, deliveries=_deliveries(rows))
+    rows_of_all = harmonize_currency(staged.rows(), settings, src)
+    present = [frame for frame in refused if frame.height]
+    quarantine = pl.concat(present) if present else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return CostBatch(rows=rows_of_all, quarantine=quarantine, deliveries=_deliveries(rows_of_all))
 
 
 def read_export_file(file: SourceFile, months: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -147,11 +155,13 @@ def _as_cost_columns(refused: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col(REASON).is_not_null())
 
 
-def _deliveries(rows: pl.DataFrame) -> list[Delivery]:
+def _deliveries(rows: pl.LazyFrame) -> list[Delivery]:
     """Each (account, invoice month) seen; GCP exports do not say when a month is invoiced."""
-    if rows.is_empty():
-        return []
-    seen = rows.select(Cost.BillingAccountId, Cost.BillingPeriodStart).unique()
+    seen = (
+        rows.select(Cost.BillingAccountId, Cost.BillingPeriodStart)
+        .unique()
+        .collect(engine="streaming")
+    )
     return [
         Delivery(billing_account=str(a), period=p.strftime("%Y-%m"))
         for a, p in seen.sort(Cost.BillingAccountId, Cost.BillingPeriodStart).iter_rows()

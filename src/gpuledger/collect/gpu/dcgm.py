@@ -22,18 +22,27 @@ How the exporter's series become rows (one per bucket x GPU x workload):
 - ``util_method``: ``process`` where several pods shared the GPU in the bucket (the exporter's
   per-process attribution), else ``device``.
 
-The host's cloud ResourceId is not in DCGM's labels; rows carry ``ResourceId`` null and are
-joined to the bill by host.
+The host's cloud ResourceId is not in DCGM's labels: :mod:`gpuledger.collect.gpu.nodes` finds
+it from ``[telemetry.hosts]`` or kube-state-metrics' ``kube_node_info`` (two more range queries);
+a host neither names keeps ``ResourceId`` null and is stored all the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import polars as pl
 
+from gpuledger.collect.gpu.nodes import (
+    GCE_INSTANCE_ID,
+    PROVIDER_ID,
+    attach_resource_ids,
+    node_queries,
+    node_resource_ids,
+)
 from gpuledger.errors import InputError, SourceError
 from gpuledger.schema import GPU_USAGE_SCHEMA, MODEL_TOKENS_SCHEMA, Tokens, Usage
 
@@ -94,8 +103,10 @@ def read_prometheus(
     end: str | None,
     bucket_seconds: int = 300,
     timeout: float = 60.0,
+    hosts: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """gpu_usage and model_tokens rows for the buckets in ``[start, end)`` (default: last day)."""
+    """gpu_usage and model_tokens rows for the buckets in ``[start, end)`` (default: last day);
+    ``hosts`` is ``[telemetry.hosts]``: host → ResourceId, ahead of kube_node_info."""
     base = src.removeprefix("prometheus+")
     first, last = bucket_window(start, end, bucket_seconds)
     with httpx.Client(base_url=base, timeout=timeout) as client:
@@ -108,7 +119,16 @@ def read_prometheus(
             name: api.range(query, first, last, bucket_seconds, _TOKEN_LABELS)
             for name, query in token_queries(bucket_seconds).items()
         }
-    return usage_rows(measured, bucket_seconds), token_rows(tokens, bucket_seconds)
+        nodes = {
+            name: api.range(query, first, last, bucket_seconds, labels)
+            for name, (query, labels) in node_queries(bucket_seconds).items()
+        }
+    usage = attach_resource_ids(
+        usage_rows(measured, bucket_seconds),
+        node_resource_ids(nodes[PROVIDER_ID], nodes[GCE_INSTANCE_ID]),
+        hosts,
+    )
+    return usage, token_rows(tokens, bucket_seconds)
 
 
 def bucket_window(

@@ -4,16 +4,22 @@ A file must carry gpu_usage columns only: any subset that includes the required 
 ``host`` (which places a row in its partition). A file that is not sound as a whole (unreadable, a missing or unknown column, a Parquet
 column of the wrong type) is an :class:`InputError` naming the file and column. In a sound file,
 a row with an impossible value (no timestamp, a text where a number belongs in CSV, utilization
-outside 0-100, more active seconds than the bucket has) goes to quarantine with its reason;
-the rest is kept.
+outside 0-100, more active seconds than the bucket has, a bucket that starts more than one bucket
+after now) goes to quarantine with its reason; the rest is kept.
+
+A file is read in slices of at most ``SLICE_ROWS`` rows (a Parquet file batch by batch from its
+row groups), so memory follows the slice, not the file; row numbers stay those of the file.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import polars as pl
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from gpuledger.collect.files import SourceFile, read_bytes
 from gpuledger.errors import InputError, SchemaError
@@ -30,19 +36,41 @@ from gpuledger.schema import (
 SOURCE_NAME = "gpu"
 FILE_PATTERNS = ("*.parquet", "*.csv", "*.csv.gz")
 _ROW = "__row"
+SLICE_ROWS = 500_000
 
 
 def read_usage_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One file's canonical rows and its quarantined rows."""
-    raw = _read(file)
-    _check_columns(raw, file.uri)
-    raw = raw.with_row_index(_ROW)
-    typed, bad_casts = _cast(raw, file.uri)
-    problems = _row_problems(typed)
+    """One file's canonical rows and its quarantined rows, read whole."""
+    parts = list(read_usage_slices(file))
+    rows = pl.concat([r for r, _ in parts], how="vertical")
+    return rows, pl.concat([q for _, q in parts], how="vertical")
+
+
+def read_usage_slices(
+    file: SourceFile, slice_rows: int | None = None, now: datetime | None = None
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """The file's canonical rows and quarantined rows, one slice of ``slice_rows`` at a time.
+
+    A file without rows yields one empty slice, so its column check still runs.
+    """
+    now = now or datetime.now(UTC)
+    offset = 0
+    for raw in _read_slices(file, slice_rows or SLICE_ROWS):
+        yield _slice_rows(raw, file.uri, offset, now)
+        offset += raw.height
+
+
+def _slice_rows(
+    raw: pl.DataFrame, uri: str, offset: int, now: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    _check_columns(raw, uri)
+    raw = raw.with_row_index(_ROW, offset=offset)
+    typed, bad_casts = _cast(raw, uri)
+    problems = _row_problems(typed, now)
     quarantine = pl.concat(
         [
-            _quarantine(raw, bad_casts, file.uri),
-            _quarantine(raw, problems, file.uri),
+            _quarantine(raw, bad_casts, uri),
+            _quarantine(raw, problems, uri),
         ],
         how="vertical",
     ).unique(Quarantine.row, keep="first", maintain_order=True)
@@ -55,14 +83,38 @@ def read_usage_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     return rows, quarantine
 
 
-def _read(file: SourceFile) -> pl.DataFrame:
-    data = read_bytes(file.uri)
+def _read_slices(file: SourceFile, slice_rows: int) -> Iterator[pl.DataFrame]:
+    """Raw slices: Parquet slice by slice (a local file is never read whole), CSV whole."""
     try:
-        if file.name.endswith(".parquet"):
-            return pl.read_parquet(io.BytesIO(data))
-        return pl.read_csv(io.BytesIO(data), infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+        if not file.name.endswith(".parquet"):
+            yield pl.read_csv(io.BytesIO(read_bytes(file.uri)), infer_schema=False)
+            return
+        if "://" in file.uri:
+            yield from _arrow_slices(pq.ParquetFile(io.BytesIO(read_bytes(file.uri))), slice_rows)
+            return
+        scan = pl.scan_parquet(file.uri)
+        total = scan.select(pl.len()).collect().item()
+        for offset in range(0, max(total, 1), slice_rows):
+            yield scan.slice(offset, slice_rows).collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"cannot read file: {exc}", file=file.uri) from exc
+
+
+def _arrow_slices(parquet: pq.ParquetFile, slice_rows: int) -> Iterator[pl.DataFrame]:
+    empty = True
+    for batch in parquet.iter_batches(batch_size=slice_rows):
+        empty = False
+        yield _from_arrow(batch)
+    if empty:
+        yield _from_arrow(parquet.schema_arrow.empty_table())
+
+
+def _from_arrow(data: object) -> pl.DataFrame:
+    frame = pl.from_arrow(data)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _check_columns(raw: pl.DataFrame, uri: str) -> None:
@@ -103,12 +155,15 @@ def _cast(raw: pl.DataFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
                 .alias(f"__check_{name}")
             )
         else:
+            wrong = SchemaError(
+                f"column {name!r} has type {actual}", file=uri, column=name, expected=str(dtype)
+            )
+            if not _same_kind(actual, dtype):
+                raise wrong
             try:
                 raw.select(pl.col(name).cast(dtype, strict=True))
             except pl.exceptions.PolarsError as exc:
-                raise SchemaError(
-                    f"column {name!r} has type {actual}", file=uri, column=name, expected=str(dtype)
-                ) from exc
+                raise wrong from exc
             casts.append(pl.col(name).cast(dtype).alias(name))
     typed = raw.select(pl.col(_ROW), *casts, *checks)
     check_columns = [c for c in typed.columns if c.startswith("__check_")]
@@ -117,6 +172,17 @@ def _cast(raw: pl.DataFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("reason").is_not_null()
     )
     return typed.drop(check_columns), problems
+
+
+def _same_kind(actual: pl.DataType, expected: pl.DataType) -> bool:
+    """Whether a typed column may be cast: numbers to numbers, times to times, text to text."""
+    if actual == pl.Null:
+        return True
+    if expected.is_numeric():
+        return actual.is_numeric()
+    if expected.is_temporal():
+        return isinstance(actual, pl.Datetime | pl.Date)
+    return actual in (pl.String, pl.Categorical) or isinstance(actual, pl.Enum)
 
 
 def _parse_text(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -132,8 +198,13 @@ def _describe(dtype: pl.DataType) -> str:
     return "whole number" if dtype.is_integer() else "number"
 
 
-def _row_problems(typed: pl.DataFrame) -> pl.DataFrame:
-    """Rows whose values are impossible, with the first reason that applies."""
+def _row_problems(typed: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    """Rows whose values are impossible, with the first reason that applies.
+
+    A bucket may start at most one bucket after ``now`` (clock skew between a host and the
+    ledger); a later one is a clock or parsing error and would poison every report of its month.
+    """
+    latest = pl.lit(now) + pl.duration(seconds=pl.col(Usage.bucket_seconds).fill_null(0))
     rules = [
         (pl.col(Usage.bucket_start).is_null(), "bucket_start is empty"),
         (pl.col(Usage.gpu_uuid).is_null(), "gpu_uuid is empty"),
@@ -147,6 +218,7 @@ def _row_problems(typed: pl.DataFrame) -> pl.DataFrame:
             "active_seconds exceeds bucket_seconds",
         ),
         (~pl.col(Usage.sm_util).is_between(0, 100).fill_null(True), "sm_util outside 0-100"),
+        (pl.col(Usage.bucket_start) > latest, "bucket_start is in the future"),
     ]
     reason = pl.coalesce(
         *[pl.when(test.fill_null(False)).then(pl.lit(text)) for test, text in rules]

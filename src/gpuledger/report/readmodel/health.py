@@ -1,9 +1,9 @@
 """Read model of the data health page: what the store holds, what it refused, what it cannot see.
 
 Starts from :func:`gpuledger.report.health.store_health` (what ``gpuledger status`` prints) and
-adds the three views finance asks about next: each source's last ingest, GPU instances that are
-billed but send no telemetry, and how the month's cost was attributed (telemetry, tags, rules or
-not at all).
+adds the views finance asks about next: each source's last ingest, GPU instances that are billed
+but send no telemetry, telemetry that names no billed instance, and how the month's cost was
+attributed (telemetry, tags, rules or not at all).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class HealthView:
     sources: pl.DataFrame  # per source: last ingest, its status, rows
     untracked_gpus: pl.DataFrame  # billed GPU instances with no telemetry in the month
     coverage: pl.DataFrame  # per period and basis: cost and share of the period's cost
+    unbilled_telemetry: pl.DataFrame  # per source and host: GPU-hours with no billed instance
 
 
 def attribution_basis() -> pl.Expr:
@@ -106,6 +107,12 @@ def untracked_gpus(store: Store, settings: Settings) -> pl.DataFrame:
     )
 
 
+def unbilled_telemetry(health: Health) -> pl.DataFrame:
+    """Telemetry with no billed instance (null ResourceId), per source and host, as a frame."""
+    schema = {"source": pl.String, "host": pl.String, "periods": pl.String, "gpu_hours": pl.Float64}
+    return pl.DataFrame(health.unbilled_telemetry, schema=schema)
+
+
 def sources(store: Store) -> pl.DataFrame:
     """Each source's most recent ingest run."""
     latest: dict[str, dict[str, object]] = {}
@@ -132,4 +139,5 @@ def health_view(store: Store, settings: Settings) -> HealthView:
         sources=sources(store),
         untracked_gpus=untracked_gpus(store, settings),
         coverage=coverage(store),
+        unbilled_telemetry=unbilled_telemetry(health),
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, PostCommitHookProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from gpuledger.errors import GpuledgerError, StoreError
@@ -27,6 +27,10 @@ from gpuledger.schema import TABLES, empty, validate
 from gpuledger.store.state import StateDB
 
 DEFAULT_HOME = Path.home() / ".gpuledger"
+
+
+# Closed months time-travel to pinned versions: no commit may delete old log entries.
+KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
 def resolve_home(home: str | Path | None) -> str:
@@ -105,8 +109,6 @@ class Store:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-    _write_lock = write_lock  # the name store.maintain uses
 
     def replace_partitions(
         self,
@@ -198,6 +200,7 @@ class Store:
                     predicate=None if first_write else predicate,
                     storage_options=self.storage_options or None,
                     target_file_size=target_file_size,
+                    post_commithook_properties=KEEP_LOG,
                 )
             except Exception as exc:  # delta-rs raises several unrelated types
                 if failures:  # the stream refused a chunk: report that, not delta's wrapper
@@ -216,6 +219,7 @@ class Store:
                     mode="append",
                     partition_by=list(spec.partition_by) or None,
                     storage_options=self.storage_options or None,
+                    post_commithook_properties=KEEP_LOG,
                 )
             except Exception as exc:
                 raise StoreError(f"could not write table {table!r}: {exc}") from exc

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from deltalake import DeltaTable, PostCommitHookProperties
+from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from gpuledger.errors import StoreError, UsageError
 from gpuledger.schema import TABLES
-from gpuledger.store.delta import Store
+from gpuledger.store.delta import KEEP_LOG, Store
 from gpuledger.store.maintenance_log import record_table_run
 from gpuledger.store.state import StateDB
 
@@ -41,7 +41,6 @@ SMALL_FILE_BYTES = 16 * 1024**2  # a file below this is one compaction would mer
 MANY_SMALL_FILES = 100  # mergeable small files past which `status` suggests `gpuledger maintain`
 
 # Log cleanup would drop the JSON commits a pinned version is read from.
-_HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,7 @@ def maintain_table(
         if dry_run:
             compacted = before.mergeable
         else:
-            metrics = delta.optimize.compact(post_commithook_properties=_HOOKS)
+            metrics = delta.optimize.compact(post_commithook_properties=KEEP_LOG)
             compacted = int(metrics["numFilesRemoved"]) if metrics["numFilesAdded"] else 0
             delta = _open(store, table) or delta
         candidates = delta.vacuum(
@@ -208,7 +207,7 @@ def maintain_table(
                 enforce_retention_duration=False,
                 full=True,
                 keep_versions=list(protected) or None,
-                post_commithook_properties=_HOOKS,
+                post_commithook_properties=KEEP_LOG,
             )
         if not dry_run:
             # Readers replay the log from the last checkpoint: after many appends, one here

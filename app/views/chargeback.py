@@ -8,8 +8,16 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from gpuledger.report.export.explanation import closed_note, heading
 from gpuledger.report.readmodel import cached as readmodel
-from gpuledger.report.readmodel.chargeback import ChargebackView, Col, drill
+from gpuledger.report.readmodel.chargeback import (
+    ChargebackView,
+    Col,
+    Src,
+    drill,
+    explanation_rules,
+    explanation_sources,
+)
 from gpuledger.schema import UNALLOCATED
 from ledger_ui import for_display, money, money_column, money_table, period_picker, session
 
@@ -24,13 +32,15 @@ currency = view.currency
 def headline(view: ChargebackView) -> None:
     """Invoice vs allocated vs unallocated: always first, never folded away."""
     title = f"Chargeback {view.period}"
-    st.title(title + (" · closed" if view.closed else " · open"))
+    state = " · closed" if view.closed else " · final" if view.complete else " · open"
+    st.title(title + state)
     if view.closed:
         st.caption(f"Closed {view.closed_at}: these statements no longer change.")
-    elif view.days_with_data:
+    elif view.days_with_data and not view.complete:
         st.caption(
             f"Open month: data through day {view.days_with_data} of {view.days_in_period};"
-            " forecasts run the rate to month end."
+            " forecasts run usage charges at their daily rate to month end and add fees,"
+            " tax and credits once."
         )
     share = view.unallocated_share
     columns = st.columns(3)
@@ -87,7 +97,7 @@ def team_table(view: ChargebackView) -> None:
 
 
 def drill_down(view: ChargebackView) -> None:
-    """Team → model → GPU model → instance."""
+    """Team → model → GPU model → instance, and why a line is what it is."""
     st.subheader("Drill down")
     teams = view.team_names()
     if not teams:
@@ -116,6 +126,40 @@ def drill_down(view: ChargebackView) -> None:
         for_display(instances),
         hide_index=True,
         column_config={Col.cost: st.column_config.NumberColumn("Cost", format="%.2f")},
+    )
+    explain_line(view, str(team), str(model))
+
+
+def explain_line(view: ChargebackView, team: str, model: str) -> None:
+    """One statement line's rules and source line items, adding up to it (`gpuledger explain`)."""
+    rows = view.lines.filter((pl.col(Col.team) == team) & (pl.col(Col.model) == model))
+    labels = {
+        row[Col.line_id]: f"{row[Col.gpu_model] or '-'} · {row[Col.cost_type]}"
+        f" · {money(row[Col.cost], currency)}"
+        for row in rows.to_dicts()
+    }
+    if not labels:
+        return
+    st.subheader("Why is this line on the bill?")
+    chosen = st.selectbox("Line", list(labels), format_func=labels.__getitem__, key="explain_line")
+    explanation = readmodel.line_explanation(ledger, view.period, viewer, team, str(chosen))
+    st.caption(heading(explanation))
+    note = closed_note(explanation)
+    if note is not None:
+        (st.warning if explanation.restated else st.caption)(note)
+    st.dataframe(
+        for_display(explanation_rules(explanation)),
+        hide_index=True,
+        column_config={Col.cost: money_column("Cost", currency)},
+    )
+    st.dataframe(
+        for_display(explanation_sources(explanation)),
+        hide_index=True,
+        column_config={
+            Src.original: st.column_config.NumberColumn("Original", format="%.2f"),
+            Src.share: st.column_config.NumberColumn("Share", format="percent"),
+            Src.cost: money_column("Cost", currency),
+        },
     )
 
 

@@ -37,7 +37,12 @@ AMOUNTS = {
 }
 
 st.title(f"Recommendations {view.period}")
-st.metric("Open monthly saving", money(view.open_saving, currency))
+st.metric(
+    "Open monthly saving",
+    money(view.open_saving, currency),
+    help="Neither dismissed nor done, each instance counted once: of two findings on the same"
+    " instances (spot or rightsize, distill or commit) only the larger saving counts.",
+)
 kinds = sorted(set(view.rows[Rec.kind].to_list()))
 chosen = st.multiselect("Kinds", kinds, default=kinds, key="rec_kinds")
 show_closed = st.toggle("Show dismissed and done", value=False, key="rec_closed")

@@ -246,6 +246,35 @@ def chargeback(
 
 
 @app.command()
+def explain(
+    ctx: typer.Context,
+    period: PeriodOption,
+    team: Annotated[str, typer.Option("--team", help="The team whose statement line to explain.")],
+    model: Annotated[str | None, typer.Option(help="Only this model's lines.")] = None,
+    line: Annotated[
+        str | None,
+        typer.Option(help="The line's number on the team's statement, or its line id."),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Source line items shown per line.")] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Why a statement line is on the bill: its rules and source line items, adding up to it.
+
+    Example: `gpuledger explain --period 2026-10 --team nlp --line line-2d8fd6fbc6a4`
+    """
+    _run(
+        ctx,
+        "explain",
+        period=period,
+        team=team,
+        model=model,
+        line=line,
+        top=top,
+        format=format.value,
+    )
+
+
+@app.command()
 def waste(
     ctx: typer.Context,
     period: PeriodOption,

@@ -66,7 +66,7 @@ def test_budget_forecast_and_previous_month(store: Store, budgets: Settings) -> 
 def test_forecast_is_the_run_rate_to_month_end(
     total: str, days: tuple[int | None, int], expected: str | None
 ) -> None:
-    result = forecast(Decimal(total), days, "USD")
+    result = forecast(Decimal(total), Decimal(total), days, "USD")  # all of it usage
     assert result == (None if expected is None else Decimal(expected))
 
 

@@ -52,6 +52,7 @@ def team_digest(team: str = "nlp", **changes: object) -> TeamDigest:
         ),
         "recommendations": (recommendation(),),
         "hidden_recommendations": 0,
+        "open_saving": Decimal("1200.00"),
         "app_url": f"http://gpuledger.example/recommendations?team={team}&period=2026-10",
     }
     values.update(changes)

@@ -96,9 +96,10 @@ def test_new_recommendations_are_marked_and_listed_in_the_given_order() -> None:
         recommendation("a", status="new", action="Move training to spot"),
         recommendation("b", status="acknowledged", action="Shut down idle i-0abc"),
     )
-    text = savings_content(
-        team_digest(recommendations=recs, hidden_recommendations=3), "2026-10"
-    ).text
+    digest = team_digest(
+        recommendations=recs, hidden_recommendations=3, open_saving=Decimal("2400.00")
+    )
+    text = savings_content(digest, "2026-10").text
     assert text.index("1. [NEW] Move training to spot") < text.index("2. Shut down idle i-0abc")
     assert "Save up to $2,400.00 a month" in text
     assert "...and 3 more in the app." in text

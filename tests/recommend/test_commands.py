@@ -56,7 +56,6 @@ def test_recommend_json_has_the_documented_shape(month: Store) -> None:
     assert "fingerprint" not in recs[0]["evidence"]
     assert recs[0]["evidence"]["price"]["source"] == "test table"
     assert Decimal(str(document["open_monthly_saving"])) == Decimal("4108.46")
-    assert Decimal(str(document["non_overlapping_monthly_saving"])) == Decimal("4108.46")
     assert Decimal(str(document["gpu_bill"])) == Decimal("6748.46")  # 6000 + 744 × 1.006
 
 

@@ -27,5 +27,5 @@ def test_demo_finds_every_kind(tmp_path: Path) -> None:
     )
     document = json.loads(result.output)
     assert {r["kind"] for r in document["recommendations"]} == KINDS
-    share = document["non_overlapping_monthly_saving"] / document["gpu_bill"]
+    share = document["open_monthly_saving"] / document["gpu_bill"]
     assert 0.2 < share < 0.6, share

@@ -19,7 +19,6 @@ from gpuledger.engine.recommend.pipeline import (
     gpu_bill,
     non_overlapping_saving,
     recommend,
-    total_saving,
 )
 from gpuledger.engine.waste.compute import store_waste
 from gpuledger.engine.waste.unit_cost import compute_unit_costs
@@ -77,7 +76,7 @@ def _plain_dict(row: dict[str, object]) -> dict[str, object]:
 
 
 def as_json(frame: pl.DataFrame, period: str, currency: str) -> dict[str, Any]:
-    """The documented JSON shape, plus the open total."""
+    """The documented JSON shape, plus the open total (each instance's saving counted once)."""
     recommendations = []
     for row in frame.to_dicts():
         evidence = json.loads(row[Rec.evidence])
@@ -101,8 +100,7 @@ def as_json(frame: pl.DataFrame, period: str, currency: str) -> dict[str, Any]:
         "period": period,
         "currency": currency,
         "recommendations": recommendations,
-        "open_monthly_saving": float(total_saving(frame)),
-        "non_overlapping_monthly_saving": float(non_overlapping_saving(frame)),
+        "open_monthly_saving": float(non_overlapping_saving(frame)),
     }
 
 
@@ -111,11 +109,11 @@ def print_table(
 ) -> None:
     shown = frame.filter(pl.col(STATUS) != "dismissed")
     bill = document["gpu_bill"]
-    combined = document["non_overlapping_monthly_saving"]
+    combined = document["open_monthly_saving"]
     share = f" ({combined / bill:.0%} of the {bill:,.2f} GPU bill)" if bill else ""
     table = Table(
-        title=f"Recommendations {period}: {combined:,.2f} {document['currency']}/month"
-        f" without double counting{share}; {document['open_monthly_saving']:,.2f} summed",
+        title=f"Recommendations {period}: {combined:,.2f} {document['currency']}/month open"
+        f" saving, each instance counted once{share}",
         title_justify="left",
     )
     for name in (

@@ -62,18 +62,25 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
     )
 
 
-def forecast(total: Decimal, days: tuple[int | None, int], currency: str) -> Decimal | None:
-    """Run-rate to month end: ``total × days in month ÷ days with data``, rounded half up.
+def forecast(
+    total: Decimal, usage: Decimal, days: tuple[int | None, int], currency: str
+) -> Decimal | None:
+    """The month's cost at its end: ``total + usage × (days in month − last day) ÷ last day``.
 
-    "Days with data" is the day of the month of the latest allocated day, so a month whose
-    data runs to the 10th of 30 days forecasts three times its cost so far. A complete month
-    forecasts its own total; a month without dated rows has no forecast.
+    ``total`` is the cost so far; ``usage`` the part of it that accrues with the days of use
+    (:func:`~gpuledger.engine.chargeback.live.run_rate_charge`), run at its daily rate to the
+    month's end. Tax, credits, refunds, purchases and commitment fees are in ``total`` once and
+    are not scaled. "Last day" is the latest day of usage data, so usage to the 10th of 31 days
+    forecasts 3.1 times that usage. A complete month forecasts its own total exactly; a month
+    without dated rows has no forecast. Rounded half up to the currency's minor unit.
     """
     last, in_month = days
     if last is None:
         return None
+    if last >= in_month:
+        return total
     with decimal.localcontext(MONEY_CONTEXT):
-        return round_money(total * in_month / Decimal(last), currency)
+        return round_money(total + usage * (in_month - last) / Decimal(last), currency)
 
 
 def with_context(
@@ -101,10 +108,19 @@ def with_context(
                 budget=None
                 if budget is None
                 else round_money(Decimal(budget), statements.currency),
-                forecast=forecast(team.total, days, statements.currency) if team.lines else None,
+                forecast=_team_forecast(statements, team, days),
             )
         )
     return replace(statements, teams=tuple(enriched))
+
+
+def _team_forecast(
+    statements: Statements, team: TeamStatement, days: tuple[int | None, int]
+) -> Decimal | None:
+    if not team.lines:
+        return None
+    usage = statements.run_rate_costs.get(team.team, Decimal(0))
+    return forecast(team.total, usage, days, statements.currency)
 
 
 def _with_previous(

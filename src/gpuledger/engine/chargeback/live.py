@@ -35,7 +35,18 @@ from gpuledger.period import Period
 from gpuledger.schema import UNALLOCATED, UNLABELLED, Alloc, Cost
 from gpuledger.store.delta import Store
 
-__all__ = ["RawLine", "fx_rates", "live_statements", "round_statements"]
+__all__ = [
+    "RawLine",
+    "fx_rates",
+    "last_usage_days",
+    "live_statements",
+    "round_statements",
+    "run_rate_charge",
+]
+
+RUN_RATE = "run_rate"  # allocation groups: whether the group's cost grows with the days of use
+# Cost types of usage: what ran, sat idle, or ran on no team, and pools shared out of such rows.
+USAGE_COST_TYPES = ("usage", "idle", "unallocated", "shared")
 
 
 @dataclass(frozen=True)
@@ -71,11 +82,25 @@ def live_statements(store: Store, settings: Settings, period: str) -> Statements
         invoice_by_currency={c: str(v) for c, v in sorted(invoice.items())},
         fx_rates={c: str(r) for c, r in sorted(rates.items())},
         table_versions=versions,
+        run_rate_costs=run_rate_costs(allocation, rates),
     )
 
 
+def run_rate_charge() -> pl.Expr:
+    """Whether an allocation row's cost accrues with the days of use, so a forecast scales it.
+
+    Usage charges (FOCUS ChargeCategory ``Usage``, or none given) of a usage cost type
+    (:data:`USAGE_COST_TYPES`) do. Tax, credits and refunds (``Adjustment``), purchases and
+    commitment fees are charged once or once a month whatever the days of use, as are pools
+    shared out of them: a forecast adds them as they are.
+    """
+    usage = pl.col(Alloc.ChargeCategory).fill_null("Usage") == "Usage"
+    return usage & pl.col(Alloc.cost_type).fill_null("usage").is_in(USAGE_COST_TYPES)
+
+
 def allocation_groups(store: Store, period: str, version: int | None) -> pl.DataFrame:
-    """The period's allocation summed per team × model × GPU model × cost type × currency.
+    """The period's allocation summed per team × model × GPU model × cost type × currency, and
+    whether it accrues with the days of use (:data:`RUN_RATE`, see :func:`run_rate_charge`).
 
     Summed in the scan, so a month of hourly allocation rows never needs to fit in memory;
     ``day`` keeps the latest allocated day (for the forecast). A null model reads
@@ -84,11 +109,14 @@ def allocation_groups(store: Store, period: str, version: int | None) -> pl.Data
     return (
         store.scan("allocation", version)
         .filter(pl.col(Alloc.x_BillingPeriod) == period)
+        .with_columns(run_rate_charge().alias(RUN_RATE))
         .with_columns(
             pl.col(Alloc.model).fill_null(UNLABELLED),
             pl.col(Alloc.cost_type).fill_null("usage"),
         )
-        .group_by(Alloc.team, Alloc.model, Alloc.x_GpuModel, Alloc.cost_type, Alloc.currency)
+        .group_by(
+            Alloc.team, Alloc.model, Alloc.x_GpuModel, Alloc.cost_type, Alloc.currency, RUN_RATE
+        )
         .agg(pl.col(Alloc.gpu_hours).sum(), pl.col(Alloc.cost).sum(), pl.col(Alloc.day).max())
         .collect()
     )
@@ -167,6 +195,17 @@ def raw_lines(allocation: pl.DataFrame, rates: dict[str, Decimal]) -> list[RawLi
     ]
 
 
+def run_rate_costs(allocation: pl.DataFrame, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Each team's usage charges (:func:`run_rate_charge`) in the reporting currency, unrounded:
+    the part of its cost a forecast runs to month end."""
+    costs: dict[str, Decimal] = defaultdict(Decimal)
+    with decimal.localcontext(MONEY_CONTEXT):
+        for row in allocation.filter(pl.col(RUN_RATE)).to_dicts():
+            amount = (row[Alloc.cost] or Decimal(0)) * rates[row[Alloc.currency]]
+            costs[row[Alloc.team]] += amount
+    return dict(costs)
+
+
 def round_statements(
     period: str,
     settings: Settings,
@@ -221,12 +260,36 @@ def _round_team(name: str, raw: list[RawLine], total: Decimal, unit: Decimal) ->
 
 
 def data_days(allocation: pl.DataFrame, period: str) -> tuple[int | None, int]:
-    """(last day of the month with data, days in the month): the run-rate forecast's inputs."""
+    """(last day of the month with data, days in the month): the run-rate forecast's inputs.
+
+    The last day is the latest day of usage charges: a fee or tax row dated at the month's end
+    says nothing about how far the usage data reaches. A month without usage charges takes the
+    latest day of any row.
+    """
     month = Period.parse(period)
-    last = allocation[Alloc.day].max() if Alloc.day in allocation.columns else None
+    usage = allocation.filter(pl.col(RUN_RATE) & pl.col(Alloc.day).is_not_null())
+    dated = usage if usage.height else allocation
+    last = dated[Alloc.day].max()
     if not isinstance(last, date) or Period.of(last) != month:
         return (None, month.days)
     return (last.day, month.days)
+
+
+def last_usage_days(allocation: pl.LazyFrame) -> dict[str, date | None]:
+    """Every allocated period's last day of data, by the rule of :func:`data_days`."""
+    frame = (
+        allocation.group_by(Alloc.x_BillingPeriod)
+        .agg(
+            pl.col(Alloc.day).filter(run_rate_charge()).max().alias("usage"),
+            pl.col(Alloc.day).max().alias("any"),
+        )
+        .collect()
+    )
+    return {
+        row[Alloc.x_BillingPeriod]: row["usage"] or row["any"]
+        for row in frame.to_dicts()
+        if row[Alloc.x_BillingPeriod]
+    }
 
 
 def _convert_total(invoice: dict[str, Decimal], rates: dict[str, Decimal]) -> Decimal:

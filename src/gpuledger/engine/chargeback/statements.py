@@ -160,7 +160,7 @@ class Statements:
     Invariants (checked where they are built): ``invoice_total == allocated_total +
     unallocated_total``; the team totals add up to ``invoice_total``; each team's lines add up
     to its total. ``focus_rows`` (the cost rows split by allocation, for the FOCUS export) is
-    lazy and not part of the stored document.
+    lazy and, like ``run_rate_costs`` (the forecast's input), not part of the stored document.
     """
 
     period: str
@@ -179,6 +179,15 @@ class Statements:
     closed_at: str | None = None
     table_versions: dict[str, int | None] = field(default_factory=dict)
     focus_rows: pl.LazyFrame | None = field(default=None, compare=False, repr=False)
+    # each team's usage charges, unrounded: what the forecast runs to month end (not stored)
+    run_rate_costs: dict[str, Decimal] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """Closed, or its usage data reaches the month's last day: its figures are final."""
+        return self.closed or (
+            self.days_with_data is not None and self.days_with_data == self.days_in_period
+        )
 
     @property
     def adjustment_total(self) -> Decimal:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 import polars as pl
@@ -16,8 +17,9 @@ import polars as pl
 from gpuledger.config import Settings
 from gpuledger.engine.recommend.commit import commit_findings
 from gpuledger.engine.recommend.distill import distill_findings
-from gpuledger.engine.recommend.finding import Finding, RuleContext
+from gpuledger.engine.recommend.finding import Finding, RuleContext, cents
 from gpuledger.engine.recommend.idle import idle_findings
+from gpuledger.engine.recommend.owners import instance_owners
 from gpuledger.engine.recommend.profile import Profile, profiles_from, usage_stats
 from gpuledger.engine.recommend.rightsize import rightsize_findings
 from gpuledger.engine.recommend.spot import spot_findings
@@ -44,12 +46,33 @@ RULES: tuple[Rule, ...] = (
 
 def find(profiles: list[Profile], context: RuleContext) -> list[Finding]:
     """Every rule's findings, largest saving first (ties by id, so the order is stable)."""
-    findings = [finding for rule in RULES for finding in rule(profiles, context)]
+    by_id = {profile.resource_id: profile for profile in profiles}
+    findings = [
+        with_billed_teams(finding, by_id) for rule in RULES for finding in rule(profiles, context)
+    ]
     return sorted(findings, key=lambda f: (-f.monthly_saving, f.id))
 
 
+def with_billed_teams(finding: Finding, profiles: dict[str, Profile]) -> Finding:
+    """A finding on instances the allocation splits over several teams shows every team's share.
+
+    The finding itself goes to the team carrying most of each instance's cost (``owners.py``);
+    ``billed_to_teams`` in its evidence keeps the other teams visible, summed over its instances.
+    """
+    members = [profiles[rid] for rid in finding.resource_ids if rid in profiles]
+    if not any(len(p.billed_to) > 1 for p in members):
+        return finding
+    shares: dict[str, Decimal] = {}
+    for profile in members:
+        for team, cost in profile.billed_to:
+            shares[team] = shares.get(team, Decimal(0)) + cost
+    ranked = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
+    billed = {team: str(cents(cost)) for team, cost in ranked}
+    return replace(finding, evidence={**finding.evidence, "billed_to_teams": billed})
+
+
 def findings_for(store: Store, settings: Settings, period: str) -> list[Finding]:
-    """Load the period's bill, telemetry, tokens and prices, and run the rules."""
+    """Load the period's bill, telemetry, tokens, prices and owners (its allocation); run the rules."""
     resources = resource_costs(store, settings, period)
     owners = {rid: r.owner for rid, r in resources.items()}
     hours, stats = [], {}
@@ -66,7 +89,7 @@ def findings_for(store: Store, settings: Settings, period: str) -> list[Finding]
         hours_in_period=period_hours(period),
         unit_costs=units,
     )
-    return find(profiles_from(stats, resources), context)
+    return find(profiles_from(stats, resources, instance_owners(store, period)), context)
 
 
 def to_frame(findings: list[Finding], period: str, currency: str) -> pl.DataFrame:
@@ -159,12 +182,6 @@ def change_status(
     return record
 
 
-def total_saving(frame: pl.DataFrame) -> Decimal:
-    """Sum of the open (not dismissed, not done) recommendations' monthly savings."""
-    open_rows = frame.filter(~pl.col(STATUS).is_in(["dismissed", "done"]))
-    return Decimal(open_rows[Rec.monthly_saving].sum() or 0)
-
-
 def done_outcomes(store: Store, settings: Settings, period: str) -> list[dict[str, object]]:
     """Realized vs estimated saving of recommendations marked done before ``period``.
 
@@ -198,8 +215,12 @@ def done_outcomes(store: Store, settings: Settings, period: str) -> list[dict[st
 
 
 def non_overlapping_saving(frame: pl.DataFrame) -> Decimal:
-    """Open savings without double counting: largest first, skipping any finding that touches an
-    instance an earlier one already counted (spot and rightsize on one instance do not add up)."""
+    """The open monthly saving of these recommendations, counted once: every surface shows this.
+
+    Open means neither dismissed nor done. Largest saving first (ties by id), a finding that
+    touches an instance an earlier one already counted is skipped: spot and rightsize on one
+    instance, or distill and commit on one deployment, are alternatives that do not add up.
+    """
     taken: set[str] = set()
     total = Decimal(0)
     open_rows = frame.filter(~pl.col(STATUS).is_in(["dismissed", "done"]))

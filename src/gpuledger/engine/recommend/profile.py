@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
 from gpuledger.config import Settings
+from gpuledger.engine.recommend.owners import Ownership
 from gpuledger.engine.waste.inputs import (
     HELD_S,
     IDLE,
@@ -34,7 +36,7 @@ class Profile:
     """A GPU instance in one month: what it cost and how it was used."""
 
     resource: ResourceCost
-    team: str
+    team: str  # the allocation's owner (see ``owners.py``); bill tag or telemetry if unattributed
     model: str | None  # the model that held its busy time longest
     workloads: tuple[str, ...]  # every workload seen on it, busiest first
     held_gpu_hours: float
@@ -49,6 +51,7 @@ class Profile:
     idle_stretches: int
     busy_share: float  # share of the month's hours with work on the instance
     jobs: int  # distinct job labels that ran on it
+    billed_to: tuple[tuple[str, Decimal], ...] = ()  # allocated cost per team, largest first
 
     @property
     def resource_id(self) -> str:
@@ -153,13 +156,6 @@ def _owners_of_busy_time(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def build_profiles(
-    rows: pl.LazyFrame, resources: dict[str, ResourceCost], settings: Settings, period: str
-) -> list[Profile]:
-    """A profile for every billed GPU instance (no telemetry → empty use figures)."""
-    return profiles_from(usage_stats(rows, settings, period), resources)
-
-
 def usage_stats(
     rows: pl.LazyFrame, settings: Settings, period: str
 ) -> dict[str | None, dict[str, object]]:
@@ -183,13 +179,28 @@ def usage_stats(
 
 
 def profiles_from(
-    stats: Mapping[str | None, dict[str, object]], resources: dict[str, ResourceCost]
+    stats: Mapping[str | None, dict[str, object]],
+    resources: dict[str, ResourceCost],
+    owners: Mapping[str, Ownership],
 ) -> list[Profile]:
-    """A profile for every billed GPU instance from its usage stats (none → empty use figures)."""
-    return [_profile(resource, stats.get(rid, {})) for rid, resource in sorted(resources.items())]
+    """A profile for every billed GPU instance from its usage stats (none → empty use figures).
+
+    Its team is the allocation's owner of the instance (``owners``). A period not attributed yet
+    has no owners: then the bill's team tag, else the team that held its busy time longest.
+    """
+    return [
+        _profile(resource, stats.get(rid, {}), owners.get(rid))
+        for rid, resource in sorted(resources.items())
+    ]
 
 
-def _profile(resource: ResourceCost, row: dict[str, object]) -> Profile:
+def _team(resource: ResourceCost, row: dict[str, object], owner: Ownership | None) -> str:
+    if owner is not None:
+        return owner.team
+    return str(resource.owner or row.get("team") or UNALLOCATED)
+
+
+def _profile(resource: ResourceCost, row: dict[str, object], owner: Ownership | None) -> Profile:
     def number(key: str) -> float:
         return float(row.get(key) or 0.0)  # type: ignore[arg-type]
 
@@ -200,7 +211,7 @@ def _profile(resource: ResourceCost, row: dict[str, object]) -> Profile:
     model = row.get("model")
     return Profile(
         resource=resource,
-        team=str(resource.owner or row.get("team") or UNALLOCATED),
+        team=_team(resource, row, owner),
         model=resource.model_tag if model in (None, IDLE_MODEL, UNLABELLED) else str(model),
         workloads=tuple(row.get("workloads") or ()),  # type: ignore[arg-type]
         held_gpu_hours=number("held_gpu_hours"),
@@ -215,4 +226,5 @@ def _profile(resource: ResourceCost, row: dict[str, object]) -> Profile:
         idle_stretches=int(number("idle_stretches")),
         busy_share=number("busy_share"),
         jobs=int(number("jobs")),
+        billed_to=owner.costs if owner is not None else (),
     )

@@ -55,29 +55,32 @@ class TeamDigest:
     team: str
     period: str
     currency: str
-    spend: Decimal
+    spend: Decimal | None  # None: no statement for the period yet (its billing data is missing)
     previous_spend: Decimal | None
     waste: Decimal
     daily: tuple[DailySpend, ...]
     recommendations: tuple[RecommendationLine, ...]
     hidden_recommendations: int  # open ones beyond the top N, counted so the mail says so
+    open_saving: Decimal  # all the team's open recommendations, each instance counted once
     app_url: str
 
     @property
+    def has_data(self) -> bool:
+        return self.spend is not None
+
+    @property
     def change(self) -> Decimal | None:
-        return None if self.previous_spend is None else self.spend - self.previous_spend
+        if self.spend is None or self.previous_spend is None:
+            return None
+        return self.spend - self.previous_spend
 
     @property
     def change_percent(self) -> Decimal | None:
-        if not self.previous_spend:
+        if self.spend is None or not self.previous_spend:
             return None
         return ((self.spend - self.previous_spend) * 100 / self.previous_spend).quantize(
             Decimal("0.1")
         )
-
-    @property
-    def total_saving(self) -> Decimal:
-        return sum((r.monthly_saving for r in self.recommendations), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -102,19 +105,20 @@ class FinanceDigest:
     final: bool  # the invoice is final; a --dry-run preview may show provisional figures
 
 
-def spend_by_team(store: Store, settings: Settings, period: str) -> dict[str, Decimal]:
+def spend_by_team(store: Store, settings: Settings, period: str) -> dict[str, Decimal] | None:
     """Each team's statement total for the period: the very figure its chargeback shows.
 
     Read from the statements rather than summed here, so that rounding (largest remainder, to the
-    cent) and currency conversion match the chargeback exactly. A month without billing data has
-    no spend; a month whose allocation does not reconcile raises, and no mail goes out with it.
+    cent) and currency conversion match the chargeback exactly. A month without statements (no
+    billing data yet, or not attributed yet) is None, never zero spend; a month whose allocation
+    does not reconcile raises, and no mail goes out with it.
     """
     from gpuledger.engine.chargeback.build import build_statements
 
     try:
         statements = build_statements(store, settings, period)
     except UsageError:
-        return {}
+        return None
     return {team.team: team.total for team in statements.teams}
 
 
@@ -210,10 +214,10 @@ def team_digests(
     store: Store, settings: Settings, period: str, teams: list[str]
 ) -> list[TeamDigest]:
     """Each listed team's savings e-mail content for ``period``."""
-    from gpuledger.engine.recommend.pipeline import current_recommendations
+    from gpuledger.engine.recommend.pipeline import current_recommendations, non_overlapping_saving
 
     spend = spend_by_team(store, settings, period)
-    before = spend_by_team(store, settings, str(Period.parse(period).previous()))
+    before = spend_by_team(store, settings, str(Period.parse(period).previous())) or {}
     recommendations = current_recommendations(store, settings, period)
     top = settings.email.top_recommendations
     digests = []
@@ -224,12 +228,15 @@ def team_digests(
                 team=team,
                 period=period,
                 currency=settings.reporting.currency,
-                spend=spend.get(team, Decimal("0.00")),
+                spend=None if spend is None else spend.get(team, Decimal("0.00")),
                 previous_spend=before.get(team),
                 waste=waste_dollars(store, settings, period, team),
                 daily=daily_spend(store, settings, period, team),
                 recommendations=tuple(lines[:top]),
                 hidden_recommendations=max(0, len(lines) - top),
+                open_saving=non_overlapping_saving(
+                    recommendations.filter(pl.col(Rec.team) == team)
+                ),
                 app_url=app_link(settings, "recommendations", team=team, period=period),
             )
         )

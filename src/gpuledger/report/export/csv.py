@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Final
 
+from gpuledger.engine.chargeback.line_id import line_id
 from gpuledger.engine.chargeback.statements import Statements
 from gpuledger.report.export.cells import flat_lines, money_text, safe_text
 
@@ -22,6 +23,7 @@ CSV_COLUMNS: Final = (
     "cost",
     "previous_cost",
     "currency",
+    "line_id",
 )
 
 
@@ -29,7 +31,8 @@ def render_csv(statements: Statements) -> bytes:
     """One row per line and per adjustment line; a team's rows sum to its amount due.
 
     Amounts are exact decimal text in the currency's minor unit; text that a spreadsheet would
-    take for a formula is prefixed with an apostrophe (see ``safe_text``).
+    take for a formula is prefixed with an apostrophe (see ``safe_text``). ``line_id`` is the
+    line's stable id, which ``gpuledger explain --line`` accepts.
     """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -51,6 +54,7 @@ def render_csv(statements: Statements) -> bytes:
                     money_text(line.cost),
                     money_text(line.previous),
                     statements.currency,
+                    line_id(statements.period, flat.team, line),
                 ]
             )
     return buffer.getvalue().encode("utf-8")

@@ -6,7 +6,8 @@ no random ids), which is what lets a closed month export byte-identically for ev
 
 Formats: ``table`` (text for a terminal), ``json`` (DESIGN's shape plus budgets, forecast,
 comparison and adjustments), ``csv`` (one row per statement line, for an ERP), ``xlsx`` (a
-workbook for finance), ``focus`` (Parquet: the cost rows split by allocation, FOCUS columns
+workbook for finance); each of these carries every line's stable id
+(:mod:`gpuledger.engine.chargeback.line_id`), which ``gpuledger explain --line`` accepts; ``focus`` (Parquet: the cost rows split by allocation, FOCUS columns
 plus FOCUS 1.3's allocation columns).
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
+from gpuledger.engine.chargeback.line_id import line_id
 from gpuledger.engine.chargeback.statements import Line, Statements, TeamStatement
 from gpuledger.errors import UsageError
 from gpuledger.report.export.cells import wording
@@ -45,8 +47,9 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _line_json(line: Line) -> dict[str, Any]:
+def _line_json(period: str, team: str, line: Line) -> dict[str, Any]:
     data: dict[str, Any] = {
+        "line_id": line_id(period, team, line),
         "model": line.model,
         "gpu_model": line.gpu_model,
         "cost_type": line.cost_type,
@@ -59,12 +62,12 @@ def _line_json(line: Line) -> dict[str, Any]:
     return data
 
 
-def _team_json(team: TeamStatement) -> dict[str, Any]:
+def _team_json(period: str, team: TeamStatement) -> dict[str, Any]:
     return {
         "team": team.team,
         "total": _number(team.total),
-        "lines": [_line_json(line) for line in team.lines],
-        "adjustments": [_line_json(line) for line in team.adjustments],
+        "lines": [_line_json(period, team.team, line) for line in team.lines],
+        "adjustments": [_line_json(period, team.team, line) for line in team.adjustments],
         "adjustments_total": _number(team.adjustment_total),
         "amount_due": _number(team.amount_due),
         "previous_total": _number(team.previous_total),
@@ -86,6 +89,7 @@ def statements_json(statements: Statements) -> dict[str, Any]:
         "unallocated_total": _number(statements.unallocated_total),
         "closed": statements.closed,
         "closed_at": statements.closed_at,
+        "final": statements.complete,
         "mode": statements.mode,
         "title": wording(statements).title,
         "adjustments_total": _number(statements.adjustment_total),
@@ -93,7 +97,7 @@ def statements_json(statements: Statements) -> dict[str, Any]:
         "fx_rates": statements.fx_rates,
         "days_with_data": statements.days_with_data,
         "days_in_period": statements.days_in_period,
-        "teams": [_team_json(team) for team in statements.teams],
+        "teams": [_team_json(statements.period, team) for team in statements.teams],
     }
 
 

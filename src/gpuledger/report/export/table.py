@@ -1,4 +1,8 @@
-"""Statements as text tables for a terminal (rich), one summary and one table per team."""
+"""Statements as text tables for a terminal (rich), one summary and one table per team.
+
+Each line shows its number on the team's statement and its stable line id: either is what
+``gpuledger explain --line`` takes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gpuledger.engine.chargeback.line_id import line_id
 from gpuledger.engine.chargeback.statements import Statements, TeamStatement
 from gpuledger.report.export.cells import wording
 
@@ -28,7 +33,13 @@ def render_table(statements: Statements) -> bytes:
     buffer = io.StringIO()
     console = Console(file=buffer, width=WIDTH, color_system=None, force_terminal=False)
     words = wording(statements)
-    state = f"closed {statements.closed_at}" if statements.closed else "open"
+    state = (
+        f"closed {statements.closed_at}"
+        if statements.closed
+        else "final"
+        if statements.complete
+        else "open"
+    )
     console.print(
         Text(
             f"{words.title} {statements.period} — {statements.currency},"
@@ -100,28 +111,37 @@ def _team_table(statements: Statements, team: TeamStatement) -> Table:
         title=f"{team.team} — {_amount(team.amount_due)} {statements.currency}",
         title_justify="left",
     )
+    table.add_column("#", justify="right", no_wrap=True)
     for name in ("model", "GPU", "cost type"):
         table.add_column(name, no_wrap=True)
     for name in ("GPU-hours", "cost", "previous"):
         table.add_column(name, justify="right")
-    for line in team.lines:
+    table.add_column("line id", no_wrap=True)
+    period = statements.period
+    for number, line in enumerate(team.lines, start=1):
         table.add_row(
+            str(number),
             Text(line.model),
             Text(line.gpu_model or ""),
             Text(line.cost_type),
             f"{line.gpu_hours:,.1f}",
             _amount(line.cost),
             _amount(line.previous),
+            line_id(period, team.team, line),
         )
     for line in team.adjustments:
         table.add_row(
+            "",
             Text(line.model),
             Text(line.gpu_model or ""),
             Text(f"adjustment of {line.corrects_period}: {line.cost_type}"),
             f"{line.gpu_hours:+,.1f}",
             _signed(line.cost),
             "",
+            line_id(period, team.team, line),
         )
     table.add_section()
-    table.add_row(Text("total"), "", "", "", _amount(team.amount_due), _amount(team.previous_total))
+    table.add_row(
+        "", Text("total"), "", "", "", _amount(team.amount_due), _amount(team.previous_total), ""
+    )
     return table

@@ -14,6 +14,7 @@ from typing import Any
 
 import xlsxwriter
 
+from gpuledger.engine.chargeback.line_id import line_id
 from gpuledger.engine.chargeback.rounding import minor_unit
 from gpuledger.engine.chargeback.statements import Statements, TeamStatement
 from gpuledger.period import Period
@@ -163,7 +164,7 @@ def _team_sheet(out: _Sheet, statements: Statements, team: TeamStatement) -> Non
     out.text(1, 1, team.team)
     out.text(2, 0, "Currency", "bold")
     out.text(2, 1, statements.currency)
-    columns = (*LINE_COLUMNS, "Previous month", "Change")
+    columns = (*LINE_COLUMNS, "Previous month", "Change", "Line id")
     out.header(4, columns)
     rows = flat_lines(team)
     for row, flat in enumerate(rows, start=5):
@@ -177,6 +178,7 @@ def _team_sheet(out: _Sheet, statements: Statements, team: TeamStatement) -> Non
         out.money(row, 6, line.cost)
         out.money(row, 7, line.previous)
         out.money(row, 8, flat.change)
+        out.text(row, 9, line_id(statements.period, team.team, line))
     end = 5 + len(rows)
     out.text(end, 0, words.amount, "bold")
     out.money(end, 6, team.amount_due, "money_total")
@@ -187,4 +189,5 @@ def _team_sheet(out: _Sheet, statements: Statements, team: TeamStatement) -> Non
     _print_setup(out.sheet)
     out.sheet.set_column(0, 1, 12)
     out.sheet.set_column(2, 4, 22)
-    out.sheet.set_column(5, len(columns) - 1, 16)
+    out.sheet.set_column(5, len(columns) - 2, 16)
+    out.sheet.set_column(len(columns) - 1, len(columns) - 1, 18)

@@ -24,6 +24,7 @@ import polars as pl
 import streamlit as st
 
 from gpuledger.config import Settings, load_settings
+from gpuledger.engine.chargeback.explain import Explanation, explain
 from gpuledger.engine.chargeback.statements import Statements
 from gpuledger.report.readmodel import chargeback as chargeback_rm
 from gpuledger.report.readmodel import health as health_rm
@@ -166,6 +167,22 @@ def instance_costs(ledger: Ledger, period: str, viewer: Viewer, team: str) -> pl
     """One team's allocated cost per model × GPU model × instance (raises AccessDenied)."""
     chargeback_rm.require_instances(viewer, team)
     result: pl.DataFrame = _instances(ledger, ledger.fingerprint(), period, team)
+    return result
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _explanation(
+    ledger: Ledger, key: Fingerprint, period: str, team: str, line: str
+) -> Explanation:
+    return explain(ledger.store(), _statements(ledger, key, period), team, line=line)[0]
+
+
+def line_explanation(
+    ledger: Ledger, period: str, viewer: Viewer, team: str, line: str
+) -> Explanation:
+    """Why the team's line (number or id) is what it is (raises AccessDenied)."""
+    chargeback_rm.require_instances(viewer, team)
+    result: Explanation = _explanation(ledger, ledger.fingerprint(), period, team, line)
     return result
 
 

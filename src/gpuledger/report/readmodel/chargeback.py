@@ -8,16 +8,21 @@ built from); the only arithmetic is sums and differences of the engine's own rou
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 
 import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.engine.chargeback.build import build_statements
+from gpuledger.engine.chargeback.explain import Explanation, explain
+from gpuledger.engine.chargeback.line_id import line_id
+from gpuledger.engine.chargeback.live import last_usage_days
 from gpuledger.engine.chargeback.statements import Line, Statements, TeamStatement
+from gpuledger.period import Period
 from gpuledger.report.export.render import render
 from gpuledger.report.readmodel.access import Viewer
-from gpuledger.schema import UNALLOCATED, UNLABELLED, Alloc, make_schema
+from gpuledger.schema import MONEY, UNALLOCATED, UNLABELLED, Alloc, make_schema
 from gpuledger.store.delta import Store
 
 MONEY2 = pl.Decimal(38, 2)
@@ -46,20 +51,24 @@ class Col:
     corrects_period = "corrects_period"
     resource = "ResourceId"
     currency = "currency"
+    line_id = "line_id"
 
 
 @dataclass(frozen=True)
 class PeriodInfo:
-    """A month the ledger holds, and whether it is closed."""
+    """A month the ledger holds, whether it is closed, and whether its data is complete."""
 
     period: str
     closed: bool
     closed_at: str | None = None
+    complete: bool = False  # its usage data reaches the month's last day: nothing to forecast
 
     @property
     def label(self) -> str:
         if self.closed:
             return f"{self.period} · closed {(self.closed_at or '')[:10]}".rstrip()
+        if self.complete:
+            return f"{self.period} · final"
         return f"{self.period} · open (forecast)"
 
 
@@ -83,6 +92,7 @@ class ChargebackView:
     unallocated_total: Decimal
     days_with_data: int | None
     days_in_period: int | None
+    complete: bool  # closed, or its usage data reaches the month's end: "final", no forecast
     teams: pl.DataFrame  # one row per team: totals, month-over-month, budget, forecast
     lines: pl.DataFrame  # team × model × GPU model × cost type
     adjustments: pl.DataFrame  # corrections of closed months, per team
@@ -111,14 +121,24 @@ def periods(store: Store) -> list[PeriodInfo]:
     ``cost``, which is the largest table; ``allocation`` is small and read by its partition key.
     """
     found = {row["period"] for row in store.state.billing_periods()}
-    allocated = store.scan("allocation").select(pl.col(Alloc.x_BillingPeriod).unique()).collect()
-    found.update(value for value in allocated[Alloc.x_BillingPeriod].to_list() if value)
+    last_days = last_usage_days(store.scan("allocation"))
+    found.update(last_days)
     closed = store.state.closed_periods()
     found.update(closed)
     return [
-        PeriodInfo(p, p in closed, closed[p]["closed_at"] if p in closed else None)
+        PeriodInfo(
+            p,
+            p in closed,
+            closed[p]["closed_at"] if p in closed else None,
+            complete=_reaches_month_end(p, last_days.get(p)),
+        )
         for p in sorted(found, reverse=True)
     ]
+
+
+def _reaches_month_end(period: str, last: date | None) -> bool:
+    month = Period.parse(period)
+    return last is not None and Period.of(last) == month and last.day == month.days
 
 
 def _team_row(team: TeamStatement) -> dict[str, object]:
@@ -137,8 +157,9 @@ def _team_row(team: TeamStatement) -> dict[str, object]:
     }
 
 
-def _line_row(team: str, line: Line) -> dict[str, object]:
+def _line_row(period: str, team: str, line: Line) -> dict[str, object]:
     return {
+        Col.line_id: line_id(period, team, line),
         Col.team: team,
         Col.model: line.model,
         Col.gpu_model: line.gpu_model,
@@ -171,6 +192,7 @@ _TEAM_SCHEMA = make_schema(
 )
 _LINE_SCHEMA = make_schema(
     {
+        Col.line_id: pl.String,
         Col.team: pl.String,
         Col.model: pl.String,
         Col.gpu_model: pl.String,
@@ -191,8 +213,9 @@ def visible_statements(statements: Statements, viewer: Viewer) -> tuple[TeamStat
 def chargeback_view(statements: Statements, viewer: Viewer) -> ChargebackView:
     """The chargeback page's data: the month's statements cut to the viewer's teams."""
     teams = visible_statements(statements, viewer)
-    lines = [_line_row(t.team, line) for t in teams for line in t.lines]
-    adjustments = [_line_row(t.team, line) for t in teams for line in t.adjustments]
+    period = statements.period
+    lines = [_line_row(period, t.team, line) for t in teams for line in t.lines]
+    adjustments = [_line_row(period, t.team, line) for t in teams for line in t.adjustments]
     return ChargebackView(
         period=statements.period,
         currency=statements.currency,
@@ -205,6 +228,7 @@ def chargeback_view(statements: Statements, viewer: Viewer) -> ChargebackView:
         unallocated_total=statements.unallocated_total,
         days_with_data=statements.days_with_data,
         days_in_period=statements.days_in_period,
+        complete=statements.complete,
         teams=pl.DataFrame([_team_row(t) for t in teams], schema=_TEAM_SCHEMA),
         lines=pl.DataFrame(lines, schema=_LINE_SCHEMA),
         adjustments=pl.DataFrame(adjustments, schema=_LINE_SCHEMA),
@@ -244,6 +268,94 @@ def instance_costs(statements: Statements, store: Store, team: str) -> pl.DataFr
         .sort(Col.cost, Col.resource, descending=[True, False])
         .collect()
     )
+
+
+def line_explanation(
+    store: Store, settings: Settings, period: str, viewer: Viewer, team: str, line: str
+) -> Explanation:
+    """Why the team's line ``line`` (number or id) is what it is: ``gpuledger explain``'s answer.
+
+    The viewer may explain the lines of the teams whose instances they may open (raises
+    AccessDenied otherwise), and is checked before anything is read.
+    """
+    require_instances(viewer, team)
+    return explain(store, statements_of(store, settings, period), team, line=line)[0]
+
+
+class Src:
+    """Column names of :func:`explanation_sources`."""
+
+    source = "source"
+    day = "day"
+    provider = "provider"
+    account = "account"
+    resource = "ResourceId"
+    service = "service"
+    charge = "charge"
+    rule = "rule"
+    original = "original"
+    billing_currency = "billing_currency"
+    share = "share"
+    cost = "cost"
+
+
+def explanation_rules(explanation: Explanation) -> pl.DataFrame:
+    """The line's cost per rule; the rows add up to the line's cost exactly."""
+    return pl.DataFrame(
+        [
+            {Src.rule: r.rule, Col.cost: r.cost, Col.gpu_hours: r.gpu_hours}
+            for r in explanation.rules
+        ],
+        schema=make_schema({Src.rule: pl.String, Col.cost: MONEY2, Col.gpu_hours: pl.Float64}),
+    )
+
+
+_SOURCE_SCHEMA = make_schema(
+    {
+        Src.source: pl.String,
+        Src.day: pl.Date,
+        Src.provider: pl.String,
+        Src.account: pl.String,
+        Src.resource: pl.String,
+        Src.service: pl.String,
+        Src.charge: pl.String,
+        Src.rule: pl.String,
+        Src.original: MONEY,
+        Src.billing_currency: pl.String,
+        Src.share: pl.Float64,
+        Src.cost: MONEY2,
+    }
+)
+
+
+def explanation_sources(explanation: Explanation) -> pl.DataFrame:
+    """The line's top sources, ranked, and one "other N sources" row: the costs add up to the
+    line's cost exactly."""
+    rows: list[dict[str, object]] = [
+        {
+            Src.source: str(rank),
+            Src.day: s.day,
+            Src.provider: s.provider,
+            Src.account: s.sub_account or s.account,
+            Src.resource: s.resource_id,
+            Src.service: s.service,
+            Src.charge: s.charge_category,
+            Src.rule: s.rule,
+            Src.original: s.original,
+            Src.billing_currency: s.currency,
+            Src.share: s.share,
+            Src.cost: s.cost,
+        }
+        for rank, s in enumerate(explanation.sources, start=1)
+    ]
+    if explanation.other_sources:
+        rows.append(
+            {
+                Src.source: f"other {explanation.other_sources} sources",
+                Src.cost: explanation.other_cost,
+            }
+        )
+    return pl.DataFrame(rows, schema=_SOURCE_SCHEMA)
 
 
 def download(store: Store, settings: Settings, period: str, fmt: str) -> bytes:

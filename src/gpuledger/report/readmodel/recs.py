@@ -20,7 +20,7 @@ from gpuledger.engine.recommend.pipeline import (
     STATUS,
     current_recommendations,
     done_outcomes,
-    total_saving,
+    non_overlapping_saving,
 )
 from gpuledger.engine.recommend.pipeline import change_status as engine_change_status
 from gpuledger.errors import UsageError
@@ -47,7 +47,7 @@ class RecsView:
     period: str
     currency: str
     rows: pl.DataFrame  # schema.Rec columns + status, evidence without the internal fingerprint
-    open_saving: Decimal  # monthly saving of the ones neither dismissed nor done
+    open_saving: Decimal  # of the ones neither dismissed nor done, each instance counted once
     outcomes: pl.DataFrame  # done ones: team, estimated vs realized monthly saving
 
 
@@ -75,7 +75,7 @@ def all_recs(store: Store, settings: Settings, period: str) -> RecsView:
         period=period,
         currency=settings.reporting.currency,
         rows=rows,
-        open_saving=total_saving(rows),
+        open_saving=non_overlapping_saving(rows),
         outcomes=pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA),
     )
 
@@ -87,7 +87,10 @@ def recs_view(recs: RecsView, viewer: Viewer) -> RecsView:
     mine = pl.col(Rec.team).is_in(sorted(viewer.teams))
     rows = recs.rows.filter(mine)
     return replace(
-        recs, rows=rows, open_saving=total_saving(rows), outcomes=recs.outcomes.filter(mine)
+        recs,
+        rows=rows,
+        open_saving=non_overlapping_saving(rows),
+        outcomes=recs.outcomes.filter(mine),
     )
 
 

@@ -1,0 +1,30 @@
+"""`gpuledger explain`: why a statement line is what it is — its rules and its source cost rows."""
+
+from __future__ import annotations
+
+import sys
+
+from gpuledger.commands.context import Context
+from gpuledger.engine.chargeback.build import build_statements
+from gpuledger.engine.chargeback.explain import explain
+from gpuledger.errors import UsageError
+from gpuledger.report.export.explanation import render_explanations
+
+
+def run(
+    ctx: Context,
+    *,
+    period: str,
+    team: str,
+    model: str | None,
+    line: str | None,
+    top: int,
+    format: str,
+) -> None:
+    """Explain ``team``'s line ``line`` (number or id) of ``period``, else each of its lines."""
+    if top < 1:
+        raise UsageError(f"--top must be at least 1 (got {top})")
+    statements = build_statements(ctx.store, ctx.settings, period)
+    explanations = explain(ctx.store, statements, team, line=line, model=model, top=top)
+    sys.stdout.buffer.write(render_explanations(explanations, format))
+    sys.stdout.buffer.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ from gpuledger.errors import InputError, SourceError
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file of a source: its URI (what messages name) and its size in bytes."""
+    """One file of a source: its URI (what messages name), its size in bytes, when last written."""
 
     uri: str
     size: int
+    modified: datetime | None = None  # UTC; None where the listing does not say
 
     @property
     def name(self) -> str:
@@ -61,14 +63,15 @@ def list_files(src: str, patterns: Iterable[str] = ("*",)) -> list[SourceFile]:
 
 def _list_local(path: Path) -> list[SourceFile]:
     if path.is_file():
-        return [SourceFile(str(path), path.stat().st_size)]
+        return [_local_file(path)]
     if not path.is_dir():
         raise InputError(f"{path}: no such file or folder")
-    return [
-        SourceFile(str(p), p.stat().st_size)
-        for p in path.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
-    ]
+    return [_local_file(p) for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
+def _local_file(path: Path) -> SourceFile:
+    stat = path.stat()
+    return SourceFile(str(path), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
 
 def _list_s3(src: str) -> list[SourceFile]:
@@ -79,7 +82,9 @@ def _list_s3(src: str) -> list[SourceFile]:
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             files.extend(
-                SourceFile(f"s3://{bucket}/{item['Key']}", int(item["Size"]))
+                SourceFile(
+                    f"s3://{bucket}/{item['Key']}", int(item["Size"]), item.get("LastModified")
+                )
                 for item in page.get("Contents", [])
                 if not item["Key"].endswith("/")
             )
@@ -93,7 +98,7 @@ def _list_gcs(src: str) -> list[SourceFile]:
     try:
         blobs = _gcs_client().list_blobs(parsed.netloc, prefix=parsed.path.lstrip("/"))
         return [
-            SourceFile(f"gs://{parsed.netloc}/{blob.name}", int(blob.size or 0))
+            SourceFile(f"gs://{parsed.netloc}/{blob.name}", int(blob.size or 0), blob.updated)
             for blob in blobs
             if not blob.name.endswith("/")
         ]

@@ -4,7 +4,8 @@ A collector turns its source into a :class:`CostBatch` (canonical rows plus the 
 and never writes the store itself. :func:`ingest_cost` then, in this order:
 
 1. stamps lineage (``x_Source``, ``x_IngestId``, ``x_BillingPeriod``) on every row;
-2. checks that each (billing account, period) is billed in one currency;
+2. checks that each (billing account, period) is billed in one currency, and that no delivery
+   is older than the one stored for its partition (see below);
 3. replaces the (source, billing account, billing period) partitions of ``cost`` in one commit,
    validating every row on the way (in chunks when the batch is lazy, so memory stays bounded);
    an invalid row aborts the write before its commit;
@@ -12,18 +13,27 @@ and never writes the store itself. :func:`ingest_cost` then, in this order:
 5. records each period's delivery and invoice state, and the run, in SQLite.
 
 A failure at any step leaves the earlier ``cost`` version in place and records the run as failed.
+
+**An older delivery never replaces a newer one.** Providers restate a month by delivering it
+again (a new CUR assembly or Data Exports execution, a new Azure export run). The state database
+keeps, per (source, billing account, period), the delivery the stored rows came from and when it
+was made (its manifest's time). A later ingest offering a *different* delivery made *earlier* is
+refused before anything is written, unless forced; the same delivery again, or one whose time is
+unknown, is accepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import polars as pl
 
 from gpuledger.errors import GpuledgerError, InputError, SchemaError
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine, validate
 from gpuledger.store.delta import Store
+from gpuledger.store.state import StateDB, utc_now
 
 PARTITION_KEYS = (Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod)
 
@@ -36,6 +46,7 @@ class Delivery:
     period: str
     delivery_id: str | None = None
     invoiced: bool = False
+    delivered_at: datetime | None = None  # when the provider made the delivery (its manifest)
 
 
 @dataclass
@@ -70,9 +81,17 @@ def billing_period_of(column: str = Cost.BillingPeriodStart) -> pl.Expr:
 
 
 def ingest_cost(
-    store: Store, source: str, src: str, read: Callable[[str], CostBatch]
+    store: Store,
+    source: str,
+    src: str,
+    read: Callable[[str], CostBatch],
+    *,
+    force: bool = False,
 ) -> IngestResult:
-    """Run one collector over ``src`` and store its rows; see the module docstring for the steps."""
+    """Run one collector over ``src`` and store its rows; see the module docstring for the steps.
+
+    ``force`` stores a delivery even when it is older than the one the store holds.
+    """
     run_id = store.state.start_ingest(source, src)
     try:
         batch = read(run_id)
@@ -94,6 +113,7 @@ def ingest_cost(
             ),
             "quarantine",
         )
+        refuse_older_deliveries(store.state, source, batch.deliveries, force=force)
         version = store.replace_partitions("cost", rows, PARTITION_KEYS) if row_count else None
         _replace_quarantine(store, source, quarantine, partitions)
         for delivery in batch.deliveries:
@@ -104,6 +124,7 @@ def ingest_cost(
                 invoiced=delivery.invoiced,
                 delivery=delivery.delivery_id,
             )
+        record_delivery_times(store.state, source, batch.deliveries)
     except GpuledgerError as exc:
         store.state.finish_ingest(run_id, status="failed", message=str(exc))
         raise
@@ -171,3 +192,83 @@ def _replace_quarantine(
             pl.col(Quarantine.x_BillingPeriod).fill_null(""),
         )
         store.replace_partitions("quarantine", quarantine, keys, replace=clear)
+
+
+_DELIVERY_TIMES_DDL = """
+CREATE TABLE IF NOT EXISTS billing_delivery_times (
+    source TEXT NOT NULL,
+    billing_account TEXT NOT NULL,
+    period TEXT NOT NULL,
+    delivery TEXT,
+    delivered_at TEXT NOT NULL,      -- ISO-8601 UTC: when the provider made the stored delivery
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (source, billing_account, period)
+);
+"""
+
+
+def stored_delivery(
+    state: StateDB, source: str, account: str, period: str
+) -> tuple[str | None, datetime] | None:
+    """(delivery id, delivery time) of the stored rows of one partition; None when unknown."""
+    state.ensure(_DELIVERY_TIMES_DDL)
+    with state.connect() as db:
+        row = db.execute(
+            "SELECT delivery, delivered_at FROM billing_delivery_times"
+            " WHERE source=? AND billing_account=? AND period=?",
+            (source, account, period),
+        ).fetchone()
+    if row is None:
+        return None
+    return row["delivery"], datetime.fromisoformat(row["delivered_at"])
+
+
+def refuse_older_deliveries(
+    state: StateDB, source: str, deliveries: Iterable[Delivery], *, force: bool = False
+) -> None:
+    """Raise if any offered delivery is older than the one the store holds for its partition."""
+    if force:
+        return
+    for offered in deliveries:
+        if offered.delivered_at is None:
+            continue
+        stored = stored_delivery(state, source, offered.billing_account, offered.period)
+        if stored is None:
+            continue
+        stored_id, stored_at = stored
+        if offered.delivery_id == stored_id or offered.delivered_at >= stored_at:
+            continue
+        raise InputError(
+            f"{source} billing account {offered.billing_account} period {offered.period}: "
+            f"the store holds delivery {stored_id or '(unnamed)'} made {_when(stored_at)}; "
+            f"the delivery offered, {offered.delivery_id or '(unnamed)'}, was made "
+            f"{_when(offered.delivered_at)}, earlier. Nothing was written. Ingest the newer "
+            "delivery, or pass --force to store the older one anyway",
+            expected="a delivery at least as recent as the stored one",
+        )
+
+
+def record_delivery_times(state: StateDB, source: str, deliveries: Iterable[Delivery]) -> None:
+    """Remember, per partition just stored, its delivery and when it was made."""
+    state.ensure(_DELIVERY_TIMES_DDL)
+    with state.connect() as db:
+        for delivery in deliveries:
+            key = (source, delivery.billing_account, delivery.period)
+            if delivery.delivered_at is None:
+                db.execute(
+                    "DELETE FROM billing_delivery_times"
+                    " WHERE source=? AND billing_account=? AND period=?",
+                    key,
+                )
+                continue
+            db.execute(
+                "INSERT INTO billing_delivery_times VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (source, billing_account, period) DO UPDATE SET"
+                " delivery=excluded.delivery, delivered_at=excluded.delivered_at,"
+                " recorded_at=excluded.recorded_at",
+                (*key, delivery.delivery_id, delivery.delivered_at.isoformat(), utc_now()),
+            )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

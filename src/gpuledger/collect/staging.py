@@ -2,8 +2,8 @@
 
 Part of ``collect/``, between a collector's mapping and :func:`~gpuledger.collect.ingest.ingest_cost`.
 Each source file's mapped rows are written (streamed, when they are lazy) to a Parquet file of
-their own in a temporary folder, in ``cost`` column order plus the ``_reason``/``_column`` verdict
-columns. Rows with a reason are handed back for the quarantine and never reach the staged batch.
+their own in a temporary folder, in ``cost`` column order plus the verdict columns (``_reason``,
+``_column``, and the cost the file states, for the quarantine). Rows with a reason are handed back for the quarantine and never reach the staged batch.
 The batch, :meth:`Staging.rows`, is a plain scan of those files: a row-wise plan, so the store's
 chunked reads slice straight into the files and memory stays bounded by one chunk.
 """
@@ -15,9 +15,10 @@ from pathlib import Path
 import polars as pl
 
 from gpuledger.collect.quarantine import COLUMN, REASON
-from gpuledger.schema import COST_SCHEMA
+from gpuledger.schema import COST_SCHEMA, MONEY
 
-_VERDICT = {REASON: pl.String(), COLUMN: pl.String()}
+STATED_COST = "_stated_cost"  # a line's cost as its file states it, for the quarantine to show
+_VERDICT = {REASON: pl.String(), COLUMN: pl.String(), STATED_COST: MONEY}
 
 
 def in_cost_columns(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -36,6 +37,7 @@ class Staging:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.files: list[Path] = []
+        self.sound_rows: list[int] = []  # per staged file
 
     def stage(self, rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         """Stage one source file's rows; return its refused rows (those with a ``_reason``).
@@ -54,10 +56,11 @@ class Staging:
             path.unlink()
             path = sound
         self.files.append(path)
+        self.sound_rows.append(pl.scan_parquet(path).select(pl.len()).collect().item())
         return refused
 
     def rows(self) -> pl.LazyFrame:
         """Every staged sound row, in ``cost`` columns."""
         if not self.files:
             return pl.LazyFrame(schema=COST_SCHEMA)
-        return pl.scan_parquet(self.files, glob=False).drop(REASON, COLUMN)
+        return pl.scan_parquet(self.files, glob=False).drop(*_VERDICT)

@@ -1,7 +1,7 @@
-"""Cell-level parsing shared by the FOCUS and GCP collectors: times, money, tags, enumerations.
+"""Cell-level parsing shared by the billing collectors: times (all of them), money, tags, enums.
 
-Part of ``collect/``: every function here is a Polars expression builder, so a million-row export
-is parsed column-wise. A cell that cannot be parsed becomes null, and the caller pairs the parsed
+Part of ``collect/``: the functions here build Polars expressions, so a million-row export is
+parsed column-wise (:func:`utc_time_of` applies the same time parser to one manifest field). A cell that cannot be parsed becomes null, and the caller pairs the parsed
 column with :func:`unparsed` to quarantine the row with a reason instead of storing a null.
 
 Money is parsed from its text, never through a float, so ``0.1`` stays exactly ``0.1``.
@@ -11,26 +11,75 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Final
 
 import polars as pl
 
-from gpuledger.schema import MONEY, TAGS
+from gpuledger.schema import MONEY, TAGS, UTC_TIME
 
-# The timestamp spellings met in real exports: ISO 8601 with Z or an offset (the spec),
-# "YYYY-MM-DD HH:MM:SS" (FOCUS sample data), "… UTC" (BigQuery's `bq extract`), a bare date.
-_TIME_FORMATS: Final = (
-    "%Y-%m-%dT%H:%M:%S%.fZ",
-    "%Y-%m-%dT%H:%M:%S%.f%:z",
-    "%Y-%m-%d %H:%M:%S%.f UTC",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%dT%H:%MZ",
+# ISO 8601 / RFC 3339 as exports and their tools write it: a date, optionally a time after "T" or
+# a space (minutes, seconds and a fraction optional), optionally a zone ("Z", "UTC", an offset
+# with or without its colon). No zone means UTC. Matched on upper-cased text ("t", "z" too).
+_ISO_8601: Final = (
+    r"^(\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9})\d*)?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_CANONICAL: Final = "%Y-%m-%dT%H:%M:%S%.f%z"
+
+TIME_FORMS: Final = (
+    "an ISO 8601 / RFC 3339 timestamp: YYYY-MM-DD, optionally followed by T or a space and "
+    "HH:MM, HH:MM:SS or HH:MM:SS.fraction, then Z, UTC, ±HH:MM, ±HHMM, ±HH or nothing (UTC); "
+    "e.g. 2026-10-01T00:00:00Z or 2026-10-01 00:00:00+00:00"
 )
 
 
+def _canonical_time(text: pl.Expr) -> pl.Expr:
+    """Any accepted spelling → ``YYYY-MM-DDTHH:MM:SS.f±HHMM``; null when none fits."""
+    parts = text.str.strip_chars().str.to_uppercase().str.extract_groups(_ISO_8601)
+
+    def part(index: int, default: str) -> pl.Expr:
+        return parts.struct.field(str(index)).fill_null(default)
+
+    zone = parts.struct.field("6")
+    digits = zone.str.replace(":", "", literal=True)
+    offset = (
+        pl.when(zone.is_null() | zone.is_in(["Z", "UTC", "GMT"]))
+        .then(pl.lit("+0000"))
+        .when(digits.str.len_chars() == 3)
+        .then(digits + "00")
+        .otherwise(digits)
+    )
+    return pl.concat_str(
+        parts.struct.field("1"),
+        pl.lit("T"),
+        part(2, "00"),
+        pl.lit(":"),
+        part(3, "00"),
+        pl.lit(":"),
+        part(4, "00"),
+        pl.lit("."),
+        part(5, "0"),
+        offset,
+    )
+
+
+def parse_utc_time(text: pl.Expr) -> pl.Expr:
+    """A UTC timestamp from ISO 8601 / RFC 3339 text (see :data:`TIME_FORMS`); null if none fits."""
+    return (
+        _canonical_time(text)
+        .str.to_datetime(_CANONICAL, time_zone="UTC", time_unit="us", strict=False)
+        .cast(UTC_TIME)
+    )
+
+
 def utc_time(column: str, dtype: pl.DataType) -> pl.Expr:
-    """A UTC timestamp from a text or temporal column; null where the text is no timestamp."""
+    """A UTC timestamp from a text or temporal column; null where the text is no timestamp.
+
+    Text is parsed once per distinct value of each batch: exports repeat the same few hundred
+    hours on millions of rows.
+    """
     col = pl.col(column)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
@@ -38,11 +87,7 @@ def utc_time(column: str, dtype: pl.DataType) -> pl.Expr:
         return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     if isinstance(dtype, pl.Date):
         return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    text = col.cast(pl.String).str.strip_chars()
-    parsed = [text.str.to_datetime(f, time_zone="UTC", strict=False) for f in _TIME_FORMATS]
-    dates = text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
-    parsed.append(dates.dt.replace_time_zone("UTC"))
-    return pl.coalesce(parsed).dt.cast_time_unit("us")
+    return on_distinct(column, parse_utc_time, UTC_TIME)
 
 
 def money(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -156,3 +201,9 @@ def _decode_distinct(series: pl.Series, origin: str) -> pl.Series:
         table, on="_text", how="left", maintain_order="left"
     )
     return frame.get_column("_tags").alias(series.name)
+
+
+def utc_time_of(text: str) -> datetime | None:
+    """One ISO 8601 / RFC 3339 text (a manifest's field) as a UTC datetime; None if none fits."""
+    parsed = pl.select(parse_utc_time(pl.lit(text, dtype=pl.String))).item()
+    return parsed if isinstance(parsed, datetime) else None

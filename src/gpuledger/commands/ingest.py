@@ -10,6 +10,9 @@ from gpuledger.collect import collector
 from gpuledger.commands.context import Context
 
 
-def run(ctx: Context, *, source: str, src: str, **options: Any) -> None:
+def run(ctx: Context, *, source: str, src: str, force: bool = False, **options: Any) -> None:
+    """``force`` (``--force``) stores a billing delivery older than the stored one."""
+    if force:
+        options["force"] = True
     result = collector(source).ingest(ctx.store, ctx.settings, src, **options)
     Console().print(result.summary(), highlight=False, soft_wrap=True)

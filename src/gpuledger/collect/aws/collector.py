@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from gpuledger.collect.aws.deliveries import AwsDelivery, find_deliveries
-from gpuledger.collect.aws.read import read_file
+from gpuledger.collect.aws.read import stage_file
 from gpuledger.collect.ingest import (
     CostBatch,
     Delivery,
@@ -40,10 +40,17 @@ from gpuledger.store.delta import Store
 SOURCE = "aws"
 
 
-def ingest(store: Store, settings: Settings, src: str, **options: Any) -> IngestResult:
-    """Ingest every AWS billing delivery under ``src`` into the store."""
+def ingest(
+    store: Store, settings: Settings, src: str, *, force: bool = False, **options: Any
+) -> IngestResult:
+    """Ingest every AWS billing delivery under ``src`` into the store.
+
+    A delivery older than the one stored for its period is refused unless ``force``.
+    """
     with TemporaryDirectory(prefix="gpuledger-aws-") as staging:
-        return ingest_cost(store, SOURCE, src, lambda run_id: read_batch(src, Path(staging)))
+        return ingest_cost(
+            store, SOURCE, src, lambda run_id: read_batch(src, Path(staging)), force=force
+        )
 
 
 def read_batch(src: str, staging: Path) -> CostBatch:
@@ -61,10 +68,7 @@ def read_batch(src: str, staging: Path) -> CostBatch:
     with progress_bar() as progress:
         task = progress.add_task(f"AWS {src}", total=len(files))
         for delivery, file in files:
-            file_rows, file_refused, _ = read_file(file)
-            staged.stage(file_rows)
-            del file_rows
-            refused.append(file_refused)
+            refused.append(stage_file(file, staged))
             delivery_of[file.uri] = delivery
             progress.advance(task)
     frame = staged.rows()
@@ -98,15 +102,19 @@ def period_deliveries(
         .sort(Cost.BillingAccountId, "period")
         .collect(engine="streaming")
     )
-    return [
-        Delivery(
-            billing_account=row[Cost.BillingAccountId],
-            period=row["period"],
-            delivery_id=_delivery_id(delivery_of.get(row["file"])),
-            invoiced=bool(row["invoiced"]),
+    deliveries = []
+    for row in periods.iter_rows(named=True):
+        source = delivery_of.get(row["file"])
+        deliveries.append(
+            Delivery(
+                billing_account=row[Cost.BillingAccountId],
+                period=row["period"],
+                delivery_id=_delivery_id(source),
+                invoiced=bool(row["invoiced"]),
+                delivered_at=None if source is None else source.delivered_at,
+            )
         )
-        for row in periods.iter_rows(named=True)
-    ]
+    return deliveries
 
 
 def _delivery_id(delivery: AwsDelivery | None) -> str | None:

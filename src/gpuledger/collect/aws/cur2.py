@@ -18,7 +18,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.collect.aws.columns import Cur
-from gpuledger.prices.catalog import attach_gpu_facts
+from gpuledger.collect.focus.mapping import with_gpu_facts
 from gpuledger.schema import MONEY, TAGS, Cost
 
 LINE_TYPE: Final = pl.col(Cur.line_item_line_item_type)
@@ -237,7 +237,7 @@ def _pod_part(index: int) -> pl.Expr:
 def map_cur2(raw: pl.LazyFrame) -> pl.LazyFrame:
     """CUR 2.0 rows (raw types, ``x_SourceFile``/``x_SourceRow`` already set) → ``cost`` rows."""
     mapped = raw.with_columns(*_accounts_and_periods(), *_charge(), *_money(), *_extensions())
-    return attach_gpu_facts(mapped)
+    return with_gpu_facts(mapped)
 
 
 def _accounts_and_periods() -> list[pl.Expr]:

@@ -12,6 +12,9 @@ Collect step, AWS: before any row is read, a listing of ``SRC`` is turned into d
 * **Loose files**: data files no manifest governs (a single downloaded CSV, say) are read as they
   are, one delivery each.
 
+A manifest's delivery time is when it was written (the S3 object's or file's modification
+time): AWS writes the manifest last, so it dates the whole delivery.
+
 Files named by a manifest are resolved relative to the export's own folder, so a delivery copied
 to another bucket or to disk still resolves. A manifest naming a file that is not there refuses
 the whole ingest, naming the missing files, before anything is written.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from gpuledger.collect.files import SourceFile, exists, list_files, read_bytes
@@ -43,6 +47,7 @@ class AwsDelivery:
     period: str | None = None  # YYYY-MM from the layout; loose files take theirs from the rows
     delivery_id: str | None = None
     manifest: str | None = None
+    delivered_at: datetime | None = None  # when the manifest was written: the delivery's time
 
 
 def is_data_file(uri: str) -> bool:
@@ -56,7 +61,7 @@ def find_deliveries(src: str) -> list[AwsDelivery]:
     deliveries: list[AwsDelivery] = []
     governed: list[str] = []  # folders whose data files only a manifest may name
     for manifest in (f for f in listing if f.name.endswith("Manifest.json")):
-        found = _from_manifest(manifest.uri, by_uri)
+        found = _from_manifest(manifest, by_uri)
         if found is None:
             continue
         delivery, folder = found
@@ -77,7 +82,10 @@ def find_deliveries(src: str) -> list[AwsDelivery]:
     return sorted(deliveries, key=lambda d: (d.period or "", d.files[0].uri))
 
 
-def _from_manifest(uri: str, by_uri: dict[str, SourceFile]) -> tuple[AwsDelivery, str] | None:
+def _from_manifest(
+    file: SourceFile, by_uri: dict[str, SourceFile]
+) -> tuple[AwsDelivery, str] | None:
+    uri = file.uri
     export = _EXPORT_MANIFEST.match(uri)
     if export:
         manifest = _load(uri)
@@ -86,7 +94,7 @@ def _from_manifest(uri: str, by_uri: dict[str, SourceFile]) -> tuple[AwsDelivery
         files = _resolve(uri, keys, root, "/data/", by_uri)
         delivery_id = manifest.get("executionId")
         return (
-            AwsDelivery("data-export", files, export["period"], delivery_id, uri),
+            AwsDelivery("data-export", files, export["period"], delivery_id, uri, file.modified),
             f"{root}/data/BILLING_PERIOD={export['period']}/",
         )
     legacy = _LEGACY_FOLDER.match(uri)
@@ -100,7 +108,9 @@ def _from_manifest(uri: str, by_uri: dict[str, SourceFile]) -> tuple[AwsDelivery
         files = _resolve(uri, keys, folder.rsplit("/", 1)[0], period_folder, by_uri)
         period = f"{legacy['start'][:4]}-{legacy['start'][4:6]}"
         return (
-            AwsDelivery("legacy-cur", files, period, str(manifest["assemblyId"]), uri),
+            AwsDelivery(
+                "legacy-cur", files, period, str(manifest["assemblyId"]), uri, file.modified
+            ),
             folder + "/",
         )
     return None

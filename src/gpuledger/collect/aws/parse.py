@@ -18,17 +18,14 @@ import polars as pl
 
 from gpuledger.collect.aws.columns import RAW_SCHEMA, RAW_TAGS, REQUIRED, Cur
 from gpuledger.collect.quarantine import REASON
+from gpuledger.collect.values import utc_time
 from gpuledger.errors import InputError
 from gpuledger.schema import MONEY, UTC_TIME
 
 ROW: Final = "_row"
 
-_TIME_FORMATS: Final = (
-    "%Y-%m-%dT%H:%M:%S%.fZ",
-    "%Y-%m-%dT%H:%M:%S%.f%:z",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-)
+# How generators spell an empty typed cell besides leaving it blank (koku-nise writes "None").
+_NULL_TEXTS: Final = ("", "None", "NULL", "null")
 # A JSON object's "key": "value" pairs, for tag maps that CSV exports spell as JSON text.
 _JSON_PAIR: Final = r'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"'
 
@@ -56,7 +53,7 @@ def parse_raw(frame: pl.LazyFrame, file: str) -> pl.LazyFrame:
             continue
         parsed[name] = _parse(name, schema[name], target, file)
         if schema[name] == pl.String and target != pl.String:
-            text = _blank_to_null(pl.col(name))
+            text = _typed_text(pl.col(name))
             failures.append(
                 (
                     text.is_not_null() & parsed[name].is_null(),
@@ -89,6 +86,12 @@ def _blank_to_null(text: pl.Expr) -> pl.Expr:
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
+def _typed_text(text: pl.Expr) -> pl.Expr:
+    """The text of a money, number, time or tag cell; null where it spells nothing."""
+    stripped = text.str.strip_chars()
+    return pl.when(stripped.is_in(_NULL_TEXTS)).then(None).otherwise(stripped)
+
+
 def _parse(name: str, source: pl.DataType, target: pl.DataType, file: str) -> pl.Expr:
     """One column from its file type to its raw type; a hopeless file type is an error."""
     col = pl.col(name)
@@ -96,8 +99,10 @@ def _parse(name: str, source: pl.DataType, target: pl.DataType, file: str) -> pl
         return pl.lit(None, dtype=target)
     if target == pl.String:
         return _blank_to_null(col.cast(pl.String)) if source == pl.String else col.cast(pl.String)
+    if source == pl.String and target == UTC_TIME:
+        return utc_time(name, source)
     if source == pl.String:
-        return _parse_text(_blank_to_null(col), target)
+        return _parse_text(_typed_text(col), target)
     if target == MONEY and (source.is_float() or source.is_integer() or source.is_decimal()):
         return col.cast(pl.String).cast(MONEY, strict=False)
     if target == pl.Float64 and source.is_numeric():
@@ -124,15 +129,6 @@ def _parse_text(text: pl.Expr, target: pl.DataType) -> pl.Expr:
         return text.cast(MONEY, strict=False)
     if target == pl.Float64:
         return text.cast(pl.Float64, strict=False)
-    if target == UTC_TIME:
-        return pl.coalesce(
-            text.str.strptime(pl.Datetime("us"), fmt, strict=False)
-            .dt.replace_time_zone("UTC")
-            .cast(UTC_TIME)
-            if "%z" not in fmt
-            else text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
-            for fmt in _TIME_FORMATS
-        )
     pairs = text.str.extract_all(_JSON_PAIR)
     return (
         pl.when(text.str.starts_with("{"))

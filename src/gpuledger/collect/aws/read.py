@@ -2,8 +2,9 @@
 
 Collect step, AWS: the I/O side of the collector for a single file. It opens the file lazily
 (Parquet or CSV, gzip or not, local or ``s3://``), recognizes the format from the header, hands
-the rows to the pure mapping of that format, and collects the result once with the streaming
-engine, so only the mapped columns of one file are ever held in memory.
+the rows to the pure mapping of that format. :func:`stage_file` streams the mapped rows of a CUR
+file straight to the staging folder, so no file is ever held whole in memory;
+:func:`read_file` collects them, for tests and small files.
 
 Formats, told apart by their columns, never by flags:
 
@@ -14,22 +15,25 @@ Formats, told apart by their columns, never by flags:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final, Literal
 
 import polars as pl
 
-from gpuledger.collect.aws.columns import ISO_4217, Cur
+from gpuledger.collect.aws.columns import ISO_4217, TIME_COLUMNS, Cur
 from gpuledger.collect.aws.cur2 import map_cur2
 from gpuledger.collect.aws.focus_export import read_focus_export
 from gpuledger.collect.aws.legacy import is_legacy, to_cur2_names
 from gpuledger.collect.aws.parse import ROW, check_required, parse_raw
 from gpuledger.collect.files import SourceFile, polars_storage_options
 from gpuledger.collect.quarantine import REASON
+from gpuledger.collect.staging import STATED_COST, Staging
+from gpuledger.collect.values import TIME_FORMS
 from gpuledger.errors import InputError
 from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost, Quarantine
 
 Format = Literal["legacy-cur", "cur2", "focus"]
-STATED_COST: Final = "_stated_cost"  # the line's cost as the file states it; null if unreadable
 PRODUCT: Final = "product"  # CUR 2.0's map of product attributes
 FOCUS_MARKERS: Final = frozenset({"BilledCost", "ChargeCategory", "BillingPeriodStart"})
 
@@ -63,16 +67,50 @@ def detect_format(columns: list[str], file: str) -> Format:
 
 
 def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
-    """(cost rows, quarantine rows, format) of one file; any file-level fault raises InputError."""
-    try:
-        raw = scan(file)
-        columns = raw.collect_schema().names()
-        fmt = detect_format(columns, file.uri)
+    """(cost rows, quarantine rows, format) of one file, in memory: for tests and small files.
+
+    Any file-level fault raises InputError.
+    """
+    with _read_errors(file):
+        raw, fmt = _opened(file)
         if fmt == "focus":
-            _check_currencies(raw, file.uri, Cost.BillingCurrency)
             rows, refused = read_focus_export(raw, file.uri)
-        else:
-            rows, refused = _read_cur(raw, file.uri)
+            return rows, refused, fmt
+        mapped, named = _cur_rows(raw, file.uri)
+        frame = mapped.collect(engine="streaming")
+        rows = frame.filter(pl.col(REASON).is_null()).drop(REASON, STATED_COST)
+        judged = frame.filter(pl.col(REASON).is_not_null())
+        return rows, _cur_quarantine(judged, rows.height, named, file.uri), fmt
+
+
+def stage_file(file: SourceFile, staged: Staging) -> pl.DataFrame:
+    """Map one file and stage its rows (a CUR file streamed, never whole in memory); return its
+    quarantine rows. Any file-level fault raises InputError."""
+    with _read_errors(file):
+        raw, fmt = _opened(file)
+        if fmt == "focus":
+            rows, refused = read_focus_export(raw, file.uri)
+            staged.stage(rows)
+            return refused
+        mapped, named = _cur_rows(raw, file.uri)
+        judged = staged.stage(mapped)
+        return _cur_quarantine(judged, staged.sound_rows[-1], named, file.uri)
+
+
+def _opened(file: SourceFile) -> tuple[pl.LazyFrame, Format]:
+    """The file scanned and its format; a FOCUS file's currencies checked."""
+    raw = scan(file)
+    fmt = detect_format(raw.collect_schema().names(), file.uri)
+    if fmt == "focus":
+        _check_currencies(raw, file.uri, Cost.BillingCurrency)
+    return raw, fmt
+
+
+@contextmanager
+def _read_errors(file: SourceFile) -> Iterator[None]:
+    """Polars and OS errors while reading a file, as one InputError naming the file."""
+    try:
+        yield
     except pl.exceptions.PolarsError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputError(
@@ -80,10 +118,13 @@ def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
         ) from exc
     except OSError as exc:
         raise InputError(f"cannot be read ({exc})", file=file.uri) from exc
-    return rows, refused, fmt
 
 
-def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _cur_rows(raw: pl.LazyFrame, uri: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(every row mapped with its verdict and stated cost, the file's rows renamed and numbered).
+
+    A row-wise plan in file order: it streams, and slices like the file.
+    """
     named = _with_product_name(to_cur2_names(raw)).with_row_index(ROW, offset=1)
     check_required(named.collect_schema().names(), uri)
     _check_currencies(named, uri, Cur.line_item_currency_code)
@@ -95,14 +136,16 @@ def _read_cur(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     keep = [name for name in COST_SCHEMA.names() if name in mapped.collect_schema()]
     stated_cost = pl.col(Cur.line_item_unblended_cost).alias(STATED_COST)
-    # The catalog join does not keep row order; file order keeps output reproducible.
-    ordered = mapped.select(*keep, REASON, stated_cost).sort(Cost.x_SourceRow)
-    frame = ordered.collect(engine="streaming")
-    refused = frame.filter(pl.col(REASON).is_not_null())
-    rows = frame.filter(pl.col(REASON).is_null()).drop(REASON, STATED_COST)
-    if refused.height and rows.is_empty():
-        _refuse_hopeless_column(refused, uri)
-    return rows, _quarantine(refused, named, uri)
+    return mapped.select(*keep, REASON, stated_cost), named
+
+
+def _cur_quarantine(
+    refused: pl.DataFrame, sound_rows: int, named: pl.LazyFrame, uri: str
+) -> pl.DataFrame:
+    """Quarantine rows of a CUR file's refused rows; a file with no sound row names its fault."""
+    if refused.height and not sound_rows:
+        _refuse_hopeless_column(refused, named, uri)
+    return _quarantine(refused, named, uri)
 
 
 def _with_product_name(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -115,16 +158,24 @@ def _with_product_name(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _refuse_hopeless_column(refused: pl.DataFrame, uri: str) -> None:
-    """Every row refused for the same column's values: that column has the wrong type."""
+def _refuse_hopeless_column(refused: pl.DataFrame, named: pl.LazyFrame, uri: str) -> None:
+    """Every row refused for the same column's values: that column has the wrong type.
+
+    The error names the first row and its value, and for a time column the accepted forms.
+    """
     reasons = refused.get_column(REASON).unique()
     if reasons.len() == 1 and "not a valid" in str(reasons[0]):
         column, expected = str(reasons[0]).split(": not a valid ", 1)
+        row = int(refused.get_column(Cost.x_SourceRow).min())  # type: ignore[arg-type]
+        value = named.filter(pl.col(ROW) == row).select(column).collect().item()
+        expected = TIME_FORMS if column in TIME_COLUMNS else f"a {expected}"
         raise InputError(
-            f"no value of the column could be read ({refused.height:,} rows)",
+            f"no value of the column could be read ({refused.height:,} rows; this one has "
+            f"{value!r})",
             file=uri,
+            row=row,
             column=column,
-            expected=f"a {expected} in each row",
+            expected=f"{expected} in each row",
         )
 
 

@@ -4,7 +4,8 @@ Part of ``collect/``: this is how Azure (Cost Management FOCUS export), OCI and 
 arrive. SRC is a file or folder (CSV, gzip CSV, Parquet) on disk, ``s3://`` or ``gs://``. For each
 file: the header is checked (version, mandatory columns; a wrong header refuses the whole ingest
 with exit 2), every row is mapped by :func:`~gpuledger.collect.focus.mapping.parse_focus` and
-streamed to a staged Parquet file (:mod:`~gpuledger.collect.staging`), rows that cannot be stored
+staged to Parquet in slices of :data:`SLICE_ROWS` rows (:mod:`~gpuledger.collect.staging`), so
+a large export is never mapped whole; rows that cannot be stored
 go to the quarantine with their reason and source row, and the staged rows go through
 :func:`~gpuledger.collect.ingest.ingest_cost`, which replaces each (account, period) partition.
 Memory follows the store's write chunk, not the size of the export.
@@ -25,6 +26,7 @@ import polars as pl
 
 from gpuledger.collect.currency import harmonize_currency
 from gpuledger.collect.files import SourceFile, list_files, polars_storage_options, read_bytes
+from gpuledger.collect.focus.manifests import ExportRun, export_runs, run_of
 from gpuledger.collect.focus.mapping import parse_focus, source_rows_as_json, with_gpu_facts
 from gpuledger.collect.focus.spec import check_header
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
@@ -39,13 +41,24 @@ from gpuledger.store.delta import Store
 SOURCE = "focus"
 PATTERNS = ("*.csv", "*.csv.gz", "*.parquet")
 _NULL_TEXTS = ["NULL", "null"]  # FOCUS sample data and the spec's examples spell null this way
+# Rows mapped and staged at a time: memory follows the slice, not the file.
+SLICE_ROWS = 500_000
 
 
-def ingest(store: Store, settings: Settings, src: str, **options: Any) -> IngestResult:
-    """Ingest every FOCUS file under ``src``; see the module docstring."""
+def ingest(
+    store: Store, settings: Settings, src: str, *, force: bool = False, **options: Any
+) -> IngestResult:
+    """Ingest every FOCUS file under ``src``; see the module docstring.
+
+    A month whose export run (manifest) is older than the stored one is refused unless ``force``.
+    """
     with TemporaryDirectory(prefix="gpuledger-focus-") as staging:
         return ingest_cost(
-            store, SOURCE, src, lambda _run_id: read_focus(src, settings, Path(staging))
+            store,
+            SOURCE,
+            src,
+            lambda _run_id: read_focus(src, settings, Path(staging)),
+            force=force,
         )
 
 
@@ -63,14 +76,17 @@ def read_focus(src: str, settings: Settings, staging: Path) -> CostBatch:
         for file in files:
             raw = scan_table(file)
             check_header(raw.collect_schema().names(), file.uri)
-            refused.append(_quarantine(staged.stage(_mapped(raw, file)), raw, file))
+            total = raw.select(pl.len()).collect().item()
+            for start in range(0, max(total, 1), SLICE_ROWS):
+                mapped = _mapped(raw.slice(start, SLICE_ROWS), file, first_row=start + 1)
+                refused.append(_quarantine(staged.stage(mapped), raw, file))
             progress.advance(task)
     rows = harmonize_currency(staged.rows(), settings, src)
     present = [frame for frame in refused if frame.height]
     return CostBatch(
         rows=rows,
         quarantine=pl.concat(present) if present else pl.DataFrame(schema=QUARANTINE_SCHEMA),
-        deliveries=_deliveries(rows),
+        deliveries=_deliveries(rows, export_runs(src)),
     )
 
 
@@ -84,9 +100,11 @@ def read_focus_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     return rows, _quarantine(refused, raw, file)
 
 
-def _mapped(raw: pl.LazyFrame, file: SourceFile) -> pl.LazyFrame:
-    """Every row of one file mapped, with its verdict; a row-wise plan over the file."""
-    return with_gpu_facts(parse_focus(raw)).with_columns(pl.lit(file.uri).alias(Cost.x_SourceFile))
+def _mapped(raw: pl.LazyFrame, file: SourceFile, first_row: int = 1) -> pl.LazyFrame:
+    """Rows of one file (or of a slice starting at file row ``first_row``) mapped, with their
+    verdict; a row-wise plan."""
+    mapped = with_gpu_facts(parse_focus(raw, first_row))
+    return mapped.with_columns(pl.lit(file.uri).alias(Cost.x_SourceFile))
 
 
 def _quarantine(refused: pl.DataFrame, raw: pl.LazyFrame, file: SourceFile) -> pl.DataFrame:
@@ -145,23 +163,33 @@ def _unreadable(file: SourceFile, exc: Exception) -> InputError:
     )
 
 
-def _deliveries(rows: pl.LazyFrame) -> list[Delivery]:
-    """Per (account, period): invoiced once every row carries the provider's invoice id."""
+def _deliveries(rows: pl.LazyFrame, runs: list[ExportRun]) -> list[Delivery]:
+    """Per (account, period): invoiced once every row carries the provider's invoice id.
+
+    The delivery is the export run (manifest) of the period's files when they all have one,
+    named by its run id and dated by its time; otherwise it is named by the invoice ids.
+    """
     periods = (
         rows.group_by(Cost.BillingAccountId, pl.col(Cost.BillingPeriodStart))
         .agg(
             pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
             pl.col(Cost.x_InvoiceId).drop_nulls().unique().sort().str.join(",").alias("invoices"),
+            pl.col(Cost.x_SourceFile).unique().alias("files"),
         )
         .sort(Cost.BillingAccountId, Cost.BillingPeriodStart)
         .collect(engine="streaming")
     )
-    return [
-        Delivery(
-            billing_account=str(item[Cost.BillingAccountId]),
-            period=item[Cost.BillingPeriodStart].strftime("%Y-%m"),
-            delivery_id=item["invoices"] or None,
-            invoiced=bool(item["invoiced"]),
+    deliveries = []
+    for item in periods.iter_rows(named=True):
+        found = {run_of(uri, runs) for uri in item["files"]}
+        run = found.pop() if len(found) == 1 else None
+        deliveries.append(
+            Delivery(
+                billing_account=str(item[Cost.BillingAccountId]),
+                period=item[Cost.BillingPeriodStart].strftime("%Y-%m"),
+                delivery_id=(run.run_id if run else None) or item["invoices"] or None,
+                invoiced=bool(item["invoiced"]),
+                delivered_at=run.delivered_at if run else None,
+            )
         )
-        for item in periods.iter_rows(named=True)
-    ]
+    return deliveries

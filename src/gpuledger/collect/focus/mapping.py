@@ -20,6 +20,7 @@ import polars as pl
 from gpuledger.collect.focus.spec import ALLOWED_VALUES, NOT_NULL, PREVIEW_RENAMES
 from gpuledger.collect.quarantine import COLUMN, RAW, REASON
 from gpuledger.collect.values import (
+    TIME_FORMS,
     canonical_value,
     json_field,
     money,
@@ -81,9 +82,10 @@ _CATALOG_PROVIDERS: Final = {
 }
 
 
-def parse_focus(raw: pl.LazyFrame) -> pl.LazyFrame:
+def parse_focus(raw: pl.LazyFrame, first_row: int = 1) -> pl.LazyFrame:
     """Every row of a FOCUS file in ``cost`` columns, with ``_reason``/``_column`` set on the rows
-    that cannot be stored (null on a sound row); ``x_SourceRow`` numbers the rows from 1.
+    that cannot be stored (null on a sound row); ``x_SourceRow`` numbers the rows from
+    ``first_row`` (1, or the file row a slice of the file starts at).
 
     ``raw`` holds the file's own columns, as text (CSV) or typed (Parquet); the header has been
     checked with :func:`~gpuledger.collect.focus.spec.check_header`. Every expression is
@@ -91,7 +93,7 @@ def parse_focus(raw: pl.LazyFrame) -> pl.LazyFrame:
     """
     raw = renamed(raw)
     schema = raw.collect_schema()
-    src = raw.with_row_index(Cost.x_SourceRow, offset=1).with_columns(
+    src = raw.with_row_index(Cost.x_SourceRow, offset=first_row).with_columns(
         _source_text(name, dtype).alias(f"_text_{name}") for name, dtype in schema.items()
     )
     parsed = src.with_columns(_parsed_columns(schema))
@@ -222,7 +224,7 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
     checks: list[tuple[pl.Expr, str, str]] = []
     for name in (*_TIMES, *_MONEY):
         if name in schema:
-            what = "a timestamp" if name in _TIMES else "a decimal number"
+            what = f"a timestamp (expected {TIME_FORMS})" if name in _TIMES else "a decimal number"
             source = pl.col(f"_text_{name}")
             bad = (
                 unparsed(source, pl.col(name))

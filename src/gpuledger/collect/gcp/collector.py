@@ -52,18 +52,31 @@ def ingest(
     src: str,
     *,
     periods: Sequence[str] = (),
+    force: bool = False,
     **options: Any,
 ) -> IngestResult:
-    """Ingest the export at ``src`` for the invoice months ``periods`` (``YYYY-MM``)."""
+    """Ingest the export at ``src`` for the invoice months ``periods`` (``YYYY-MM``).
+
+    ``force`` is passed on to the delivery-order check; GCP exports carry no manifest, so their
+    deliveries are undated and never refused.
+    """
     months = invoice_months(periods)
     if src.startswith("bq://"):
         wanted = months or default_months(store)
         return ingest_cost(
-            store, SOURCE, src, lambda _run: read_bigquery(src, wanted, settings, **options)
+            store,
+            SOURCE,
+            src,
+            lambda _run: read_bigquery(src, wanted, settings, **options),
+            force=force,
         )
     with TemporaryDirectory(prefix="gpuledger-gcp-") as staging:
         return ingest_cost(
-            store, SOURCE, src, lambda _run: read_files(src, months, settings, Path(staging))
+            store,
+            SOURCE,
+            src,
+            lambda _run: read_files(src, months, settings, Path(staging)),
+            force=force,
         )
 
 

@@ -38,12 +38,13 @@ from gpuledger.collect.gcp.skus import (
     service_category,
 )
 from gpuledger.collect.quarantine import COLUMN, REASON
-from gpuledger.collect.values import money, unparsed, utc_time
+from gpuledger.collect.values import TIME_FORMS, money, unparsed, utc_time
 from gpuledger.prices.catalog import attach_gpu_facts, gpu_catalog
 from gpuledger.schema import MONEY, TAGS, Cost
 
 PROVIDER: Final = "GCP"
 _INSTANCE: Final = r"^(//compute\.googleapis\.com/projects/[^/]+/zones/[^/]+/instances/[^/]+)"
+_A_TIMESTAMP: Final = f"a timestamp (expected {TIME_FORMS})"
 _TEXT: Final = pl.String()
 
 
@@ -64,8 +65,8 @@ def check_export(raw: pl.LazyFrame) -> pl.LazyFrame:
             "invoice.month",
             "invoice.month is not YYYYMM",
         ),
-        (start.is_null(), "usage_start_time", "usage_start_time is not a timestamp"),
-        (end.is_null(), "usage_end_time", "usage_end_time is not a timestamp"),
+        (start.is_null(), "usage_start_time", f"usage_start_time is not {_A_TIMESTAMP}"),
+        (end.is_null(), "usage_end_time", f"usage_end_time is not {_A_TIMESTAMP}"),
         (end < start, "usage_end_time", "usage_end_time is before usage_start_time"),
         (money("cost", _TEXT).is_null(), "cost", "cost is not a number"),
         (

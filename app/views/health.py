@@ -96,6 +96,23 @@ else:
         " `[telemetry.hosts]`, or let kube-state-metrics export `kube_node_info`."
     )
 
+st.subheader("Telemetry gaps")
+if not health.telemetry_gaps:
+    st.caption("Every reporting GPU instance sent telemetry in each hour it was billed.")
+else:
+    st.dataframe(
+        pl.DataFrame(health.telemetry_gaps),
+        hide_index=True,
+        column_config={
+            "instance_hours": st.column_config.NumberColumn("Instance-hours", format="%.1f"),
+            "gpu_hours": st.column_config.NumberColumn("GPU-hours", format="%.1f"),
+        },
+    )
+    st.caption(
+        "Billed hours in which an instance that reports telemetry sent none (agent down). Their"
+        " cost is on the owner's `(no telemetry)` lines, not idle, and not in waste."
+    )
+
 st.subheader("How cost was attributed")
 if view.coverage.is_empty():
     st.caption("No allocation yet: run `gpuledger attribute --period YYYY-MM`.")

@@ -10,6 +10,7 @@ from typing import Final
 
 UNLABELLED: Final = "(unlabelled)"
 IDLE_MODEL: Final = "(idle)"
+NO_TELEMETRY_MODEL: Final = "(no telemetry)"  # hours a reporting instance sent no telemetry
 UNALLOCATED: Final = "(unallocated)"
 
 
@@ -136,9 +137,8 @@ class Alloc:
     team = "team"
     model = "model"
     workload = "workload"
-    cost_type = (
-        "cost_type"  # usage | idle | shared | unallocated | credit | tax | commitment | adjustment
-    )
+    # usage | idle | no_telemetry | shared | unallocated | credit | tax | commitment | adjustment
+    cost_type = "cost_type"
     gpu_hours = "gpu_hours"
     cost = "cost"
     currency = "currency"

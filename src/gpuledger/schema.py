@@ -17,6 +17,7 @@ import polars as pl
 
 from gpuledger.columns import (
     IDLE_MODEL,
+    NO_TELEMETRY_MODEL,
     UNALLOCATED,
     UNLABELLED,
     Alloc,
@@ -41,6 +42,7 @@ __all__ = [
     "IDLE_MODEL",
     "MODEL_TOKENS_SCHEMA",
     "MONEY",
+    "NO_TELEMETRY_MODEL",
     "PRICING_CATEGORIES",
     "QUARANTINE_SCHEMA",
     "RECOMMENDATION_SCHEMA",
@@ -215,7 +217,17 @@ ALLOCATION_SCHEMA: Final = make_schema(
 )
 
 COST_TYPES: Final = frozenset(
-    {"usage", "idle", "shared", "unallocated", "credit", "tax", "commitment", "adjustment"}
+    {
+        "usage",
+        "idle",
+        "no_telemetry",
+        "shared",
+        "unallocated",
+        "credit",
+        "tax",
+        "commitment",
+        "adjustment",
+    }
 )
 
 

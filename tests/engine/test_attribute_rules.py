@@ -116,11 +116,49 @@ TELEMETRY_CASES: dict[str, Case] = {
                 Tags=tags(team="vision"),
             )
         ],
-        busy("a", team="nlp", model="m"),
+        busy("a", team="nlp", model="m") + busy(None, buckets=12 * 23, first=12),
         settings(),
         expected(
             ("nlp", "m", "ml/a", "usage", "telemetry", "10"),
             ("vision", "(idle)", None, "idle", "idle:owner", "230"),
+        ),
+    ),
+    # The same day with telemetry in the first hour only (agent down after it): the 23 hours
+    # without a bucket are not idle, they go to the owner as no telemetry.
+    "hours-without-telemetry": (
+        [
+            cost(
+                EffectiveCost=D(240),
+                x_GpuCount=1,
+                ChargePeriodEnd=START + timedelta(days=1),
+                Tags=tags(team="vision"),
+            )
+        ],
+        busy("a", team="nlp", model="m", buckets=6),
+        settings(reporting={"idle": "shared"}),
+        expected(
+            ("nlp", "(idle)", None, "idle", "idle:shared", "5"),
+            ("nlp", "m", "ml/a", "usage", "telemetry", "5"),
+            ("vision", "(no telemetry)", None, "no_telemetry", "no-telemetry:owner", "230"),
+        ),
+    ),
+    # An hourly instance reporting in hour 0 (idle) but not in hour 1: idle, then no telemetry.
+    "idle-hour-then-silent-hour": (
+        [
+            cost(EffectiveCost=D(3), x_GpuCount=1, Tags=tags(team="vision")),
+            cost(
+                EffectiveCost=D(3),
+                x_GpuCount=1,
+                ChargePeriodStart=START + timedelta(hours=1),
+                ChargePeriodEnd=START + timedelta(hours=2),
+                Tags=tags(team="vision"),
+            ),
+        ],
+        busy(None),
+        settings(),
+        expected(
+            ("vision", "(idle)", None, "idle", "idle:owner", "3"),
+            ("vision", "(no telemetry)", None, "no_telemetry", "no-telemetry:owner", "3"),
         ),
     ),
     # GCP bills core and GPU SKUs of one instance-hour apart (one as a split line): both follow.

@@ -82,6 +82,8 @@ def _print_tables(console: Console, home: str, health: Health) -> None:
             markup=False,
             highlight=False,
         )
+    if health.telemetry_gaps:
+        console.print(_gaps_table(health.telemetry_gaps))
     for row in health.allocation:
         console.print(
             f"allocation {row['x_BillingPeriod']}: {_money(row['allocated'])} {row['currency']} allocated,"
@@ -141,6 +143,25 @@ def _tables_table(tables: list[dict[str, Any]]) -> Table:
             f"{row['small_files']:,}",
             f"{row['bytes'] / 2**20:,.1f}",
             row["last_maintained"] or "never",
+        )
+    return table
+
+
+def _gaps_table(rows: list[dict[str, Any]]) -> Table:
+    """Billed hours of reporting instances without any telemetry: on `(no telemetry)` lines."""
+    table = Table(
+        title="Telemetry gaps (billed hours with no telemetry from a reporting instance)",
+        title_justify="left",
+    )
+    for name in ("period", "instances", "instance-hours", "GPU-hours", "cost"):
+        table.add_column(name, justify="left" if name == "period" else "right")
+    for row in rows:
+        table.add_row(
+            row["x_BillingPeriod"],
+            f"{row['instances']:,}",
+            f"{row['instance_hours']:,.1f}",
+            f"{row['gpu_hours']:,.1f}",
+            f"{_money(row['cost'])} {row['currency']}",
         )
     return table
 

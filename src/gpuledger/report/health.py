@@ -30,6 +30,8 @@ class Health:
     undelivered_email: list[dict[str, Any]] = field(default_factory=list)
     tables: list[dict[str, Any]] = field(default_factory=list)  # files per Delta table
     unbilled_telemetry: list[dict[str, Any]] = field(default_factory=list)  # no ResourceId
+    # per period: billed hours of reporting instances without telemetry (agent down)
+    telemetry_gaps: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class Health:
             "undelivered_email": self.undelivered_email,
             "tables": self.tables,
             "unbilled_telemetry": self.unbilled_telemetry,
+            "telemetry_gaps": self.telemetry_gaps,
         }
 
 
@@ -112,6 +115,7 @@ def store_health(store: Store, settings: Settings) -> Health:
         .collect()
         .to_dicts()
     )
+    health.telemetry_gaps = telemetry_gaps(store)
     teams = allocation.select(pl.col(Alloc.team).unique()).collect().to_series().to_list()
     health.unconfigured_teams = (
         sorted(t for t in teams if t and t != UNALLOCATED and t not in settings.teams)
@@ -124,6 +128,51 @@ def store_health(store: Store, settings: Settings) -> Health:
     health.undelivered_email = undelivered_email(store)
     health.tables = table_health(store)
     return health
+
+
+def telemetry_gaps(store: Store) -> list[dict[str, Any]]:
+    """Telemetry gaps per period and currency: billed hours of reporting GPU instances in which
+    their agent sent nothing — the allocation's ``(no telemetry)`` lines (cost type
+    ``no_telemetry``, one instance-hour at a time). Instances with gaps, the instance-hours they
+    stand for (GPU-hours over the instance's billed GPU count), GPU-hours and cost.
+
+    ``instance_hours`` counts only instances whose bill names a GPU count (the others carry no
+    GPU-hours on their lines either); ``cost`` is decimal text to the cent.
+    """
+    gaps = (
+        store.scan("allocation")
+        .filter(pl.col(Alloc.cost_type) == "no_telemetry")
+        .group_by(Alloc.x_BillingPeriod, Alloc.ResourceId, Alloc.currency)
+        .agg(pl.col(Alloc.gpu_hours).sum(), pl.col(Alloc.cost).sum())
+        .collect()
+    )
+    if gaps.is_empty():
+        return []
+    gpus = (
+        store.scan("cost")
+        .filter(
+            pl.col(Cost.x_BillingPeriod).is_in(gaps.get_column(Alloc.x_BillingPeriod).implode())
+            & (pl.col(Cost.x_GpuCount) > 0)
+        )
+        .group_by(
+            Cost.x_BillingPeriod,
+            pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId).alias(Alloc.ResourceId),
+        )
+        .agg(pl.col(Cost.x_GpuCount).max().alias("_gpus"))
+        .collect()
+    )
+    return (
+        gaps.join(gpus, on=[Alloc.x_BillingPeriod, Alloc.ResourceId], how="left")
+        .group_by(Alloc.x_BillingPeriod, Alloc.currency)
+        .agg(
+            pl.col(Alloc.ResourceId).n_unique().alias("instances"),
+            (pl.col(Alloc.gpu_hours) / pl.col("_gpus")).sum().alias("instance_hours"),
+            pl.col(Alloc.gpu_hours).sum().alias("gpu_hours"),
+            pl.col(Alloc.cost).sum().cast(pl.Decimal(38, 2)).cast(pl.String).alias("cost"),
+        )
+        .sort(Alloc.x_BillingPeriod, Alloc.currency)
+        .to_dicts()
+    )
 
 
 def unbilled_telemetry(index: pl.DataFrame) -> list[dict[str, Any]]:

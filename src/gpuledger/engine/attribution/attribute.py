@@ -30,8 +30,12 @@ The rules, exactly as applied:
    the slot's share of its GPU — 1, or MIG slices/total — shared by ``active_seconds × sm_util``,
    equally when all are zero; a bucket counts in the hour its ``bucket_start`` falls in). If the
    workloads of an hour add up to more than the instance's GPUs, their shares are scaled down to
-   fill it exactly. What no workload used — idle buckets, hours or GPUs without buckets — is
-   **idle**. A workload's team is its telemetry ``team`` label
+   fill it exactly. What no workload used in a *reported* hour — idle buckets, GPUs or minutes
+   without buckets — is **idle**. An hour in which the instance sent no bucket at all (agent down:
+   the granularity is the instance-hour) is **no telemetry**: it goes whole to the instance's
+   owner by rule 4, model ``(no telemetry)``, cost type ``no_telemetry``, rule
+   ``no-telemetry:owner``, and is neither a workload's nor idle (waste never counts it).
+   A workload's team is its telemetry ``team`` label
    (rule ``telemetry``), else the instance's owner by rule 4 (under that rule's name); its model is
    its ``model`` label, else the owner's model; cost type ``usage``.
 3. **Idle GPU time** follows ``[reporting] idle``: ``owner`` (default) → the instance's owner by
@@ -51,8 +55,19 @@ The rules, exactly as applied:
 
 Cost types: usage rows keep ``usage`` (``unallocated`` when their team is ``(unallocated)``); tax,
 credit, adjustment and commitment rows keep their own type wherever rules 2–4 put them (rule 1
-makes every pooled row ``shared``). GPU-hours are
-``x_GpuCount × hours`` of usage rows that carry a GPU count, split like their cost. Amounts split
+makes every pooled row ``shared``).
+
+GPU-hours are conserved like dollars: per period and GPU model, the allocation's GPU-hours equal
+the billed GPU instance-hours × GPUs. Each instance's charge period (the instance is
+``coalesce(x_ParentResourceId, ResourceId)``; rows billing the same instance-hour share their
+[ChargePeriodStart, ChargePeriodEnd) in every export read) counts ``x_GpuCount × hours`` once,
+however many rows bill it — a GCP VM's GPU, core and RAM SKUs, Savings Plan covered usage,
+reservation-discounted usage. Only usage rows with a GPU count carry hours; negations
+(SavingsPlanNegation), credits, taxes and fees carry none. The hours sit on one of the rows, its
+*carrier* (:mod:`gpuledger.engine.attribution.gpu_hours`: the most GPU-hours, then the largest
+amount), and are split exactly like that row's cost: over the hour's workloads by their
+telemetry shares, the rest to the idle line, an unreported hour to the no-telemetry line, a
+pooled row over its pool's teams. Rows without a resource id each carry their own. Amounts split
 by a share are settled exactly (:mod:`gpuledger.engine.attribution.money`): each part is a whole number of
 nano-units (1e-9), never of the opposite sign of its amount, and the parts of each source group
 (rows alike in everything the rules read: source columns, line type, rule inputs, tags) add up to
@@ -63,7 +78,8 @@ How it stays fast (``bench/attribution.py``): telemetry is reduced to GPU-second
 hour, workload) before any cost row is read (:mod:`gpuledger.engine.attribution.gpu_weights`); rows are
 grouped by 64-bit keys folded from per-column hashes (:mod:`gpuledger.engine.attribution.keys`), checked by a
 second key so that a collision falls back to exact grouping; only numbers are held per row, and
-the strings of a group are read back from one of its rows; the rules run once per group.
+the strings of a group are read back from one of its rows; the rules run once per group. GPU-hour
+carriers are chosen per 64-bit instance key, checked by a second key the same way.
 """
 
 from __future__ import annotations
@@ -76,6 +92,13 @@ import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.engine.attribution import gpu_weights as gw
+from gpuledger.engine.attribution.gpu_hours import (
+    INSTANCE,
+    carried_once,
+    carriers,
+    keyed_carriers,
+    row_gpu_hours,
+)
 from gpuledger.engine.attribution.gpu_split import GPU_HOURS, GPUS, SOURCE, telemetry_allocation
 from gpuledger.engine.attribution.keys import disagrees, row_key
 from gpuledger.engine.attribution.money import AMOUNT, AMOUNT_F, COST, PART, settle
@@ -147,6 +170,8 @@ _CHECK: Final = "_check"
 _ORDER_SEED: Final = 0x6F726465
 _LINE: Final = tuple(pl.col(name) for name in (*SOURCE_KEYS, *LABELS))
 _ROW: Final = "_row"
+_INSTANCE_CHECK: Final = "_instance_check"
+_INSTANCE_CHECK_SEED: Final = 0x696E7374
 
 
 def _rule_inputs(settings: Settings) -> list[str]:
@@ -184,27 +209,40 @@ def prepare_costs(
     columns; a second hash checks it, and should two groups ever share a number they are
     numbered exactly instead (a dense rank), so a collision costs time, never money.
     """
-    duration_h = (
-        pl.col(Cost.ChargePeriodEnd) - pl.col(Cost.ChargePeriodStart)
-    ).dt.total_seconds() / 3600.0
     period_rows = cost.filter(pl.col(Cost.x_BillingPeriod) == period).with_row_index(_ROW)
     inputs = [*source_inputs(settings), pl.col(Cost.Tags)]
-    rows = period_rows.select(
+    basis = pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY)
+    every_row = period_rows.select(
         _ROW,
         row_key(inputs, _GROUP_SEED).alias(SOURCE),
         row_key(inputs, _CHECK_SEED).alias(_CHECK),
-        gw.resource_key(pl.coalesce(Cost.x_ParentResourceId, Cost.ResourceId), resource_seed).alias(
-            gw.RESOURCE
-        ),
-        pl.col(settings.reporting.cost_basis).fill_null(Decimal(0)).cast(MONEY).alias(AMOUNT),
-        pl.when((nature() == "usage") & (pl.col(Cost.x_GpuCount) > 0))
-        .then(pl.col(Cost.x_GpuCount) * duration_h)
-        .otherwise(0.0)
-        .alias(GPU_HOURS),
+        pl.when(INSTANCE.is_not_null())
+        .then(gw.resource_key(INSTANCE, resource_seed))
+        .alias(gw.RESOURCE),
+        row_key([INSTANCE], _INSTANCE_CHECK_SEED).alias(_INSTANCE_CHECK),
+        basis.alias(AMOUNT),
+        row_gpu_hours().alias(GPU_HOURS),
         pl.col(Cost.x_GpuCount).alias(GPUS),
         Cost.ChargePeriodStart,
         Cost.ChargePeriodEnd,
     ).collect(engine="streaming")
+    chosen = keyed_carriers(
+        every_row.lazy(),
+        row=_ROW,
+        instance=gw.RESOURCE,
+        check=_INSTANCE_CHECK,
+        hours=GPU_HOURS,
+        amount=AMOUNT,
+    )
+    carrier_rows = carriers(period_rows, _ROW, basis) if chosen is None else chosen.lazy()
+    rows = carried_once(
+        every_row.lazy().drop(_INSTANCE_CHECK),
+        carrier_rows,
+        row=_ROW,
+        instance=gw.RESOURCE,
+        hours=GPU_HOURS,
+    ).collect(engine="streaming")
+    del every_row
     groups = source_groups(rows)
     if groups.get_column("_collided").any():
         rows = _number_exactly(rows, period_rows.select(_ROW, *inputs))
@@ -374,7 +412,13 @@ class AttributionResult:
 
     @property
     def conserved(self) -> bool:
-        return self.invoice == self.allocated
+        """Allocation == cost basis in every currency; a currency absent on one side counts as 0
+        (a period whose basis is zero has no allocation lines, and conserves)."""
+        currencies = self.invoice.keys() | self.allocated.keys()
+        return all(
+            self.invoice.get(currency, Decimal(0)) == self.allocated.get(currency, Decimal(0))
+            for currency in currencies
+        )
 
 
 def _sums(frame: pl.DataFrame, keys: list[str], value: str) -> dict[Any, Decimal]:

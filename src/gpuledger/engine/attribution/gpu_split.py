@@ -2,8 +2,10 @@
 
 The cost rows arrive with their charge period; telemetry arrives already reduced to GPU-seconds per
 (instance, hour, workload) by :mod:`gpuledger.engine.attribution.gpu_weights`. Each cost row is spread over
-the hours of its own charge period, each hour over its workloads by their GPU-seconds over the
-instance's GPU-seconds, and whatever no workload used becomes idle, assigned by the idle policy.
+the hours of its own charge period. An hour in which the instance sent no telemetry at all (no
+bucket, idle or busy) goes whole to the owner as *no telemetry*; every other hour is split over
+its workloads by their GPU-seconds over the instance's GPU-seconds, and whatever no workload used
+becomes idle, assigned by the idle policy.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from gpuledger.engine.attribution.rules import (
     canonical_teams,
     cost_type,
 )
-from gpuledger.schema import IDLE_MODEL, UNALLOCATED, Alloc, Cost, Usage
+from gpuledger.schema import IDLE_MODEL, NO_TELEMETRY_MODEL, UNALLOCATED, Alloc, Cost, Usage
 
 GPUS: Final = "_gpus"
 GPU_HOURS: Final = "_gpu_hours"
 FRACTION: Final = "_fraction"
 SOURCE: Final = "_source"  # number of a source group: allocation source columns + owner
+REPORTED: Final = "_reported"  # whether the instance sent any telemetry bucket in the hour
+WEIGHT: Final = "_weight"  # the hour's share of its cost row
 OWNER: Final = (OWNER_TEAM, OWNER_RULE, OWNER_MODEL, OWNER_WORKLOAD, NATURE)
 LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
 
@@ -86,7 +90,7 @@ def charge_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
     hour = pl.col(gw.HOUR)
     overlap = pl.min_horizontal(end, hour + timedelta(hours=1)) - pl.max_horizontal(start, hour)
     length = (end - start).dt.total_seconds()
-    whole = rows.filter(hourly).with_columns(start.alias(gw.HOUR), pl.lit(1.0).alias("_weight"))
+    whole = rows.filter(hourly).with_columns(start.alias(gw.HOUR), pl.lit(1.0).alias(WEIGHT))
     spread = (
         rows.filter(~hourly)
         .with_columns(pl.datetime_ranges(start.dt.truncate("1h"), last, "1h").alias(gw.HOUR))
@@ -95,25 +99,23 @@ def charge_hours(rows: pl.LazyFrame) -> pl.LazyFrame:
             pl.when(length > 0)
             .then(overlap.dt.total_seconds() / length)
             .otherwise(1.0)
-            .alias("_weight")
+            .alias(WEIGHT)
         )
     )
     return pl.concat([whole, spread], how="vertical")
 
 
-def workload_pieces(
-    rows: pl.LazyFrame,
-    fractions: pl.LazyFrame,
-    sources: pl.LazyFrame,
-    labels: pl.LazyFrame,
-    settings: Settings,
-) -> pl.LazyFrame:
-    """Rule 2: the float part of each source group each workload used, with its labels.
+def reported_charge_hours(rows: pl.LazyFrame, hourly: pl.LazyFrame) -> pl.DataFrame:
+    """:func:`charge_hours` of the cost rows, each hour marked :data:`REPORTED` or not.
 
-    ``labels`` maps each :data:`~gpuledger.engine.attribution.gpu_weights.LABELS_ID` to its labels.
+    An instance-hour is reported when the instance sent at least one telemetry bucket (of a
+    workload or of idle time) starting in it; the granularity is the instance-hour, so an hour
+    with some buckets is reported even if some of its GPUs or minutes have none.
     """
-    factor = pl.col("_weight") * pl.col(FRACTION)
-    used = (
+    reported = (
+        hourly.select(gw.RESOURCE, gw.HOUR).unique().with_columns(pl.lit(True).alias(REPORTED))
+    )
+    return (
         charge_hours(
             rows.select(
                 SOURCE,
@@ -124,7 +126,28 @@ def workload_pieces(
                 GPU_HOURS,
             )
         )
-        .join(fractions, on=[gw.RESOURCE, gw.HOUR], how="inner")
+        .join(reported, on=[gw.RESOURCE, gw.HOUR], how="left")
+        .with_columns(pl.col(REPORTED).fill_null(False))
+        .select(SOURCE, gw.RESOURCE, gw.HOUR, WEIGHT, AMOUNT_F, GPU_HOURS, REPORTED)
+        .collect(engine="streaming")
+    )
+
+
+def workload_pieces(
+    hours: pl.LazyFrame,
+    fractions: pl.LazyFrame,
+    sources: pl.LazyFrame,
+    labels: pl.LazyFrame,
+    settings: Settings,
+) -> pl.LazyFrame:
+    """Rule 2: the float part of each source group each workload used, with its labels.
+
+    ``hours`` are the reported charge hours (:func:`reported_charge_hours`); ``labels`` maps
+    each :data:`~gpuledger.engine.attribution.gpu_weights.LABELS_ID` to its labels.
+    """
+    factor = pl.col(WEIGHT) * pl.col(FRACTION)
+    used = (
+        hours.join(fractions, on=[gw.RESOURCE, gw.HOUR], how="inner")
         .group_by(SOURCE, gw.LABELS_ID)
         .agg(
             (pl.col(AMOUNT_F) * factor).sum().alias(PART),
@@ -147,6 +170,34 @@ def workload_pieces(
         .alias(Alloc.rule),
         PART,
         Alloc.gpu_hours,
+    )
+
+
+def no_telemetry_pieces(hours: pl.LazyFrame, sources: pl.LazyFrame) -> pl.LazyFrame:
+    """The hours without telemetry of each source group, to its owner (rule 4) as-is.
+
+    ``hours`` are the unreported charge hours (:func:`reported_charge_hours`). Model
+    ``(no telemetry)``, cost type ``no_telemetry`` (non-usage rows keep theirs), rule
+    ``no-telemetry:owner``: the hour's use is unknown, so it is neither a workload's nor idle.
+    """
+    weight = pl.col(WEIGHT)
+    return (
+        hours.group_by(SOURCE)
+        .agg(
+            (pl.col(AMOUNT_F) * weight).sum().alias(PART),
+            (pl.col(GPU_HOURS) * weight).sum().alias(Alloc.gpu_hours),
+        )
+        .join(sources.select(SOURCE, *OWNER), on=SOURCE, how="left")
+        .select(
+            SOURCE,
+            pl.col(OWNER_TEAM).alias(Alloc.team),
+            pl.lit(NO_TELEMETRY_MODEL).alias(Alloc.model),
+            pl.lit(None, dtype=pl.String).alias(Alloc.workload),
+            cost_type(pl.col(OWNER_TEAM), "no_telemetry").alias(Alloc.cost_type),
+            pl.lit("no-telemetry:owner").alias(Alloc.rule),
+            PART,
+            Alloc.gpu_hours,
+        )
     )
 
 
@@ -177,7 +228,8 @@ def beyond_noise(remainder: pl.Expr, whole: pl.Expr) -> pl.Expr:
 def idle_pieces(
     sources: pl.LazyFrame, used: pl.LazyFrame, hourly: pl.LazyFrame, settings: Settings
 ) -> pl.LazyFrame:
-    """Rule 3: what no workload used, per source group, given to whom the idle policy says."""
+    """Rule 3: what no workload used in a reported hour, per source group, given to whom the idle
+    policy says. ``used`` holds the workload and no-telemetry pieces."""
     consumed = used.group_by(SOURCE).agg(
         pl.col(PART).sum().alias("_used"), pl.col(Alloc.gpu_hours).sum().alias("_used_hours")
     )
@@ -231,9 +283,13 @@ def telemetry_allocation(
         .select(gw.LABELS_ID, gw.TEAM_LABEL, gw.MODEL_LABEL, gw.WORKLOAD)
         .unique(subset=[gw.LABELS_ID])
     )
-    used = workload_pieces(rows, fractions, sources, labels, settings)
-    used = used.collect(engine="streaming").lazy()
-    pieces = pl.concat([used, idle_pieces(sources, used, hourly, settings)], how="vertical")
+    hours = reported_charge_hours(rows, hourly).lazy()
+    reported = pl.col(REPORTED)
+    used = workload_pieces(hours.filter(reported), fractions, sources, labels, settings)
+    unreported = no_telemetry_pieces(hours.filter(~reported), sources)
+    known = pl.concat([used, unreported], how="vertical").collect(engine="streaming").lazy()
+    idle = idle_pieces(sources, known, hourly, settings)
+    pieces = pl.concat([known, idle], how="vertical")
     summed = pieces.group_by(SOURCE, *LABELS).agg(pl.col(PART).sum(), pl.col(Alloc.gpu_hours).sum())
     totals = summed.join(sources.select(SOURCE, AMOUNT), on=SOURCE, how="left")
     settled = settle(totals, [SOURCE], LABELS)

@@ -46,7 +46,7 @@ __all__ = [
 
 RUN_RATE = "run_rate"  # allocation groups: whether the group's cost grows with the days of use
 # Cost types of usage: what ran, sat idle, or ran on no team, and pools shared out of such rows.
-USAGE_COST_TYPES = ("usage", "idle", "unallocated", "shared")
+USAGE_COST_TYPES = ("usage", "idle", "no_telemetry", "unallocated", "shared")
 
 
 @dataclass(frozen=True)

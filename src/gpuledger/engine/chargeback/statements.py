@@ -22,6 +22,7 @@ from gpuledger.schema import UNALLOCATED
 COST_TYPE_ORDER = (
     "usage",
     "idle",
+    "no_telemetry",
     "shared",
     "commitment",
     "credit",

@@ -15,6 +15,7 @@ from decimal import Decimal
 import polars as pl
 
 from gpuledger.config import Settings, WasteThresholds, canonical_team
+from gpuledger.engine.attribution.gpu_hours import NEGATION_LINE_TYPES
 from gpuledger.period import Period
 from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED, Cost, Usage
 from gpuledger.store.delta import Store
@@ -90,8 +91,11 @@ def _row_hours() -> pl.Expr:
 def resource_costs(store: Store, settings: Settings, period: str) -> dict[str, ResourceCost]:
     """Every GPU instance billed in the period, by ``ResourceId``.
 
-    Instance hours are the hours of the instance's busiest SKU line (a GCP VM is billed as
-    separate core, memory and GPU lines over the same hours), capped at the month's length.
+    Instance hours count each charge period of the instance once, as attribution counts its
+    GPU-hours (:mod:`gpuledger.engine.attribution.gpu_hours`): a GCP VM's core, memory and GPU
+    lines, or a Savings Plan's covered usage and its negation, bill the same hours. A period's
+    hours are its longest line's (consumed hours, else its span); negations add none. The sum is
+    capped at the month's length.
     """
     basis = settings.reporting.cost_basis
     rows = store.scan("cost").filter(
@@ -100,8 +104,15 @@ def resource_costs(store: Store, settings: Settings, period: str) -> dict[str, R
         & pl.col(Cost.ResourceId).is_not_null()
         & (pl.col(Cost.x_GpuCount).fill_null(0) > 0)
     )
+    billed_time = ~pl.col(Cost.x_LineItemType).is_in(NEGATION_LINE_TYPES).fill_null(False)
+    hours = (
+        rows.filter(billed_time)
+        .group_by(Cost.ResourceId, Cost.ChargePeriodStart, Cost.ChargePeriodEnd)
+        .agg(_row_hours().max().alias("hours"))
+        .group_by(Cost.ResourceId)
+        .agg(pl.col("hours").sum())
+    )
     per_sku = rows.group_by(Cost.ResourceId, Cost.SkuId).agg(
-        _row_hours().sum().alias("hours"),
         pl.col(basis).sum().alias("cost"),
         pl.first(Cost.ProviderName).alias("provider"),
         pl.col(Cost.RegionId).drop_nulls().first().alias("region"),
@@ -118,7 +129,6 @@ def resource_costs(store: Store, settings: Settings, period: str) -> dict[str, R
         per_sku.sort("cost", descending=True)
         .group_by(Cost.ResourceId)
         .agg(
-            pl.col("hours").max(),
             pl.col("cost").sum(),
             *(
                 pl.col(c).drop_nulls().first()
@@ -136,6 +146,7 @@ def resource_costs(store: Store, settings: Settings, period: str) -> dict[str, R
             pl.col("gpu_count").max(),
             pl.col("pc").drop_nulls().first(),
         )
+        .join(hours, on=Cost.ResourceId, how="left")
         .collect()
     )
     cap = Decimal(period_hours(period))

@@ -1,8 +1,15 @@
-"""What every page shares: the ledger and viewer of this session, the month picker, money formats."""
+"""What every page shares: the ledger and viewer, URL-bound pickers, money formats, tables.
+
+The view a page shows lives in its URL: each picker is bound to a query parameter
+(``?period=2026-09&team=nlp``), takes its value from a link that names one, and writes its value
+back when it changes, so any view can be shared and every link opens exactly that view.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -18,6 +25,11 @@ from gpuledger.report.readmodel.chargeback import PeriodInfo
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 PRESETS = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}  # the table widget's money formats
 PERIOD_KEY = "period"
+MISSING = "—"
+TOTAL = "Total"
+PUBLISHED = "_url_published"  # session state: widget key → the value it last wrote to the URL
+
+Refusal = Callable[[str], str]
 
 
 def session() -> tuple[Ledger, Viewer]:
@@ -26,15 +38,154 @@ def session() -> tuple[Ledger, Viewer]:
     return ledger, current_viewer(ledger.settings())
 
 
+# URL state ---------------------------------------------------------------------------------------
+
+
+def _published() -> dict[str, object]:
+    published: dict[str, object] = st.session_state.setdefault(PUBLISHED, {})
+    return published
+
+
+def _adopt(key: str, asked: object, valid: object, default: object, refusal: str | None) -> None:
+    """Set the widget ``key``'s state before it is drawn: from the URL when a link changed it.
+
+    A URL value differing from what this widget last wrote there comes from a link or an edited
+    address: it wins (or, when not offered here, the default wins with ``refusal`` shown). A URL
+    without the parameter (a page switch drops it) keeps what the session chose.
+    """
+    published = _published()
+    if asked is not None and asked != published.get(key):
+        if refusal is not None:
+            st.warning(refusal)
+        st.session_state[key] = valid if refusal is None else default
+        return
+    current = st.session_state.get(key, published.get(key))
+    st.session_state[key] = default if current is None else current
+
+
+def url_choice(
+    param: str, key: str, options: Sequence[str], default: str, refused: Refusal | None = None
+) -> None:
+    """Prepare the single-choice widget ``key`` from ``?param=`` (call just before drawing it)."""
+    asked = st.query_params.get(param)
+    refusal = None
+    if asked is not None and asked not in options:
+        refusal = refused(asked) if refused else f"{asked} is not offered here; showing {default}."
+    _adopt(key, asked, asked, default, refusal)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def publish(param: str, key: str, value: str | list[str] | None) -> None:
+    """Write a widget's value to ``?param=`` (None or empty removes it)."""
+    _published()[key] = value
+    if not value:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get_all(param) != (value if isinstance(value, list) else [value]):
+        st.query_params[param] = value
+
+
+def url_select(
+    widget: Callable[..., Any],
+    label: str,
+    options: Sequence[str],
+    *,
+    param: str,
+    key: str,
+    default: str | None = None,
+    refused: Refusal | None = None,
+    **kwargs: Any,
+) -> str:
+    """A single-choice widget (``st.selectbox``, ``st.radio``, ``st.sidebar.…``) bound to ``?param=``.
+
+    The first option is the default unless ``default`` says otherwise; choosing the empty option
+    (e.g. "all teams") removes the parameter.
+    """
+    url_choice(param, key, options, options[0] if default is None else default, refused)
+    chosen = str(widget(label, list(options), key=key, **kwargs))
+    publish(param, key, chosen)
+    return chosen
+
+
+def url_multiselect(label: str, options: Sequence[str], *, param: str, key: str) -> list[str]:
+    """A multiselect bound to repeated ``?param=a&param=b``; all options (the default) clear it."""
+    asked = st.query_params.get_all(param) or None
+    valid = [value for value in asked or [] if value in options]
+    refusal = None
+    if asked is not None and len(valid) < len(asked):
+        refusal = f"{', '.join(sorted(set(asked) - set(valid)))} is not offered here."
+    published = _published()
+    untouched = st.session_state.get(key) == published.get(f"{key}#shown")
+    _adopt(key, asked, valid, list(options), refusal)
+    if asked is None and untouched and key in published and published[key] is None:
+        st.session_state[key] = list(options)  # "all" stays all when the options change
+    st.session_state[key] = [value for value in st.session_state[key] if value in options]
+    chosen = st.multiselect(label, list(options), key=key)
+    publish(param, key, None if set(chosen) == set(options) else chosen)
+    published[f"{key}#shown"] = chosen
+    return chosen
+
+
+def url_toggle(label: str, *, param: str, key: str) -> bool:
+    """A toggle bound to ``?param=1`` (off removes it)."""
+    asked = st.query_params.get(param)
+    _adopt(key, asked, asked == "1", False, None)
+    on = st.toggle(label, key=key)
+    publish(param, key, "1" if on else None)
+    return on
+
+
+def period_picker(ledger: Ledger) -> PeriodInfo | None:
+    """The month picker in the sidebar, bound to ``?period=`` (closed months marked)."""
+    found = readmodel.periods(ledger)
+    if not found:
+        st.info("The ledger holds no billing data yet. Run `gpuledger ingest …` first.")
+        return None
+    by_period = {info.period: info for info in found}
+    chosen = url_select(
+        st.sidebar.selectbox,
+        "Month",
+        list(by_period),
+        param="period",
+        key=PERIOD_KEY,
+        refused=lambda p: f"The ledger holds no data for {p}; showing {found[0].period}.",
+        format_func=lambda p: by_period[p].label,
+    )
+    return by_period[chosen]
+
+
+def team_refusal(viewer: Viewer, period: str) -> Refusal:
+    """What a page says when a link names a team it does not show this viewer.
+
+    A team lead is told the same for a team that exists and one that does not.
+    """
+    if viewer.finance:
+        return lambda team: f"No team {team} in {period}."
+    return lambda team: f"Team {team} is not among the teams you may see."
+
+
+# numbers -----------------------------------------------------------------------------------------
+
+
 def money(amount: Decimal | float | None, currency: str) -> str:
     """An amount in the reporting currency, with its minor unit: ``$1,234.50``, ``-€3.10``."""
     if amount is None:
-        return "—"
+        return MISSING
     places = -int(minor_unit(currency).as_tuple().exponent)
     text = f"{abs(Decimal(str(amount))):,.{places}f}"
     sign = "-" if amount < 0 else ""
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+
+
+def percent(share: float | None) -> str:
+    """A share to one decimal, as every page shows shares: ``12.5%``."""
+    return MISSING if share is None else f"{share:.1%}"
+
+
+def hours(value: float | None) -> str:
+    return MISSING if value is None else f"{value:,.1f}"
 
 
 def money_column(label: str, currency: str, help: str | None = None) -> Any:
@@ -55,35 +206,106 @@ def for_display(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
 
 
-def period_picker(ledger: Ledger) -> PeriodInfo | None:
-    """The month picker in the sidebar, shared by every page (closed months marked)."""
-    found = readmodel.periods(ledger)
-    if not found:
-        st.info("The ledger holds no billing data yet. Run `gpuledger ingest …` first.")
-        return None
-    by_period = {info.period: info for info in found}
-    if st.session_state.get(PERIOD_KEY) not in by_period:
-        st.session_state[PERIOD_KEY] = found[0].period
-    chosen = st.sidebar.selectbox(
-        "Month",
-        list(by_period),
-        key=PERIOD_KEY,
-        format_func=lambda p: by_period[p].label,
-    )
-    return by_period[str(chosen)]
+# tables ------------------------------------------------------------------------------------------
 
 
-def money_table(frame: pl.DataFrame, labels: dict[str, str], currency: str) -> Any:
-    """Chosen columns under people's labels, amounts as money text, the first column as index.
+class Table:
+    """A table as people read it: labelled columns, money and "—" as text, a total row, CSV.
 
-    For ``st.table``: it renders as page text, so the numbers are readable and searchable.
+    ``columns`` maps frame columns to labels, in order; the first is the key column. Decimal
+    columns are money in ``currency``, float columns hours, the rest text.
     """
-    shown = {
-        labels[name]: [
-            money(value, currency) if frame.schema[name].is_decimal() else value
-            for value in frame[name].to_list()
+
+    def __init__(self, frame: pl.DataFrame, columns: dict[str, str], currency: str) -> None:
+        self.frame = frame.select(list(columns))
+        self.columns = columns
+        self.currency = currency
+
+    @property
+    def key(self) -> str:
+        return next(iter(self.columns))
+
+    def with_total(self, **derived: pl.Expr) -> Table:
+        """The table with a last "Total" row: exact sums of its amounts ("—" where none).
+
+        ``derived`` gives a column of the total row as an expression over the sums instead.
+        """
+        summed = [
+            pl.when(pl.col(name).is_not_null().any()).then(pl.col(name).sum()).alias(name)
+            for name, dtype in self.frame.schema.items()
+            if name != self.key and (dtype.is_decimal() or dtype.is_float())
         ]
-        for name in labels
-    }
-    first = next(iter(labels.values()))
-    return pl.DataFrame(shown).to_pandas().set_index(first)
+        sums = self.frame.select(pl.lit(TOTAL).alias(self.key), *summed)
+        sums = sums.with_columns(
+            expression.cast(sums.schema[name]).alias(name) for name, expression in derived.items()
+        )
+        return Table(
+            pl.concat([self.frame, sums], how="diagonal_relaxed"), self.columns, self.currency
+        )
+
+    def formatter(self, dtype: pl.DataType) -> Callable[[Any], str]:
+        """Money for decimals, hours for floats, counts with separators, text as it is."""
+        if dtype.is_decimal():
+            return partial(money, currency=self.currency)
+        if dtype.is_float():
+            return hours
+        if dtype.is_integer():
+            return "{:,}".format
+        return str
+
+    def text(self) -> pl.DataFrame:
+        """Every cell as it is shown: money with currency and separators, "—" for missing."""
+        return self.frame.select(
+            (
+                pl.col(name).map_elements(
+                    self.formatter(dtype), return_dtype=pl.String, skip_nulls=True
+                )
+                if dtype.is_numeric()
+                else pl.col(name).cast(pl.String)
+            )
+            .fill_null(MISSING)
+            .alias(self.columns[name])
+            for name, dtype in self.frame.schema.items()
+        )
+
+    def csv(self) -> bytes:
+        """The table under its labels, amounts as exact decimal strings."""
+        return self.frame.rename(self.columns).write_csv().encode()
+
+    def show_text(self, key: str, file_name: str) -> None:
+        """As page text (``st.table``: never cut off, searchable), with a CSV button."""
+        st.table(self.text().to_pandas().set_index(self.columns[self.key]))
+        self.download(key, file_name)
+
+    def show_grid(self, key: str, file_name: str, wide: Sequence[str] = ()) -> None:
+        """As a sortable grid: numbers stay numbers, shown formatted; the key column pinned.
+
+        ``wide`` columns (long text such as an action) get a large width, so they are read whole.
+        """
+        styler = (
+            for_display(self.frame)
+            .with_columns(pl.col(pl.String).fill_null(MISSING))
+            .to_pandas()
+            .style.format(
+                {name: self.formatter(dtype) for name, dtype in self.frame.schema.items()},
+                na_rep=MISSING,
+            )
+        )
+        config = {
+            name: st.column_config.Column(
+                label, pinned=name == self.key, width="large" if name in wide else None
+            )
+            for name, label in self.columns.items()
+        }
+        st.dataframe(styler, hide_index=True, column_config=config)
+        self.download(key, file_name)
+
+    def download(self, key: str, file_name: str) -> None:
+        st.download_button(
+            "CSV",
+            data=self.csv,
+            file_name=file_name,
+            mime="text/csv",
+            key=key,
+            icon=":material/download:",
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 
 import altair as alt
@@ -19,7 +20,17 @@ from gpuledger.report.readmodel.chargeback import (
     explanation_sources,
 )
 from gpuledger.schema import UNALLOCATED
-from ledger_ui import for_display, money, money_column, money_table, period_picker, session
+from ledger_ui import (
+    Table,
+    for_display,
+    money,
+    money_column,
+    percent,
+    period_picker,
+    session,
+    team_refusal,
+    url_select,
+)
 
 ledger, viewer = session()
 info = period_picker(ledger)
@@ -27,6 +38,9 @@ if info is None:
     st.stop()
 view = readmodel.chargeback(ledger, info.period, viewer)
 currency = view.currency
+AGAINST_BUDGET = "against_budget"
+# a source's cost and share first, so the amounts are never scrolled off at 1440 px
+SOURCE_FIRST = [Src.source, Src.cost, Src.share, Src.original, Src.billing_currency]
 
 
 def headline(view: ChargebackView) -> None:
@@ -52,7 +66,7 @@ def headline(view: ChargebackView) -> None:
     columns[2].metric(
         UNALLOCATED,
         money(view.unallocated_total, currency),
-        help=None if share is None else f"{share:.1%} of the invoice",
+        help=None if share is None else f"{percent(share)} of the invoice",
     )
     st.caption(f"Cost basis: {view.cost_basis} · {view.mode} · amounts in {currency}")
 
@@ -63,17 +77,39 @@ TEAM_COLUMNS = {
     Col.previous_total: "Last month",
     Col.delta: "Change",
     Col.budget: "Budget",
-    Col.variance: "Over budget",
+    AGAINST_BUDGET: "Against budget",
     Col.forecast: "Forecast",
     Col.adjustments: "Adjustments",
     Col.amount_due: "Amount due",
 }
+LINE_COLUMNS = {
+    Col.gpu_hours: "GPU-hours",
+    Col.cost: "Cost",
+    Col.previous: "Last month",
+}
+
+
+def against_budget(variance: Decimal | None) -> str | None:
+    """A team's total against its budget in words: "over by $5.00", "under by $5.00"."""
+    if variance is None:
+        return None
+    if variance == 0:
+        return "on budget"
+    return f"{'over' if variance > 0 else 'under'} by {money(abs(variance), currency)}"
 
 
 def team_table(view: ChargebackView) -> None:
     """Every visible team's statement total, month over month, against budget and forecast."""
     st.subheader("Team statements")
-    st.table(money_table(view.teams, TEAM_COLUMNS, currency))
+    teams = view.teams.with_columns(
+        pl.col(Col.variance)
+        .map_elements(against_budget, return_dtype=pl.String)
+        .alias(AGAINST_BUDGET)
+    )
+    table = Table(teams, TEAM_COLUMNS, currency).with_total(
+        **{Col.delta: pl.col(Col.total) - pl.col(Col.previous_total)}
+    )
+    table.show_text("csv_teams", f"team-statements-{view.period}.csv")
     chart_rows = for_display(
         view.teams.select(
             Col.team,
@@ -97,44 +133,59 @@ def team_table(view: ChargebackView) -> None:
 
 
 def drill_down(view: ChargebackView) -> None:
-    """Team → model → GPU model → instance, and why a line is what it is."""
+    """Team → model → GPU model → instance, and why a line is what it is (bound to the URL)."""
     st.subheader("Drill down")
     teams = view.team_names()
     if not teams:
         st.info("No statement lines this month.")
         return
-    team = st.selectbox("Team", teams, key="drill_team")
-    if team not in teams:  # a value forced into the widget's state: refuse, show nothing
-        st.warning(f"{team} is not among the teams you may see.")
-        return
-    models = drill(view.lines, str(team))
-    amounts = {
-        Col.cost: money_column("Cost", currency),
-        Col.previous: money_column("Last month", currency),
-    }
-    st.dataframe(for_display(models), hide_index=True, column_config=amounts)
+    team = url_select(
+        st.selectbox,
+        "Team",
+        teams,
+        param="team",
+        key="drill_team",
+        refused=team_refusal(viewer, view.period),
+    )
+    models = drill(view.lines, team)
+    Table(models, {Col.model: "Model", **LINE_COLUMNS}, currency).with_total().show_grid(
+        "csv_models", f"chargeback-{view.period}-{team}.csv"
+    )
     model_names = models[Col.model].to_list()
     if not model_names:
         return
-    model = st.selectbox("Model", model_names, key="drill_model")
-    lines = drill(view.lines, str(team), str(model))
-    st.dataframe(for_display(lines), hide_index=True, column_config=amounts)
-    instances = readmodel.instance_costs(ledger, view.period, viewer, str(team))
-    instances = instances.filter(pl.col(Col.model) == model)
-    st.caption("Instances (allocation as attributed, billing currency, before statement rounding)")
-    st.dataframe(
-        for_display(instances),
-        hide_index=True,
-        column_config={Col.cost: st.column_config.NumberColumn("Cost", format="%.2f")},
+    model = url_select(st.selectbox, "Model", model_names, param="model", key="drill_model")
+    lines = drill(view.lines, team, model)
+    line_columns = {Col.gpu_model: "GPU model", Col.cost_type: "Cost type", **LINE_COLUMNS}
+    Table(lines, line_columns, currency).with_total().show_grid(
+        "csv_lines", f"chargeback-{view.period}-{team}-{model}.csv"
     )
-    explain_line(view, str(team), str(model))
+    instances(view, team, model)
+    explain_line(view, team, model)
+
+
+def instances(view: ChargebackView, team: str, model: str) -> None:
+    """The model's instances as attribution wrote them (billing currency, before rounding)."""
+    rows = readmodel.instance_costs(ledger, view.period, viewer, team)
+    rows = rows.filter(pl.col(Col.model) == model)
+    billing = rows[Col.currency].unique().to_list()
+    st.caption("Instances (allocation as attributed, billing currency, before statement rounding)")
+    columns = {
+        Col.resource: "Instance",
+        Col.model: "Model",
+        Col.gpu_model: "GPU model",
+        Col.gpu_hours: "GPU-hours",
+        Col.cost: "Cost",
+    }
+    table = Table(rows, columns, billing[0] if len(billing) == 1 else currency)
+    table.with_total().show_grid("csv_instances", f"instances-{view.period}-{team}-{model}.csv")
 
 
 def explain_line(view: ChargebackView, team: str, model: str) -> None:
     """One statement line's rules and source line items, adding up to it (`gpuledger explain`)."""
     rows = view.lines.filter((pl.col(Col.team) == team) & (pl.col(Col.model) == model))
     labels = {
-        row[Col.line_id]: f"{row[Col.gpu_model] or '-'} · {row[Col.cost_type]}"
+        row[Col.line_id]: f"{row[Col.gpu_model] or '—'} · {row[Col.cost_type]}"
         f" · {money(row[Col.cost], currency)}"
         for row in rows.to_dicts()
     }
@@ -150,14 +201,29 @@ def explain_line(view: ChargebackView, team: str, model: str) -> None:
     st.dataframe(
         for_display(explanation_rules(explanation)),
         hide_index=True,
-        column_config={Col.cost: money_column("Cost", currency)},
-    )
-    st.dataframe(
-        for_display(explanation_sources(explanation)),
-        hide_index=True,
         column_config={
+            Src.rule: st.column_config.Column("Rule", pinned=True),
+            Col.cost: money_column("Cost", currency),
+            Col.gpu_hours: st.column_config.NumberColumn("GPU-hours", format="%.1f"),
+        },
+    )
+    sources = explanation_sources(explanation)
+    st.dataframe(
+        for_display(sources),
+        hide_index=True,
+        column_order=[*SOURCE_FIRST, *(n for n in sources.columns if n not in SOURCE_FIRST)],
+        column_config={
+            Src.source: st.column_config.Column("Source", pinned=True),
+            Src.day: st.column_config.DateColumn("Day", format="YYYY-MM-DD"),
+            Src.provider: "Provider",
+            Src.account: "Account",
+            Src.resource: "Instance",
+            Src.service: "Service",
+            Src.charge: "Charge",
+            Src.rule: "Rule",
+            Src.billing_currency: "Billing currency",
             Src.original: st.column_config.NumberColumn("Original", format="%.2f"),
-            Src.share: st.column_config.NumberColumn("Share", format="percent"),
+            Src.share: st.column_config.NumberColumn("Share", format="percent", step=0.001),
             Src.cost: money_column("Cost", currency),
         },
     )
@@ -168,13 +234,16 @@ def adjustments(view: ChargebackView) -> None:
     if view.adjustments.is_empty():
         st.caption("None: no closed month's billing data changed after it was closed.")
         return
-    rows = view.adjustments.select(
-        Col.team, Col.corrects_period, Col.model, Col.gpu_model, Col.cost_type, Col.cost
-    )
-    st.dataframe(
-        for_display(rows),
-        hide_index=True,
-        column_config={Col.cost: money_column("Adjustment", currency)},
+    columns = {
+        Col.team: "Team",
+        Col.corrects_period: "Corrects",
+        Col.model: "Model",
+        Col.gpu_model: "GPU model",
+        Col.cost_type: "Cost type",
+        Col.cost: "Adjustment",
+    }
+    Table(view.adjustments, columns, currency).with_total().show_grid(
+        "csv_adjustments", f"adjustments-{view.period}.csv"
     )
 
 

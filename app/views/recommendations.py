@@ -1,4 +1,8 @@
-"""Recommendations page: what to change, what it saves, the evidence; acknowledge or dismiss."""
+"""Recommendations page: what to change, what it saves, the evidence; acknowledge or dismiss.
+
+Period, team, kinds and whether closed ones show live in the URL
+(``/recommendations?period=2026-09&team=nlp``), so the e-mails' links open the team's view.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +12,90 @@ import streamlit as st
 
 from gpuledger.errors import GpuledgerError
 from gpuledger.report.readmodel import cached as readmodel
-from gpuledger.report.readmodel.recs import ACTIONS, STATUS
+from gpuledger.report.readmodel.recs import (
+    ACTIONS,
+    STATUS,
+    RecsView,
+    evidence_sentences,
+    team_recs,
+)
 from gpuledger.schema import Rec
-from ledger_ui import for_display, money, money_column, period_picker, session
+from ledger_ui import (
+    Table,
+    for_display,
+    money,
+    period_picker,
+    session,
+    team_refusal,
+    url_multiselect,
+    url_select,
+    url_toggle,
+)
+
+ALL_TEAMS = ""
+FLASH = "rec_flash"  # session state: the outcome of the last status change, shown once
+LIST_COLUMNS = {
+    Rec.id: "Id",
+    Rec.kind: "Kind",
+    STATUS: "Status",
+    Rec.monthly_saving: "Saving/mo",
+    Rec.action: "Action",
+    Rec.team: "Team",
+    Rec.model: "Model",
+    Rec.monthly_cost: "Cost/mo",
+    Rec.confidence: "Confidence",
+}
+OUTCOME_COLUMNS = {
+    "id": "Id",
+    "kind": "Kind",
+    "done_in": "Done in",
+    "estimated_saving": "Estimated/mo",
+    "realized_saving": "Realized/mo",
+    Rec.team: "Team",
+}
 
 ledger, viewer = session()
 info = period_picker(ledger)
 if info is None:
     st.stop()
-view = readmodel.recommendations(ledger, info.period, viewer)
-currency = view.currency
-LIST_COLUMNS = [
-    Rec.id,
-    Rec.kind,
-    STATUS,
-    Rec.team,
-    Rec.model,
-    Rec.monthly_saving,
-    Rec.monthly_cost,
-    Rec.confidence,
-    Rec.action,
-]
-AMOUNTS = {
-    Rec.monthly_saving: money_column("Saving / month", currency),
-    Rec.monthly_cost: money_column("Cost / month", currency),
-    "estimated_saving": money_column("Estimated", currency),
-    "realized_saving": money_column("Realized", currency),
-}
+period = info.period
+mine = readmodel.recommendations(ledger, period, viewer)
+currency = mine.currency
 
-st.title(f"Recommendations {view.period}")
-st.metric(
-    "Open monthly saving",
-    money(view.open_saving, currency),
-    help="Neither dismissed nor done, each instance counted once: of two findings on the same"
-    " instances (spot or rightsize, distill or commit) only the larger saving counts.",
-)
-kinds = sorted(set(view.rows[Rec.kind].to_list()))
-chosen = st.multiselect("Kinds", kinds, default=kinds, key="rec_kinds")
-show_closed = st.toggle("Show dismissed and done", value=False, key="rec_closed")
-shown = view.rows.filter(pl.col(Rec.kind).is_in(chosen))
-if not show_closed:
-    shown = shown.filter(~pl.col(STATUS).is_in(["dismissed", "done"]))
-st.dataframe(for_display(shown.select(LIST_COLUMNS)), hide_index=True, column_config=AMOUNTS)
+
+def team_filter(recs: RecsView) -> RecsView:
+    """The team picker (``?team=``): all the viewer's teams, or one of them."""
+    configured = set(ledger.settings().teams) | set(recs.rows[Rec.team].drop_nulls().to_list())
+    teams = sorted(team for team in configured if viewer.sees(team))
+    team = url_select(
+        st.sidebar.selectbox,
+        "Team",
+        [ALL_TEAMS, *teams],
+        param="team",
+        key="rec_team",
+        refused=team_refusal(viewer, recs.period),
+        format_func=lambda t: t or "All teams",
+    )
+    return team_recs(recs, team or None)
+
+
+def change_status() -> None:
+    """The form's callback: runs before the page, so headline and table show the new status."""
+    state = st.session_state
+    try:
+        status = readmodel.change_status(
+            ledger,
+            period,
+            viewer,
+            str(state["rec_id"]),
+            str(state["rec_action"]),
+            state.get("rec_reason") or None,
+        )
+    except GpuledgerError as error:
+        state[FLASH] = ("error", str(error))
+    else:
+        state[FLASH] = ("success", f"{state['rec_id']}: {status}")
+        state["rec_reason"] = ""
 
 
 def act_on(rows: pl.DataFrame) -> None:
@@ -66,33 +112,23 @@ def act_on(rows: pl.DataFrame) -> None:
     )
     row = by_id[str(rec_id)]
     st.markdown(f"**{row[Rec.action]}** — status *{row[STATUS]}*, confidence {row[Rec.confidence]}")
-    st.caption("Instances: " + ", ".join(row[Rec.resource_ids] or []))
-    st.code(row[Rec.evidence], language="json")
+    st.caption("Instances: " + (", ".join(row[Rec.resource_ids] or []) or "—"))
+    st.markdown("\n".join(f"- {s}" for s in evidence_sentences(row[Rec.evidence], currency)))
     with st.form("status_form"):
-        action = st.radio("Set status", list(ACTIONS), horizontal=True, key="rec_action")
-        reason = st.text_input("Reason (required to dismiss)", key="rec_reason")
-        if st.form_submit_button("Save"):
-            try:
-                status = readmodel.change_status(
-                    ledger, view.period, viewer, str(rec_id), str(action), reason or None
-                )
-            except GpuledgerError as error:
-                st.error(str(error))
-            else:
-                st.success(f"{rec_id}: {status}")
+        st.radio("Set status", list(ACTIONS), horizontal=True, key="rec_action")
+        st.text_input("Reason (required to dismiss)", key="rec_reason")
+        st.form_submit_button("Save", on_click=change_status)
+        flash = st.session_state.pop(FLASH, None)
+        if flash is not None:
+            (st.error if flash[0] == "error" else st.success)(flash[1])
 
 
-if shown.is_empty():
-    st.info("No recommendations to show for this selection.")
-else:
-    act_on(shown)
-
-st.subheader("Done: estimated vs realized")
-if view.outcomes.is_empty():
-    st.caption("Nothing marked done before this month yet.")
-else:
-    outcomes = for_display(view.outcomes)
-    long = outcomes.unpivot(
+def outcomes(view: RecsView) -> None:
+    st.subheader("Done: estimated vs realized")
+    if view.outcomes.is_empty():
+        st.caption("Nothing marked done before this month yet.")
+        return
+    long = for_display(view.outcomes).unpivot(
         index=Rec.id, on=["estimated_saving", "realized_saving"], variable_name="saving"
     )
     chart = (
@@ -107,4 +143,32 @@ else:
         )
     )
     st.altair_chart(chart, width="stretch")
-    st.dataframe(outcomes, hide_index=True, column_config=AMOUNTS)
+    Table(view.outcomes, OUTCOME_COLUMNS, currency).with_total().show_grid(
+        "csv_outcomes", f"recommendation-outcomes-{view.period}.csv"
+    )
+
+
+view = team_filter(mine)
+st.title(f"Recommendations {view.period}")
+st.metric(
+    "Open monthly saving",
+    money(view.open_saving, currency),
+    help="Neither dismissed nor done, each instance counted once: of two findings on the same"
+    " instances (spot or rightsize, distill or commit) only the larger saving counts.",
+)
+kinds = sorted(set(view.rows[Rec.kind].to_list()))
+chosen = url_multiselect("Kinds", kinds, param="kind", key="rec_kinds")
+show_closed = url_toggle("Show dismissed and done", param="closed", key="rec_closed")
+shown = view.rows.filter(pl.col(Rec.kind).is_in(chosen))
+if not show_closed:
+    shown = shown.filter(~pl.col(STATUS).is_in(["dismissed", "done"]))
+Table(shown, LIST_COLUMNS, currency).show_text("csv_recs", f"recommendations-{view.period}.csv")
+st.caption(
+    "No total row: findings on the same instances overlap; the open saving above counts each"
+    " instance once."
+)
+if shown.is_empty():
+    st.info("No recommendations to show for this selection.")
+else:
+    act_on(shown)
+outcomes(view)

@@ -38,6 +38,19 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class TextFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
 class ChargebackFormat(StrEnum):
     table = "table"
     json = "json"
@@ -46,7 +59,19 @@ class ChargebackFormat(StrEnum):
     focus = "focus"
 
 
-PeriodOption = Annotated[str, typer.Option("--period", help="Billing month, YYYY-MM.")]
+PeriodOption = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help="Billing month, YYYY-MM. Default: the latest month with billing data (the newest"
+        " month ingested).",
+        show_default=False,
+    ),
+]
+FORMAT_HELP = "table for a terminal; json and csv for scripts (JSON rule: see README)."
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Write to this file (needed for xlsx).")
+]
 
 
 # Top-level packages of each extra: a command whose import misses one names the extra to install.
@@ -136,17 +161,25 @@ def sample_data(
     _run(ctx, "sample_data", out=out, scale=scale, seed=seed, period=period)
 
 
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Store a delivery older than the one the ledger holds."),
+]
+
+
 def _ingest(ctx: typer.Context, source: str, src: str, **options: Any) -> None:
     _run(ctx, "ingest", source=source, src=src, **options)
 
 
 @ingest_app.command("aws")
-def ingest_aws(ctx: typer.Context, src: Annotated[str, typer.Argument()]) -> None:
+def ingest_aws(
+    ctx: typer.Context, src: Annotated[str, typer.Argument()], force: ForceOption = False
+) -> None:
     """CUR 2.0, legacy CUR or AWS FOCUS export: file, folder or s3://bucket/prefix.
 
     Example: `gpuledger ingest aws s3://billing/cur2/`
     """
-    _ingest(ctx, "aws", src)
+    _ingest(ctx, "aws", src, force=force)
 
 
 @ingest_app.command("gcp")
@@ -157,21 +190,24 @@ def ingest_gcp(
         list[str] | None,
         typer.Option("--period", help="Invoice month(s) to read from BigQuery, YYYY-MM."),
     ] = None,
+    force: ForceOption = False,
 ) -> None:
     """GCP billing export: file, folder, gs://… or bq://project.dataset.table.
 
     Example: `gpuledger ingest gcp bq://acme-billing.billing.gcp_billing_export_resource_v1_X`
     """
-    _ingest(ctx, "gcp", src, periods=period or [])
+    _ingest(ctx, "gcp", src, periods=period or [], force=force)
 
 
 @ingest_app.command("focus")
-def ingest_focus(ctx: typer.Context, src: Annotated[str, typer.Argument()]) -> None:
+def ingest_focus(
+    ctx: typer.Context, src: Annotated[str, typer.Argument()], force: ForceOption = False
+) -> None:
     """Any FOCUS 1.x export (Azure, OCI, …): CSV, gzip CSV or Parquet.
 
     Example: `gpuledger ingest focus exports/azure-focus.csv.gz`
     """
-    _ingest(ctx, "focus", src)
+    _ingest(ctx, "focus", src, force=force)
 
 
 @ingest_app.command("gpu")
@@ -196,7 +232,9 @@ def agent(
     ),
     interval: Annotated[float, typer.Option(help="Seconds between samples.")] = 1.0,
     bucket: Annotated[int, typer.Option(help="Bucket length in seconds.")] = 300,
-    once: Annotated[bool, typer.Option(help="Sample one bucket, write it, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Sample one bucket, write it, exit.")
+    ] = False,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port.")
     ] = None,
@@ -223,7 +261,7 @@ def agent(
 
 
 @app.command()
-def attribute(ctx: typer.Context, period: PeriodOption) -> None:
+def attribute(ctx: typer.Context, period: PeriodOption = None) -> None:
     """Split the period's spend over teams, models and workloads.
 
     Example: `gpuledger attribute --period 2026-10`
@@ -234,9 +272,11 @@ def attribute(ctx: typer.Context, period: PeriodOption) -> None:
 @app.command()
 def chargeback(
     ctx: typer.Context,
-    period: PeriodOption,
-    format: Annotated[ChargebackFormat, typer.Option("--format")] = ChargebackFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    period: PeriodOption = None,
+    format: Annotated[
+        ChargebackFormat, typer.Option("--format", help=FORMAT_HELP + " xlsx for finance.")
+    ] = ChargebackFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Per-team statements that reconcile to the invoice.
 
@@ -248,15 +288,15 @@ def chargeback(
 @app.command()
 def explain(
     ctx: typer.Context,
-    period: PeriodOption,
     team: Annotated[str, typer.Option("--team", help="The team whose statement line to explain.")],
+    period: PeriodOption = None,
     model: Annotated[str | None, typer.Option(help="Only this model's lines.")] = None,
     line: Annotated[
         str | None,
         typer.Option(help="The line's number on the team's statement, or its line id."),
     ] = None,
     top: Annotated[int, typer.Option(help="Source line items shown per line.")] = 10,
-    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    format: Annotated[TextFormat, typer.Option("--format", help=FORMAT_HELP)] = TextFormat.table,
 ) -> None:
     """Why a statement line is on the bill: its rules and source line items, adding up to it.
 
@@ -277,22 +317,28 @@ def explain(
 @app.command()
 def waste(
     ctx: typer.Context,
-    period: PeriodOption,
+    period: PeriodOption = None,
     team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help=FORMAT_HELP + " xlsx for finance.")
+    ] = ReportFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Idle and underused GPU time, in dollars.
 
     Example: `gpuledger waste --period 2026-10 --team nlp`
     """
-    _run(ctx, "waste", period=period, team=team, format=format.value)
+    _run(ctx, "waste", period=period, team=team, format=format.value, out=out)
 
 
 @app.command()
 def recommend(
     ctx: typer.Context,
-    period: PeriodOption,
-    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    period: PeriodOption = None,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help=FORMAT_HELP + " xlsx for finance.")
+    ] = ReportFormat.table,
+    out: OutOption = None,
     dismiss: Annotated[str | None, typer.Option(help="Dismiss this recommendation id.")] = None,
     acknowledge: Annotated[str | None, typer.Option(help="Acknowledge this id.")] = None,
     done: Annotated[str | None, typer.Option(help="Mark this id as done.")] = None,
@@ -307,6 +353,7 @@ def recommend(
         "recommend",
         period=period,
         format=format.value,
+        out=out,
         dismiss=dismiss,
         acknowledge=acknowledge,
         done=done,
@@ -317,9 +364,11 @@ def recommend(
 @app.command()
 def close(
     ctx: typer.Context,
-    period: PeriodOption,
-    force: Annotated[bool, typer.Option(help="Close before the invoice is final.")] = False,
-    reopen: Annotated[bool, typer.Option(help="Re-open a closed month.")] = False,
+    period: PeriodOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Close before the invoice is final.")
+    ] = False,
+    reopen: Annotated[bool, typer.Option("--reopen", help="Re-open a closed month.")] = False,
     reason: Annotated[str | None, typer.Option(help="Why (required with --reopen).")] = None,
 ) -> None:
     """Freeze a month's statements; later changes become adjustments.
@@ -332,9 +381,14 @@ def close(
 @app.command()
 def email(
     ctx: typer.Context,
-    period: PeriodOption,
-    dry_run: Annotated[bool, typer.Option(help="Write .eml files instead of sending.")] = False,
-    outbox: Annotated[Path | None, typer.Option(help="Folder for --dry-run messages.")] = None,
+    period: PeriodOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write .eml files instead of sending.")
+    ] = False,
+    outbox: Annotated[
+        Path | None,
+        typer.Option(help="Folder for --dry-run messages. Default: <home>/outbox."),
+    ] = None,
     team: Annotated[str | None, typer.Option(help="Only this team's lead.")] = None,
 ) -> None:
     """Savings e-mails to team leads and the chargeback summary to finance.
@@ -372,7 +426,7 @@ def app_command(
 @app.command()
 def status(
     ctx: typer.Context,
-    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    format: Annotated[TextFormat, typer.Option("--format", help=FORMAT_HELP)] = TextFormat.table,
 ) -> None:
     """What is ingested, data health, unallocated share.
 
@@ -396,7 +450,10 @@ def maintain(
         ),
     ] = 168,
     dry_run: Annotated[
-        bool, typer.Option(help="Report what would be compacted and vacuumed; change nothing.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Report what would be compacted and vacuumed; change nothing."
+        ),
     ] = False,
     format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
@@ -450,13 +507,33 @@ def config_show(ctx: typer.Context) -> None:
     _run(ctx, "config_show")
 
 
+def _print_error(message: str) -> None:
+    """``error: message`` on standard error: the one style of every error the CLI reports."""
+    text = escape(message)  # paths and source text may hold "[...]"
+    stderr_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
+
+
+def usage_message(exc: typer.TyperException) -> str:
+    """A Typer/Click usage error in our words: what was wrong, and the help to read.
+
+    Empty when Typer has already printed the help (a command group called without a command).
+    """
+    format_message = getattr(exc, "format_message", None)
+    message = str(format_message() if callable(format_message) else exc)
+    if not message:
+        return ""
+    message = message.replace("Value error, ", "")  # Typer's wording for a bad choice
+    ctx = getattr(exc, "ctx", None)
+    command = "gpuledger" if ctx is None else ctx.command_path
+    return f"{message} (see `{command} --help`)"
+
+
 def main() -> None:
-    """Console entry point: run the app and map gpuledger errors to exit codes."""
+    """Console entry point: run the app and map every error to ``error: …`` and an exit code."""
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="gpuledger")
     except GpuledgerError as exc:
-        message = escape(str(exc))  # paths and source text may hold "[...]"
-        stderr_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        _print_error(str(exc))
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -466,7 +543,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except typer.TyperException as exc:  # bad usage: unknown command, missing option, bad value
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
+        message = usage_message(exc)
+        if message:
+            _print_error(message)
         sys.exit(int(getattr(exc, "exit_code", 2)))

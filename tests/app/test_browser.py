@@ -110,3 +110,27 @@ def test_chargeback_page_in_a_real_browser(served_app: str, tmp_path: Path) -> N
         finally:
             browser.close()
     assert (tmp_path / "chargeback.png").stat().st_size > 10_000
+
+
+def test_deep_link_paints_the_month_it_names(served_app: str) -> None:
+    """An e-mail's link to a past month opens that month, and the address keeps naming it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{served_app}/chargeback?period=2026-09", wait_until="domcontentloaded")
+            title = page.locator("h1", has_text="Chargeback 2026-")
+            title.wait_for(timeout=60_000)
+            assert title.inner_text().startswith("Chargeback 2026-09 · closed")
+            table = page.locator('[data-testid="stTable"]').first
+            table.wait_for(timeout=60_000)
+            first_row = table.locator("tbody tr").first.locator("th, td").all_inner_texts()
+            assert [cell.strip() for cell in first_row[:2]] == ["nlp", "$8.00"]
+            assert "/chargeback?period=2026-09&" in page.url  # then the drill-down's team
+            assert not page.get_by_text("Page not found").count()
+        finally:
+            browser.close()

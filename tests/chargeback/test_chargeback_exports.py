@@ -130,9 +130,9 @@ def test_xlsx_and_every_format_are_deterministic(statements: Statements) -> None
     ],
 )
 def test_sheet_names_are_valid_and_unique(teams: list[str], expected: list[str]) -> None:
-    from gpuledger.report.export.xlsx import _sheet_names
+    from gpuledger.report.export.xlsx import sheet_names
 
-    assert list(_sheet_names(teams).values()) == expected
+    assert list(sheet_names(teams).values()) == expected
 
 
 def test_showback_changes_words_not_numbers(store: Store) -> None:

@@ -147,14 +147,17 @@ def test_json_has_the_design_shape(store: Store, settings: Settings) -> None:
         {"cost": "1.239"},
         {"team": UNALLOCATED, "cost": "0.5", "cost_type": "unallocated"},
     )
-    data = json.loads(render(build_statements(store, settings, OCT), "json"), parse_float=Decimal)
+    data = json.loads(render(build_statements(store, settings, OCT), "json"))
     assert data["period"] == OCT
     assert (data["currency"], data["cost_basis"], data["closed"]) == ("USD", "EffectiveCost", False)
-    assert data["invoice_total"] == data["allocated_total"] + data["unallocated_total"]
-    assert data["invoice_total"] == Decimal("1.74")
+    total, allocated, unallocated = (
+        Decimal(data[key]) for key in ("invoice_total", "allocated_total", "unallocated_total")
+    )
+    assert total == allocated + unallocated
+    assert data["invoice_total"] == "1.74"  # money: decimal text with the currency's 2 places
     for team in data["teams"]:
         assert set(team) >= {"team", "total", "lines"}
-        assert sum(line["cost"] for line in team["lines"]) == team["total"]
+        assert sum(Decimal(line["cost"]) for line in team["lines"]) == Decimal(team["total"])
         for line in team["lines"]:
             assert set(line) >= {"model", "gpu_model", "cost_type", "gpu_hours", "cost"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -19,8 +20,10 @@ OCT = "2026-10"
 
 
 def gpuledger(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess; tables as wide as a 200-column terminal, whatever the caller's."""
     return subprocess.run(
         [sys.executable, "-m", "gpuledger", "--home", str(home), *args],
+        env={**os.environ, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -93,9 +96,7 @@ def test_explain_prints_the_rules_and_sources_adding_up_to_the_line(tmp_path: Pa
     (line,) = _explain_json(home, "--team", "nlp", "--top", "2")
     assert [s["cost"] for s in line["sources"]] == ["1.25", "1.25"]
     assert line["other_sources"] == {"count": 2, "cost": "2.50"}
-    assert [(s["original_amount"], s["share"]) for s in line["sources"]] == [
-        ("1.250000000000000000", 1.0)
-    ] * 2
+    assert [(s["original_amount"], s["share"]) for s in line["sources"]] == [("1.25", 1.0)] * 2
 
 
 def test_unknown_line_team_or_period_exits_2_with_the_reason(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ def test_bad_usage_exits_2_with_one_clear_line(
 
 
 def test_home_from_environment(tmp_path: Path) -> None:
+    (tmp_path / "h").mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "gpuledger", "status", "--format", "json"],
         capture_output=True,

@@ -4,7 +4,6 @@ Typer runner, on a hand-built month."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -50,13 +49,13 @@ def test_recommend_json_has_the_documented_shape(month: Store) -> None:
     recs = document["recommendations"]
     assert all(set(rec) == RECOMMENDATION_KEYS for rec in recs)
     assert [(r["kind"], r["monthly_saving"], r["status"]) for r in recs] == [
-        ("spot", 3360.0, "new"),
-        ("idle", 748.46, "new"),
+        ("spot", "3360.00", "new"),
+        ("idle", "748.46", "new"),
     ]
     assert "fingerprint" not in recs[0]["evidence"]
     assert recs[0]["evidence"]["price"]["source"] == "test table"
-    assert Decimal(str(document["open_monthly_saving"])) == Decimal("4108.46")
-    assert Decimal(str(document["gpu_bill"])) == Decimal("6748.46")  # 6000 + 744 × 1.006
+    assert document["open_monthly_saving"] == "4108.46"
+    assert document["gpu_bill"] == "6748.46"  # 6000 + 744 × 1.006
 
 
 def test_dismiss_then_list(month: Store) -> None:
@@ -65,7 +64,7 @@ def test_dismiss_then_list(month: Store) -> None:
     invoke(month, "recommend", "--period", OCT, "--dismiss", idle, "--reason", "kept for demos")
     again = json.loads(invoke(month, "recommend", "--period", OCT, "--format", "json"))
     assert {r["id"]: r["status"] for r in again["recommendations"]}[idle] == "dismissed"
-    assert again["open_monthly_saving"] == 3360.0
+    assert again["open_monthly_saving"] == "3360.00"
     table = invoke(month, "recommend", "--period", OCT)
     assert idle not in table
     assert "1 dismissed recommendation(s) not shown" in table
@@ -92,8 +91,8 @@ def test_waste_json_totals(store: Store) -> None:
     assert document["totals"] == {
         "gpu_hours": 10.0,
         "idle_gpu_hours": 4.0,
-        "cost": 12.0,
-        "waste_cost": 7.2,
+        "cost": "12.00",
+        "waste_cost": "7.20",
     }
     assert "idle GPU-hours + unused-capacity GPU-hours" in document["definition"]
     assert "data" in invoke(store, "waste", "--period", OCT, "--team", "data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,5 +28,5 @@ def test_demo_finds_every_kind(tmp_path: Path) -> None:
     )
     document = json.loads(result.output)
     assert {r["kind"] for r in document["recommendations"]} == KINDS
-    share = document["open_monthly_saving"] / document["gpu_bill"]
-    assert 0.2 < share < 0.6, share
+    share = Decimal(document["open_monthly_saving"]) / Decimal(document["gpu_bill"])
+    assert Decimal("0.2") < share < Decimal("0.6"), share

@@ -63,5 +63,5 @@ def test_recommend_json_lists_unit_costs(store: Store, settings: Settings) -> No
     assert result.exit_code == 0, result.output
     units = json.loads(result.output)["unit_costs"]
     assert [(u["team"], u["model"], u["cost_per_million_input"]) for u in units] == [
-        ("inference", "llama-3.1-70b-instruct", 4.2514)
+        ("inference", "llama-3.1-70b-instruct", "4.2514")
     ]

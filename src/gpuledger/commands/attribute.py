@@ -6,20 +6,21 @@ from rich.console import Console
 from rich.table import Table
 
 from gpuledger.commands.context import Context
+from gpuledger.commands.period_choice import chosen_period, require_billing_data
 from gpuledger.engine.attribution.attribute import AttributionResult, run_attribution
 from gpuledger.engine.waste.compute import store_waste
 from gpuledger.errors import GpuledgerError
 
 
-def run(ctx: Context, *, period: str) -> None:
-    result = run_attribution(ctx.store, ctx.settings, period)
+def run(ctx: Context, *, period: str | None) -> None:
+    store = ctx.read_store
+    period = chosen_period(store, period)
+    require_billing_data(store, period)
+    result = run_attribution(store, ctx.settings, period)
     # The app's waste page reads this precompute; storing it here, not inside attribution, keeps
     # the attribution step itself as fast as it is for the scheduler and the benchmarks.
-    store_waste(ctx.store, ctx.settings, period)
+    store_waste(store, ctx.settings, period)
     console = Console()
-    if not result.invoice:
-        console.print(f"{period}: no cost rows in the store; allocation for {period} is empty.")
-        return
     console.print(summary_table(result))
     if not result.conserved:
         raise GpuledgerError(

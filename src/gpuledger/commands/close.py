@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from gpuledger.commands.context import Context
+from gpuledger.commands.period_choice import chosen_period
 from gpuledger.engine.chargeback.close import close_period, provisional_accounts, reopen_period
 from gpuledger.progress import stderr_console
 
 
-def run(ctx: Context, *, period: str, force: bool, reopen: bool, reason: str | None) -> None:
+def run(ctx: Context, *, period: str | None, force: bool, reopen: bool, reason: str | None) -> None:
+    period = chosen_period(ctx.read_store, period)
     if reopen:
         reopen_period(ctx.store, period, reason)
         stderr_console.print(f"re-opened {period}: {reason}", highlight=False)

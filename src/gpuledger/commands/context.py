@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gpuledger.errors import UsageError
+
 if TYPE_CHECKING:
     from gpuledger.config import Settings
     from gpuledger.store.delta import Store
@@ -31,8 +33,24 @@ class Context:
 
     @property
     def store(self) -> Store:
+        """The ledger, created under the home if it is not there yet (ingest, demo, maintain)."""
         if self._store is None:
             from gpuledger.store.delta import Store
 
             self._store = Store(self.home)
         return self._store
+
+    @property
+    def read_store(self) -> Store:
+        """The ledger of a command that reads one: a local home that does not exist is a usage
+        error naming it, never a new empty ledger (a mistyped ``--home`` must not look empty)."""
+        if self._store is None:
+            from gpuledger.store.delta import resolve_home
+
+            home = resolve_home(self.home)
+            if "://" not in home and not Path(home).is_dir():
+                raise UsageError(
+                    f"ledger home {home} does not exist: give the ledger's folder with --home"
+                    " (or GPULEDGER_HOME), or create one with `gpuledger ingest` or `gpuledger demo`"
+                )
+        return self.store

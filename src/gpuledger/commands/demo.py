@@ -103,7 +103,7 @@ def run(ctx: Context, *, no_app: bool, port: int) -> None:
         ctx,
         period=latest,
         dry_run=True,
-        outbox=home / "outbox",
+        outbox=None,  # <home>/outbox, as `gpuledger email --dry-run` writes
         team=None,
     )
     _step(console, "status", "status", ctx, format="table")

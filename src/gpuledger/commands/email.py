@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gpuledger.commands.context import Context
+from gpuledger.commands.period_choice import chosen_period
 from gpuledger.errors import DeliveryError, UsageError
-from gpuledger.period import Period
 from gpuledger.report.email.delivery import SmtpTransport
 from gpuledger.report.email.dispatch import (
     Outcome,
@@ -22,14 +22,16 @@ from gpuledger.report.email.dispatch import (
     write_outbox,
 )
 
-DEFAULT_OUTBOX = Path("outbox")
+OUTBOX = "outbox"  # under the ledger home, where `gpuledger demo` writes its dry run too
 
 
-def run(ctx: Context, *, period: str, dry_run: bool, outbox: Path | None, team: str | None) -> None:
-    Period.parse(period)
+def run(
+    ctx: Context, *, period: str | None, dry_run: bool, outbox: Path | None, team: str | None
+) -> None:
     if outbox is not None and not dry_run:
         raise UsageError("--outbox only goes with --dry-run")
-    settings, store = ctx.settings, ctx.store
+    settings, store = ctx.settings, ctx.read_store
+    period = chosen_period(store, period)
     if team is not None and not leads(settings, team):
         raise UsageError(f"--team {team!r}: no such team with a lead in the config")
     console = Console()
@@ -39,7 +41,8 @@ def run(ctx: Context, *, period: str, dry_run: bool, outbox: Path | None, team: 
     elif team is None and settings.email.finance:
         console.print(f"finance notice: waiting for the final invoice of {period}")
     if dry_run:
-        outcomes = write_outbox(items, outbox or DEFAULT_OUTBOX, settings.smtp.sender)
+        folder = outbox or default_outbox(store.home)
+        outcomes = write_outbox(items, folder, settings.smtp.sender)
     else:
         transport = SmtpTransport(settings.smtp)
         outcomes = deliver(store.state, items, transport, settings.smtp.sender)
@@ -47,6 +50,11 @@ def run(ctx: Context, *, period: str, dry_run: bool, outbox: Path | None, team: 
     failed = [o for o in outcomes if o.result in ("failed", "retry-later")]
     if failed:
         raise DeliveryError(f"{len(failed)} of {len(outcomes)} message(s) not delivered")
+
+
+def default_outbox(home: str) -> Path:
+    """``<home>/outbox`` for a local home; ``./outbox`` when the ledger lives in a bucket."""
+    return Path(OUTBOX) if "://" in home else Path(home) / OUTBOX
 
 
 def _print(console: Console, outcomes: list[Outcome]) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from gpuledger.commands.context import Context
+from gpuledger.commands.output import emit, terminal
+from gpuledger.commands.period_choice import chosen_period
 from gpuledger.engine.chargeback.build import build_statements
 from gpuledger.engine.chargeback.explain import explain
 from gpuledger.errors import UsageError
@@ -14,7 +14,7 @@ from gpuledger.report.export.explanation import render_explanations
 def run(
     ctx: Context,
     *,
-    period: str,
+    period: str | None,
     team: str,
     model: str | None,
     line: str | None,
@@ -24,7 +24,7 @@ def run(
     """Explain ``team``'s line ``line`` (number or id) of ``period``, else each of its lines."""
     if top < 1:
         raise UsageError(f"--top must be at least 1 (got {top})")
-    statements = build_statements(ctx.store, ctx.settings, period)
-    explanations = explain(ctx.store, statements, team, line=line, model=model, top=top)
-    sys.stdout.buffer.write(render_explanations(explanations, format))
-    sys.stdout.buffer.flush()
+    store = ctx.read_store
+    statements = build_statements(store, ctx.settings, chosen_period(store, period))
+    explanations = explain(store, statements, team, line=line, model=model, top=top)
+    emit(render_explanations(explanations, format, terminal().width), None)

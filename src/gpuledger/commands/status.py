@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -10,48 +9,31 @@ from rich.console import Console
 from rich.table import Table
 
 from gpuledger.commands.context import Context
+from gpuledger.commands.output import emit, terminal
+from gpuledger.report.export.status_doc import billing_tabular, status_csv, status_json
+from gpuledger.report.export.terminal import terminal_table
 from gpuledger.report.health import Health, store_health
 
 
 def run(ctx: Context, *, format: str) -> None:
-    health = store_health(ctx.store, ctx.settings)
+    store = ctx.read_store
+    health = store_health(store, ctx.settings)
+    currency = ctx.settings.reporting.currency
     if format == "json":
-        print(json.dumps({"home": ctx.store.home, **health.as_dict()}, indent=2, default=str))
-        return
-    _print_tables(Console(), ctx.store.home, health)
+        emit(status_json(store.home, health.as_dict(), currency), None)
+    elif format == "csv":
+        emit(status_csv(health.cost_partitions, currency), None)
+    else:
+        _print_tables(terminal(), store.home, health, currency)
 
 
-def _print_tables(console: Console, home: str, health: Health) -> None:
+def _print_tables(console: Console, home: str, health: Health, currency: str) -> None:
     console.print(f"ledger home: {home}", highlight=False)
     if not health.cost_partitions:
         console.print("cost: nothing ingested yet (try `gpuledger ingest aws PATH`)")
     else:
-        table = Table(title="Billing data", title_justify="left")
-        for name in (
-            "period",
-            "source",
-            "provider",
-            "account",
-            "rows",
-            "billed",
-            "effective",
-            "state",
-        ):
-            table.add_column(
-                name, justify="right" if name in ("rows", "billed", "effective") else "left"
-            )
-        for row in health.cost_partitions:
-            table.add_row(
-                row["x_BillingPeriod"],
-                row["x_Source"],
-                row["ProviderName"],
-                row["BillingAccountId"],
-                f"{row['rows']:,}",
-                f"{_money(row['billed_cost'])} {row['currency']}",
-                f"{_money(row['effective_cost'])} {row['currency']}",
-                "invoiced" if row["invoiced"] else "provisional",
-            )
-        console.print(table)
+        billing = billing_tabular(health.cost_partitions, currency)
+        console.print(terminal_table(billing, console.width))
     if health.quarantine:
         table = Table(title="Quarantined rows (refused, kept for review)", title_justify="left")
         for name in ("source", "period", "reason", "rows", "cost"):

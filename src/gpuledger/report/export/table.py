@@ -16,8 +16,15 @@ from rich.text import Text
 from gpuledger.engine.chargeback.line_id import line_id
 from gpuledger.engine.chargeback.statements import Statements, TeamStatement
 from gpuledger.report.export.cells import wording
+from gpuledger.report.export.tabular import Column, Tabular
+from gpuledger.report.export.terminal import fitted_columns, natural_widths
 
 WIDTH = 150
+# Below this width a team's table leaves out the line id and previous-month columns (the line's
+# number on the statement is what `gpuledger explain --line` takes as well).
+NARROW = 110
+# Summary columns a narrow terminal leaves out first (highest first).
+SUMMARY_DROP = {"forecast": 5, "previous": 4, "change": 3, "budget": 2, "variance": 1}
 
 
 def _amount(value: Decimal | None) -> str:
@@ -28,10 +35,11 @@ def _signed(value: Decimal | None) -> str:
     return "" if value is None else f"{value:+,}"
 
 
-def render_table(statements: Statements) -> bytes:
-    """Plain text (no colour codes), the same on every terminal and in a file."""
+def render_table(statements: Statements, width: int = WIDTH) -> bytes:
+    """Plain text (no colour codes), ``width`` characters wide; at the default width the same on
+    every terminal and in a file."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=WIDTH, color_system=None, force_terminal=False)
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
     words = wording(statements)
     state = (
         f"closed {statements.closed_at}"
@@ -47,9 +55,9 @@ def render_table(statements: Statements) -> bytes:
         )
     )
     console.print(Text(words.note))
-    console.print(_summary(statements))
+    console.print(_summary(statements, width))
     for team in statements.teams:
-        console.print(_team_table(statements, team))
+        console.print(_team_table(statements, team, wide=width >= NARROW))
     console.print(
         Text(
             f"invoice {_amount(statements.invoice_total)} = allocated"
@@ -80,15 +88,17 @@ def _summary_columns(team: TeamStatement) -> dict[str, str]:
     }
 
 
-def _summary(statements: Statements) -> Table:
+def _summary(statements: Statements, width: int) -> Table:
     """One row per team; columns that are empty for every team (no budgets, no adjustments,
-    no previous month) are left out so the table fits a terminal."""
+    no previous month) are left out, and on a narrow terminal the least needed ones too, so the
+    table fits without cutting an amount."""
     rows = {team.team: _summary_columns(team) for team in statements.teams}
     names = [
         name
         for name in ("total", "previous", "change", "budget", "variance", "forecast", "adjustments")
         if name == "total" or any(row[name] for row in rows.values())
     ]
+    names = _fitting(statements, rows, names, width)
     table = Table(title="Teams", title_justify="left")
     table.add_column("team", no_wrap=True)
     for name in names:
@@ -106,42 +116,69 @@ def _summary(statements: Statements) -> Table:
     return table
 
 
-def _team_table(statements: Statements, team: TeamStatement) -> Table:
+def _fitting(
+    statements: Statements, rows: dict[str, dict[str, str]], names: list[str], width: int
+) -> list[str]:
+    """The summary's optional columns that fit ``width``, dropping forecast, previous, change,
+    budget, variance in that order; team, total, adjustments and the amount due always show."""
+    due = wording(statements).amount.lower()
+    total = _amount(statements.invoice_total + statements.adjustment_total)
+    columns = [Column("team", "team"), *(Column(n, n, drop=SUMMARY_DROP.get(n, 0)) for n in names)]
+    columns.append(Column("due", due))
+    cells = [[team, *(row[n] for n in names), row["due"]] for team, row in rows.items()]
+    cells.append(["invoice", _amount(statements.invoice_total), *[""] * len(names[1:]), total])
+    table = Tabular("", tuple(columns), [], statements.currency)
+    shown = fitted_columns(table, natural_widths(table, cells), width)
+    return [name for index, name in enumerate(names, start=1) if index in shown]
+
+
+def _team_table(statements: Statements, team: TeamStatement, *, wide: bool) -> Table:
     table = Table(
         title=f"{team.team} — {_amount(team.amount_due)} {statements.currency}",
         title_justify="left",
     )
     table.add_column("#", justify="right", no_wrap=True)
-    for name in ("model", "GPU", "cost type"):
-        table.add_column(name, no_wrap=True)
-    for name in ("GPU-hours", "cost", "previous"):
-        table.add_column(name, justify="right")
-    table.add_column("line id", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    for name in ("GPU", "cost type"):
+        table.add_column(name, no_wrap=wide, overflow="fold")
+    table.add_column("GPU-hours", justify="right")
+    table.add_column("cost", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("previous", justify="right")
+        table.add_column("line id", no_wrap=True)
     period = statements.period
+    rows: list[list[str | Text]] = []
     for number, line in enumerate(team.lines, start=1):
-        table.add_row(
-            str(number),
-            Text(line.model),
-            Text(line.gpu_model or ""),
-            Text(line.cost_type),
-            f"{line.gpu_hours:,.1f}",
-            _amount(line.cost),
-            _amount(line.previous),
-            line_id(period, team.team, line),
+        rows.append(
+            [
+                str(number),
+                Text(line.model),
+                Text(line.gpu_model or ""),
+                Text(line.cost_type),
+                f"{line.gpu_hours:,.1f}",
+                _amount(line.cost),
+                _amount(line.previous),
+                line_id(period, team.team, line),
+            ]
         )
     for line in team.adjustments:
-        table.add_row(
-            "",
-            Text(line.model),
-            Text(line.gpu_model or ""),
-            Text(f"adjustment of {line.corrects_period}: {line.cost_type}"),
-            f"{line.gpu_hours:+,.1f}",
-            _signed(line.cost),
-            "",
-            line_id(period, team.team, line),
+        rows.append(
+            [
+                "",
+                Text(line.model),
+                Text(line.gpu_model or ""),
+                Text(f"adjustment of {line.corrects_period}: {line.cost_type}"),
+                f"{line.gpu_hours:+,.1f}",
+                _signed(line.cost),
+                "",
+                line_id(period, team.team, line),
+            ]
         )
+    total: list[str | Text] = ["", Text("total"), "", "", ""]
+    total += [_amount(team.amount_due), _amount(team.previous_total), ""]
+    shown = len(table.columns)
+    for row in rows:
+        table.add_row(*row[:shown])
     table.add_section()
-    table.add_row(
-        "", Text("total"), "", "", "", _amount(team.amount_due), _amount(team.previous_total), ""
-    )
+    table.add_row(*total[:shown])
     return table

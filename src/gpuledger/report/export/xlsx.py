@@ -26,7 +26,7 @@ LINE_COLUMNS = ("Line", "Corrects", "Model", "GPU model", "Cost type", "GPU-hour
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
-class _Sheet:
+class Sheet:
     """A worksheet with the workbook's formats and a writer that never writes a formula."""
 
     def __init__(self, book: Any, sheet: Any, formats: dict[str, Any]) -> None:
@@ -57,17 +57,17 @@ def render_xlsx(statements: Statements) -> bytes:
     book.set_properties(
         {"title": f"{words.title} {statements.period}", "created": stamp, "company": "gpuledger"}
     )
-    formats = _formats(book, statements.currency)
-    names = _sheet_names([team.team for team in statements.teams])
-    _summary_sheet(_Sheet(book, book.add_worksheet(SUMMARY_SHEET), formats), statements)
+    styles = workbook_formats(book, statements.currency)
+    names = sheet_names([team.team for team in statements.teams])
+    _summary_sheet(Sheet(book, book.add_worksheet(SUMMARY_SHEET), styles), statements)
     for team in statements.teams:
-        sheet = _Sheet(book, book.add_worksheet(names[team.team]), formats)
+        sheet = Sheet(book, book.add_worksheet(names[team.team]), styles)
         _team_sheet(sheet, statements, team)
     book.close()
     return buffer.getvalue()
 
 
-def _formats(book: Any, currency: str) -> dict[str, Any]:
+def workbook_formats(book: Any, currency: str) -> dict[str, Any]:
     decimals = max(0, -minor_unit(currency).as_tuple().exponent)  # type: ignore[operator]
     money = "#,##0" + ("." + "0" * decimals if decimals else "")
     money_format = f"{money};[Red]-{money}"
@@ -83,7 +83,7 @@ def _formats(book: Any, currency: str) -> dict[str, Any]:
     }
 
 
-def _sheet_names(teams: list[str]) -> dict[str, str]:
+def sheet_names(teams: list[str]) -> dict[str, str]:
     """Valid, unique sheet names: no ``[]:*?/\\``, at most 31 characters, unique ignoring case."""
     taken = {SUMMARY_SHEET.casefold()}
     names: dict[str, str] = {}
@@ -98,7 +98,7 @@ def _sheet_names(teams: list[str]) -> dict[str, str]:
     return names
 
 
-def _summary_sheet(out: _Sheet, statements: Statements) -> None:
+def _summary_sheet(out: Sheet, statements: Statements) -> None:
     words = wording(statements)
     out.text(0, 0, f"{words.title} {statements.period}", "title")
     out.text(1, 0, words.note)
@@ -128,19 +128,19 @@ def _summary_sheet(out: _Sheet, statements: Statements) -> None:
     out.money(end, 7, statements.adjustment_total, "money_total")
     out.money(end, 8, statements.invoice_total + statements.adjustment_total, "money_total")
     out.sheet.freeze_panes(top + 1, 1)
-    _print_setup(out.sheet)
+    print_setup(out.sheet)
     out.sheet.set_column(0, 0, 28)
     out.sheet.set_column(1, len(columns) - 1, 16)
 
 
-def _print_setup(sheet: Any) -> None:
+def print_setup(sheet: Any) -> None:
     """Landscape, one page wide: a statement prints the way finance files it."""
     sheet.set_landscape()
     sheet.fit_to_pages(1, 0)
     sheet.repeat_rows(0)
 
 
-def _team_summary_row(out: _Sheet, row: int, team: TeamStatement) -> None:
+def _team_summary_row(out: Sheet, row: int, team: TeamStatement) -> None:
     change = None if team.previous_total is None else team.total - team.previous_total
     out.text(row, 0, team.team)
     values = (
@@ -157,7 +157,7 @@ def _team_summary_row(out: _Sheet, row: int, team: TeamStatement) -> None:
         out.money(row, col, value)
 
 
-def _team_sheet(out: _Sheet, statements: Statements, team: TeamStatement) -> None:
+def _team_sheet(out: Sheet, statements: Statements, team: TeamStatement) -> None:
     words = wording(statements)
     out.text(0, 0, f"{words.title} {statements.period}", "title")
     out.text(1, 0, "Team", "bold")
@@ -186,7 +186,7 @@ def _team_sheet(out: _Sheet, statements: Statements, team: TeamStatement) -> Non
     out.sheet.freeze_panes(5, 0)
     if rows:
         out.sheet.autofilter(4, 0, end - 1, len(columns) - 1)
-    _print_setup(out.sheet)
+    print_setup(out.sheet)
     out.sheet.set_column(0, 1, 12)
     out.sheet.set_column(2, 4, 22)
     out.sheet.set_column(5, len(columns) - 2, 16)

@@ -1,15 +1,27 @@
-"""Benchmark helpers: run one measured variant in a fresh process, read its wall time and peak RSS."""
+"""Benchmark helpers: run one measured variant in a fresh process, read its wall time and peak RSS.
+
+Peak RSS is the child's own: ``VmHWM`` read by the child itself after its work (see
+:func:`run_measured`). ``ru_maxrss`` would not do: Linux carries a process's peak across
+``fork`` and ``exec``, so a child started by a benchmark that holds gigabytes (a generated fleet,
+a built company) would report the parent's memory as its own.
+
+``python -m bench.common PEAK_FILE MODULE ARGS…`` is that launcher: it runs ``python -m MODULE
+ARGS…`` in this interpreter and writes its ``VmHWM`` in bytes to ``PEAK_FILE`` when it ends.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 GIB = 1024**3
@@ -44,8 +56,7 @@ def _rss_bytes(pid: int) -> int:
 def _watch(pid: int, limit_bytes: int, done: threading.Event, tripped: threading.Event) -> None:
     """Stop process ``pid`` if it grows past ``limit_bytes``: the machine is shared.
 
-    It only reads ``/proc`` and sends a signal, never waits: the main thread's ``wait4`` must be
-    the one that reaps the child, or its resource usage would be lost.
+    It only reads ``/proc`` and sends a signal; the main thread reaps the child.
     """
     while not done.wait(0.25):
         if _rss_bytes(pid) > limit_bytes:
@@ -54,35 +65,57 @@ def _watch(pid: int, limit_bytes: int, done: threading.Event, tripped: threading
             return
 
 
+def own_peak_bytes() -> int:
+    """This process's peak RSS since its ``exec`` (``VmHWM``), without its parent's memory."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def run_measured(name: str, args: list[str], limit_gib: float = 10.0) -> Measurement:
     """Run ``python -m <args>`` in a fresh process; its last stdout line is a JSON report.
 
-    Peak RSS comes from ``wait4`` on that very child (``ru_maxrss``, KiB on Linux), so earlier
-    variants cannot inflate a later one's figure. A child past ``limit_gib`` is stopped (the
-    machine is shared) and reported as a :class:`MemoryError`. Wall time is the worker's own measurement of the
-    work (``wall_s`` in its report), without interpreter start-up and imports.
+    The child runs under this module's launcher, which records the child's own peak RSS
+    (``VmHWM``) when it ends, so neither this process nor an earlier variant inflates the
+    figure. A child past ``limit_gib`` is stopped (the machine is shared) and reported as a
+    :class:`MemoryError`. Wall time is the worker's own measurement of the work (``wall_s`` in
+    its report), without interpreter start-up and imports.
     """
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True)
-    done, tripped = threading.Event(), threading.Event()
-    limit = int(limit_gib * GIB)
-    watcher = threading.Thread(target=_watch, args=(child.pid, limit, done, tripped))
-    watcher.start()
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    done.set()
-    watcher.join()
-    if tripped.is_set():
-        raise MemoryError(
-            f"{name} passed {limit_gib} GiB after {time.perf_counter() - started:.0f} s"
-        )
-    if child.returncode != 0:
-        raise RuntimeError(f"{name} failed with exit status {child.returncode}")
+    with tempfile.TemporaryDirectory(prefix="bench-peak-") as folder:
+        peak_file = Path(folder) / "peak"
+        command = [sys.executable, "-m", "bench.common", str(peak_file), *args]
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        done, tripped = threading.Event(), threading.Event()
+        limit = int(limit_gib * GIB)
+        watcher = threading.Thread(target=_watch, args=(child.pid, limit, done, tripped))
+        watcher.start()
+        assert child.stdout is not None
+        output = child.stdout.read()
+        child.wait()
+        done.set()
+        watcher.join()
+        if tripped.is_set():
+            raise MemoryError(
+                f"{name} passed {limit_gib} GiB after {time.perf_counter() - started:.0f} s"
+            )
+        if child.returncode != 0:
+            raise RuntimeError(f"{name} failed with exit status {child.returncode}")
+        peak = int(peak_file.read_text(encoding="ascii"))
     report = json.loads(output.strip().splitlines()[-1])
     wall = float(report.get("wall_s", time.perf_counter() - started))
-    return Measurement(name, wall, usage.ru_maxrss * 1024, report)
+    return Measurement(name, wall, peak, report)
+
+
+def _launch(peak_file: str, module: str, args: list[str]) -> None:
+    """Run ``module`` as ``__main__`` with ``args``, then write this process's peak RSS."""
+    sys.argv = [module, *args]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        Path(peak_file).write_text(str(own_peak_bytes()), encoding="ascii")
 
 
 def emit(report: dict[str, Any]) -> None:
@@ -93,10 +126,8 @@ def emit(report: dict[str, Any]) -> None:
 def ingest_and_report(source: str, src: str, home: str) -> None:
     """Worker body of the ingest benchmarks: ingest ``src`` with one collector, print the figures.
 
-    Runs in a fresh process, so the peak RSS it reports is this ingest's alone.
+    Runs in a fresh process; the peak RSS it reports is this process's own (``VmHWM``).
     """
-    import resource
-
     from gpuledger.collect import collector
     from gpuledger.config import Settings
     from gpuledger.store.delta import Store
@@ -105,8 +136,7 @@ def ingest_and_report(source: str, src: str, home: str) -> None:
     started = time.perf_counter()
     result = ingest(Store(home), Settings(), src)
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    emit({"rows": result.rows, "seconds": seconds, "peak_mib": peak_kib / 1024})
+    emit({"rows": result.rows, "seconds": seconds, "peak_mib": own_peak_bytes() / 2**20})
 
 
 def run_worker(module: str, *args: str) -> dict[str, Any]:
@@ -116,3 +146,7 @@ def run_worker(module: str, *args: str) -> dict[str, Any]:
     )
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
+
+
+if __name__ == "__main__":
+    _launch(sys.argv[1], sys.argv[2], sys.argv[3:])

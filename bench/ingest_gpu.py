@@ -1,10 +1,12 @@
 """Benchmark: `gpuledger ingest gpu` on a synthetic fleet, whole months and single buckets.
 
 Usage: ``python -m bench.ingest_gpu [--instances 100] [--days 30] [--table-rows 1000000 …]
-[--work .bench-data/gpu] [--skip month|daily|incremental]``
+[--work .bench-data/gpu] [--skip month|incremental]`` and the fleet's shape knobs of
+:mod:`bench.fleet` (``--mix``, ``--shared-share``, ``--processes``, ``--multi-process-share``,
+``--gap-share``, ``--mig-share``).
 
 Data: :mod:`bench.fleet` (the default instance mix; 1,000 instances ≈ 3.7k GPUs ≈ 1.2M rows a day).
-Every variant runs in a fresh process, so its peak RSS (``wait4``) is its own:
+Every variant runs in a fresh process, so its peak RSS (``VmHWM``, :mod:`bench.common`) is its own:
 
 (a) the month as one Parquet file and as daily files, each ingested into an empty store, against
     the read floor: plain Polars reading the same files in the same invocation;
@@ -24,21 +26,11 @@ from pathlib import Path
 import polars as pl
 
 from bench.common import Measurement, emit, run_measured
-from bench.fleet import Knobs, gpus, write
+from bench.fleet import DEFAULT_MIX, Knobs, gpus, parse_mix, write
 from bench.fleet import day_rows as fleet_day_rows
 from gpuledger.schema import Usage
 
 MIB = 2**20
-
-
-def _own_peak_bytes() -> int:
-    """This process's peak RSS since exec (``VmHWM``). ``ru_maxrss`` would also count what the
-    parent held when it forked this child, which the generator's days inflate."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def ingest_worker(src: str, home: str) -> None:
@@ -50,7 +42,7 @@ def ingest_worker(src: str, home: str) -> None:
     started = time.perf_counter()
     result = ingest(Store(home), Settings(), src)
     seconds = time.perf_counter() - started
-    emit({"rows": result.rows, "wall_s": seconds, "peak_bytes": _own_peak_bytes()})
+    emit({"rows": result.rows, "wall_s": seconds})
 
 
 def floor_worker(src: str) -> None:
@@ -66,7 +58,7 @@ def floor_worker(src: str) -> None:
         for offset in range(0, total, SLICE_ROWS):
             rows += scan.slice(offset, SLICE_ROWS).collect().height
     seconds = time.perf_counter() - started
-    emit({"rows": rows, "wall_s": seconds, "peak_bytes": _own_peak_bytes()})
+    emit({"rows": rows, "wall_s": seconds})
 
 
 def _ingest(name: str, src: Path, home: Path, limit_gib: float) -> Measurement:
@@ -84,7 +76,7 @@ def _row(m: Measurement, rows: int, floor: Measurement | None = None) -> str:
     ratio = f"{m.wall_s / floor.wall_s:.1f}×" if floor else "–"
     return (
         f"| {m.name} | {rows:,} | {int(m.report['rows']):,} | {m.wall_s:.2f} s | "
-        f"{rows / m.wall_s:,.0f} | {_peak(m) / MIB:,.0f} MiB | {ratio} |"
+        f"{rows / m.wall_s:,.0f} | {m.peak_rss_bytes / MIB:,.0f} MiB | {ratio} |"
     )
 
 
@@ -94,7 +86,7 @@ def month(knobs: Knobs, work: Path, limit_gib: float) -> None:
     print("| variant | rows in | rows out | wall time | rows/s | peak RSS | vs floor |")
     print("|---|---|---|---|---|---|---|")
     for layout in ("month", "daily"):
-        src = work / f"{layout}-{knobs.instances}x{knobs.days}"
+        src = work / _data_name(knobs, layout)
         if not src.exists():
             write(knobs, src, layout)
         floor = _floor(f"read floor, {layout} file(s)", src, limit_gib)
@@ -105,6 +97,22 @@ def month(knobs: Knobs, work: Path, limit_gib: float) -> None:
         print(_row(floor, rows))
         print(_row(run, rows, floor))
         shutil.rmtree(home, ignore_errors=True)
+
+
+SHAPE_KNOBS = ("shared_share", "processes", "multi_process_share", "gap_share", "mig_share")
+
+
+def _data_name(knobs: Knobs, layout: str) -> str:
+    """The generated files' folder: the layout and size, and every shape knob not at its default."""
+    default = Knobs()
+    tags = [
+        f"-{name}{getattr(knobs, name)}"
+        for name in SHAPE_KNOBS
+        if getattr(knobs, name) != getattr(default, name)
+    ]
+    if knobs.mix != default.mix:
+        tags.append("-mix" + "+".join(f"{k}{v}" for k, v in sorted(knobs.mix.items())))
+    return f"{layout}-{knobs.instances}x{knobs.days}" + "".join(tags)
 
 
 def incremental(knobs: Knobs, work: Path, table_rows: list[int], limit_gib: float) -> None:
@@ -144,12 +152,8 @@ def incremental(knobs: Knobs, work: Path, table_rows: list[int], limit_gib: floa
             run = _ingest(label, src, home, limit_gib)
             print(
                 f"| {stored:,} | {files:,} | {label} | {int(run.report['rows']):,} | "
-                f"{run.wall_s:.2f} s | {_peak(run) / MIB:,.0f} MiB |"
+                f"{run.wall_s:.2f} s | {run.peak_rss_bytes / MIB:,.0f} MiB |"
             )
-
-
-def _peak(m: Measurement) -> int:
-    return int(m.report.get("peak_bytes") or m.peak_rss_bytes)
 
 
 def _bucket(day: pl.DataFrame, hours: int) -> pl.DataFrame:
@@ -179,6 +183,12 @@ def main() -> None:
     parser.add_argument(
         "--table-rows", type=int, nargs="+", default=[1_000_000, 10_000_000, 30_000_000]
     )
+    parser.add_argument("--mix", default=DEFAULT_MIX, help="instance mix, as in bench.fleet")
+    parser.add_argument("--shared-share", type=float, default=Knobs.shared_share)
+    parser.add_argument("--processes", type=int, default=Knobs.processes)
+    parser.add_argument("--multi-process-share", type=float, default=Knobs.multi_process_share)
+    parser.add_argument("--gap-share", type=float, default=Knobs.gap_share)
+    parser.add_argument("--mig-share", type=float, default=Knobs.mig_share)
     parser.add_argument("--work", type=Path, default=Path(".bench-data/gpu"))
     parser.add_argument("--skip", action="append", default=[], help="month or incremental")
     parser.add_argument("--limit-gib", type=float, default=8.0, help="stop a variant past this RSS")
@@ -191,8 +201,17 @@ def main() -> None:
         else:
             floor_worker(*rest)
         return
-    knobs = Knobs(instances=args.instances, days=args.days)
-    print(f"fleet: {args.instances:,} instances, {gpus(knobs).height:,} GPUs, {args.days} days")
+    knobs = Knobs(
+        instances=args.instances,
+        days=args.days,
+        mix=parse_mix(args.mix),
+        **{name: getattr(args, name) for name in SHAPE_KNOBS},
+    )
+    shape = ", ".join(f"{name} {getattr(knobs, name)}" for name in SHAPE_KNOBS)
+    print(
+        f"fleet: {args.instances:,} instances, {gpus(knobs).height:,} GPUs, {args.days} days"
+        f" ({shape})"
+    )
     if "month" not in args.skip:
         month(knobs, args.work, args.limit_gib)
     if "incremental" not in args.skip:

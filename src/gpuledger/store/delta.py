@@ -234,8 +234,11 @@ STREAM_CHUNK_ROWS = 250_000
 def _validated_stream(
     frame: pl.LazyFrame, table: str, failures: list[GpuledgerError]
 ) -> pa.RecordBatchReader:
-    """Arrow batches of ``frame`` in chunks, each validated; a refusal is kept in ``failures``."""
-    schema = empty(table).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+    """Arrow batches of ``frame`` in chunks, each validated; a refusal is kept in ``failures``.
+
+    Newest Arrow level, as in :func:`_checked_stream`: strings stay views, not copied.
+    """
+    schema = empty(table).to_arrow(compat_level=pl.CompatLevel.newest()).schema
 
     def batches() -> Iterator[pa.RecordBatch]:
         # Slices, not collect_batches: the latter reads ahead of the writer and holds gigabytes.
@@ -247,7 +250,7 @@ def _validated_stream(
             except GpuledgerError as exc:
                 failures.append(exc)
                 raise
-            yield from checked.to_arrow(compat_level=pl.CompatLevel.oldest()).to_batches()
+            yield from checked.to_arrow(compat_level=pl.CompatLevel.newest()).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -271,6 +274,7 @@ def _checked_stream(
                 raise
             offset += checked.height
             yield from checked.to_arrow(compat_level=pl.CompatLevel.newest()).to_batches()
+            del frame, checked  # release this frame before the next one is made
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 

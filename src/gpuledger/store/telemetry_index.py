@@ -5,7 +5,9 @@ millions of telemetry rows.
 The GPU ingest changes the index by what it wrote: the tally of the rows it delivered minus the
 tally of the stored rows they replaced, noted with the table version it wrote. A reader that finds
 the index missing or recorded at another version (rows written by some other path) rebuilds it
-from one scan of the table, so the index can be stale only for as long as it takes to notice.
+from one scan of the table, so the index can be stale only for as long as it takes to notice;
+commits that change no row (compaction and vacuum by ``gpuledger maintain``) only move the noted
+version forward.
 Instance ids are kept with their row counts, so a replaced row that took the last mention of an
 id away removes it; GPUs and the time span only grow, because a replaced row's GPU and bucket
 come back with the rows that replace it.
@@ -20,10 +22,14 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
+from deltalake import DeltaTable
 
 from gpuledger.schema import Usage, make_schema
 from gpuledger.store.delta import Store
 from gpuledger.store.state import utc_now
+
+# Delta operations whose commits change no row: the index stays true across them.
+NO_DATA_CHANGE = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 _DDL = """
 DROP TABLE IF EXISTS usage_summary;
@@ -76,23 +82,38 @@ TALLY_SCHEMA = make_schema(
 
 
 def tally(usage: pl.LazyFrame) -> pl.DataFrame:
-    """What some gpu_usage rows add to the index: one row per (source, month, host)."""
+    """What some gpu_usage rows add to the index: one row per (source, month, host).
+
+    One pass over the rows reduces them to one row per (source, month, host, instance, GPU);
+    the index rows are aggregated from those few.
+    """
+    keys = [Usage.source, Usage.x_BillingPeriod, Usage.host]
+    without = pl.when(pl.col(Usage.ResourceId).is_null()).then(pl.col(Usage.active_seconds))
+    parts = (
+        usage.group_by(*keys, Usage.ResourceId, Usage.gpu_uuid)
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            pl.col(Usage.bucket_start).min().alias("first_bucket"),
+            pl.col(Usage.bucket_start).max().alias("last_bucket"),
+            without.sum().cast(pl.Float64).alias("seconds_without_resource"),
+        )
+        .collect(engine="streaming")  # a full table scan must not hold the table
+        .lazy()
+    )
     per_resource = (
-        usage.group_by(Usage.source, Usage.x_BillingPeriod, Usage.host, Usage.ResourceId)
-        .agg(pl.len().cast(pl.Int64).alias("rows"))
-        .drop_nulls(Usage.ResourceId)
-        .group_by(Usage.source, Usage.x_BillingPeriod, Usage.host)
+        parts.drop_nulls(Usage.ResourceId)
+        .group_by(*keys, Usage.ResourceId)
+        .agg(pl.col("rows").sum())
+        .group_by(keys)
         .agg(pl.struct(pl.col(Usage.ResourceId).alias("id"), "rows").alias("resource_id_rows"))
     )
-    without = pl.when(pl.col(Usage.ResourceId).is_null()).then(pl.col(Usage.active_seconds))
-    main = usage.group_by(Usage.source, Usage.x_BillingPeriod, Usage.host).agg(
-        pl.len().cast(pl.Int64).alias("rows"),
+    main = parts.group_by(keys).agg(
+        pl.col("rows").sum(),
         pl.col(Usage.gpu_uuid).drop_nulls().unique().sort().alias("gpu_uuids"),
-        pl.col(Usage.bucket_start).min().alias("first_bucket"),
-        pl.col(Usage.bucket_start).max().alias("last_bucket"),
-        without.sum().cast(pl.Float64).alias("seconds_without_resource"),
+        pl.col("first_bucket").min(),
+        pl.col("last_bucket").max(),
+        pl.col("seconds_without_resource").sum(),
     )
-    keys = [Usage.source, Usage.x_BillingPeriod, Usage.host]
     joined = main.join(per_resource, on=keys, how="left", nulls_equal=True).rename(
         {Usage.source: "source", Usage.x_BillingPeriod: "period", Usage.host: "host"}
     )
@@ -101,7 +122,7 @@ def tally(usage: pl.LazyFrame) -> pl.DataFrame:
             pl.col("resource_id_rows").fill_null(pl.lit([], TALLY_SCHEMA["resource_id_rows"]))
         )
         .select(TALLY_SCHEMA.names())
-        .collect(engine="streaming")
+        .collect()
         .cast(TALLY_SCHEMA)
     )
 
@@ -161,10 +182,32 @@ def usage_summary(store: Store) -> pl.DataFrame:
     with store.state.connect() as db:
         noted = db.execute("SELECT table_version FROM usage_index_version").fetchone()
     if noted is None or noted["table_version"] != version:
-        record(store, tally(store.scan("gpu_usage")), version)
+        if noted is not None and _rows_unchanged(store, noted["table_version"], version):
+            with store.state.connect() as db:
+                _note_version(db, version)
+        else:
+            record(store, tally(store.scan("gpu_usage")), version)
     with store.state.connect() as db:
         rows = db.execute("SELECT * FROM usage_index ORDER BY period, source, host").fetchall()
     return _summary_rows(_from_db(row) for row in rows)
+
+
+def _rows_unchanged(store: Store, since: int, version: int) -> bool:
+    """Whether every commit after ``since`` up to ``version`` left the rows as they were.
+
+    Compaction and vacuum (``gpuledger maintain``) rewrite or delete files but change no row
+    (their actions carry ``dataChange: false``); any other operation, or a gap in the history,
+    counts as a change.
+    """
+    if version <= since:
+        return False
+    delta = DeltaTable(store.uri("gpu_usage"), storage_options=store.storage_options or None)
+    commits = {
+        entry.get("version"): entry.get("operation")
+        for entry in delta.history(limit=version - since)
+    }
+    wanted = range(since + 1, version + 1)
+    return all(commits.get(v) in NO_DATA_CHANGE for v in wanted)
 
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:

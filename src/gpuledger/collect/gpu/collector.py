@@ -127,6 +127,7 @@ def _ingest_files(store: Store, src: str) -> GpuIngestResult:
                 for rows, quarantine in read_usage_slices(file):
                     spill.add(rows)
                     refused.append(quarantine)
+                    del rows  # one slice in memory: release it before reading the next
                 bar.advance(task)
         quarantine = pl.concat(refused, how="vertical")
         _replace_quarantine(store, quarantine, [f.uri for f in files])

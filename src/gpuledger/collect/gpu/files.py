@@ -8,7 +8,8 @@ outside 0-100, more active seconds than the bucket has, a bucket that starts mor
 after now) goes to quarantine with its reason; the rest is kept.
 
 A file is read in slices of at most ``SLICE_ROWS`` rows (a Parquet file batch by batch from its
-row groups), so memory follows the slice, not the file; row numbers stay those of the file.
+row groups, a CSV file by Arrow's streaming CSV reader), so memory follows the slice, not the
+file; row numbers stay those of the file.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from gpuledger.collect.files import SourceFile, read_bytes
@@ -56,8 +60,9 @@ def read_usage_slices(
     now = now or datetime.now(UTC)
     offset = 0
     for raw in _read_slices(file, slice_rows or SLICE_ROWS):
-        yield _slice_rows(raw, file.uri, offset, now)
         offset += raw.height
+        yield _slice_rows(raw, file.uri, offset - raw.height, now)
+        del raw  # release this slice before the next one is read
 
 
 def _slice_rows(
@@ -74,20 +79,32 @@ def _slice_rows(
         ],
         how="vertical",
     ).unique(Quarantine.row, keep="first", maintain_order=True)
-    refused = quarantine.select((pl.col(Quarantine.row) - 1).cast(pl.UInt32).alias(_ROW))
-    rows = typed.join(refused, on=_ROW, how="anti")
+    rows = typed
+    if not quarantine.is_empty():
+        refused = quarantine.select((pl.col(Quarantine.row) - 1).cast(pl.UInt32).alias(_ROW))
+        rows = typed.join(refused, on=_ROW, how="anti")
     rows = rows.drop(_ROW).with_columns(
-        pl.col(Usage.source).fill_null("file"),
-        pl.col(Usage.bucket_start).dt.strftime("%Y-%m").alias(Usage.x_BillingPeriod),
+        pl.col(Usage.source).fill_null("file"), _billing_period(rows)
     )
     return rows, quarantine
 
 
+def _billing_period(rows: pl.DataFrame) -> pl.Expr:
+    """``x_BillingPeriod`` (YYYY-MM of bucket_start): each month formatted once, not per row."""
+    start = pl.col(Usage.bucket_start)
+    month = start.dt.year().cast(pl.Int32) * 100 + start.dt.month().cast(pl.Int32)
+    months = rows.select(month.unique().drop_nulls()).to_series().to_list()
+    names = {m: f"{m // 100:04d}-{m % 100:02d}" for m in months}
+    return month.replace_strict(names, default=None, return_dtype=pl.String).alias(
+        Usage.x_BillingPeriod
+    )
+
+
 def _read_slices(file: SourceFile, slice_rows: int) -> Iterator[pl.DataFrame]:
-    """Raw slices: Parquet slice by slice (a local file is never read whole), CSV whole."""
+    """Raw slices, a local file never read whole: Parquet from its row groups, CSV as text."""
     try:
         if not file.name.endswith(".parquet"):
-            yield pl.read_csv(io.BytesIO(read_bytes(file.uri)), infer_schema=False)
+            yield from _csv_slices(file, slice_rows)
             return
         if "://" in file.uri:
             yield from _arrow_slices(pq.ParquetFile(io.BytesIO(read_bytes(file.uri))), slice_rows)
@@ -100,6 +117,36 @@ def _read_slices(file: SourceFile, slice_rows: int) -> Iterator[pl.DataFrame]:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"cannot read file: {exc}", file=file.uri) from exc
+
+
+def _csv_slices(file: SourceFile, slice_rows: int) -> Iterator[pl.DataFrame]:
+    """A CSV file's rows, every column as text (empty fields null), ``slice_rows`` at a time.
+
+    Arrow's streaming CSV reader parses the file block by block, so memory follows the slice
+    (a remote file is fetched whole first, as its Parquet files are).
+    """
+    fetched = pa.py_buffer(read_bytes(file.uri)) if "://" in file.uri else file.uri
+    compression = "gzip" if file.name.endswith(".gz") else None
+    names = _csv_reader(pa.input_stream(fetched, compression=compression), None).schema.names
+    reader = _csv_reader(
+        pa.input_stream(fetched, compression=compression), {name: pa.string() for name in names}
+    )
+    pending = reader.schema.empty_table()
+    sent = False
+    for batch in reader:
+        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+        while pending.num_rows >= slice_rows:
+            yield _from_arrow(pending.slice(0, slice_rows))
+            pending = pending.slice(slice_rows)
+            sent = True
+    if pending.num_rows or not sent:
+        yield _from_arrow(pending)
+
+
+def _csv_reader(source: Any, text: dict[str, Any] | None) -> Any:
+    """Arrow's streaming reader of a CSV stream; ``text`` names the columns to read as text."""
+    convert = pa_csv.ConvertOptions(column_types=text, strings_can_be_null=True, null_values=[""])
+    return pa_csv.open_csv(source, convert_options=convert)
 
 
 def _arrow_slices(parquet: pq.ParquetFile, slice_rows: int) -> Iterator[pl.DataFrame]:
@@ -160,6 +207,9 @@ def _cast(raw: pl.DataFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
             )
             if not _same_kind(actual, dtype):
                 raise wrong
+            if actual == dtype:
+                casts.append(pl.col(name))
+                continue
             try:
                 raw.select(pl.col(name).cast(dtype, strict=True))
             except pl.exceptions.PolarsError as exc:

@@ -64,10 +64,12 @@ def replace_buckets(store: Store, days: Days, delivery: Delivery) -> Stored:
     def frames(kept: DaySpill) -> Iterator[pl.DataFrame]:
         for day in days.dates():
             delivered = combine_duplicates(days.rows(day).select(GPU_USAGE_SCHEMA.names()))
-            added.append(telemetry_index.tally(delivered.lazy()))
-            _count(stored, delivered)
+            tallied = telemetry_index.tally(delivered.lazy())
+            added.append(tallied)
+            _count(stored, delivered, tallied)
             left = kept.rows(day) if day in kept.dates() else None
             yield delivered if left is None else pl.concat([left, delivered], how="vertical")
+            del delivered, left  # one day in memory: release it before reading the next
 
     with store.write_lock("gpu_usage"), DaySpill() as kept:
         before = store.version("gpu_usage")
@@ -203,12 +205,13 @@ def _sql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _count(stored: Stored, delivered: pl.DataFrame) -> None:
+def _count(stored: Stored, delivered: pl.DataFrame, tallied: pl.DataFrame) -> None:
+    """Add one day's rows to the counts; GPUs, hosts and months come from its index tally."""
     stored.rows += delivered.height
     stored.buckets += delivered[Usage.bucket_start].n_unique()
-    stored.gpus.update(delivered[Usage.gpu_uuid].unique().to_list())
-    stored.hosts.update(delivered[Usage.host].unique().to_list())
-    stored.periods.update(delivered[Usage.x_BillingPeriod].drop_nulls().unique().to_list())
+    stored.gpus.update(tallied["gpu_uuids"].explode().drop_nulls().to_list())
+    stored.hosts.update(tallied["host"].drop_nulls().to_list())
+    stored.periods.update(tallied["period"].drop_nulls().to_list())
 
 
 def _concat(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:

@@ -213,34 +213,46 @@ class Table:
     """A table as people read it: labelled columns, money and "—" as text, a total row, CSV.
 
     ``columns`` maps frame columns to labels, in order; the first is the key column. Decimal
-    columns are money in ``currency``, float columns hours, the rest text.
+    columns are money in ``currency``, float columns hours, integer columns counts, the rest
+    text; ``shares`` names float columns that are shares (shown as percentages, never summed).
     """
 
-    def __init__(self, frame: pl.DataFrame, columns: dict[str, str], currency: str) -> None:
+    def __init__(
+        self,
+        frame: pl.DataFrame,
+        columns: dict[str, str],
+        currency: str,
+        shares: Sequence[str] = (),
+    ) -> None:
         self.frame = frame.select(list(columns))
         self.columns = columns
         self.currency = currency
+        self.shares = tuple(shares)
 
     @property
     def key(self) -> str:
         return next(iter(self.columns))
 
     def with_total(self, **derived: pl.Expr) -> Table:
-        """The table with a last "Total" row: exact sums of its amounts ("—" where none).
+        """The table with a last "Total" row: exact sums of its amounts and counts ("—" where
+        none, and for shares).
 
         ``derived`` gives a column of the total row as an expression over the sums instead.
         """
         summed = [
             pl.when(pl.col(name).is_not_null().any()).then(pl.col(name).sum()).alias(name)
             for name, dtype in self.frame.schema.items()
-            if name != self.key and (dtype.is_decimal() or dtype.is_float())
+            if name != self.key and dtype.is_numeric() and name not in self.shares
         ]
         sums = self.frame.select(pl.lit(TOTAL).alias(self.key), *summed)
         sums = sums.with_columns(
             expression.cast(sums.schema[name]).alias(name) for name, expression in derived.items()
         )
         return Table(
-            pl.concat([self.frame, sums], how="diagonal_relaxed"), self.columns, self.currency
+            pl.concat([self.frame, sums], how="diagonal_relaxed"),
+            self.columns,
+            self.currency,
+            self.shares,
         )
 
     def formatter(self, dtype: pl.DataType) -> Callable[[Any], str]:
@@ -253,12 +265,16 @@ class Table:
             return "{:,}".format
         return str
 
+    def column_formatter(self, name: str, dtype: pl.DataType) -> Callable[[Any], str]:
+        """:meth:`formatter`, or a percentage for a column of shares."""
+        return percent if name in self.shares else self.formatter(dtype)
+
     def text(self) -> pl.DataFrame:
         """Every cell as it is shown: money with currency and separators, "—" for missing."""
         return self.frame.select(
             (
                 pl.col(name).map_elements(
-                    self.formatter(dtype), return_dtype=pl.String, skip_nulls=True
+                    self.column_formatter(name, dtype), return_dtype=pl.String, skip_nulls=True
                 )
                 if dtype.is_numeric()
                 else pl.col(name).cast(pl.String)
@@ -287,7 +303,10 @@ class Table:
             .with_columns(pl.col(pl.String).fill_null(MISSING))
             .to_pandas()
             .style.format(
-                {name: self.formatter(dtype) for name, dtype in self.frame.schema.items()},
+                {
+                    name: self.column_formatter(name, dtype)
+                    for name, dtype in self.frame.schema.items()
+                },
                 na_rep=MISSING,
             )
         )

@@ -43,11 +43,9 @@ AGAINST_BUDGET = "against_budget"
 SOURCE_FIRST = [Src.source, Src.cost, Src.share, Src.original, Src.billing_currency]
 
 
-def headline(view: ChargebackView) -> None:
+def headline(view: ChargebackView, status: str) -> None:
     """Invoice vs allocated vs unallocated: always first, never folded away."""
-    title = f"Chargeback {view.period}"
-    state = " · closed" if view.closed else " · final" if view.complete else " · open"
-    st.title(title + state)
+    st.title(f"Chargeback {view.period} · {status}")
     if view.closed:
         st.caption(f"Closed {view.closed_at}: these statements no longer change.")
     elif view.days_with_data and not view.complete:
@@ -271,7 +269,7 @@ def downloads(view: ChargebackView) -> None:
     )
 
 
-headline(view)
+headline(view, info.status)
 team_table(view)
 drill_down(view)
 adjustments(view)

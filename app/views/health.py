@@ -1,18 +1,25 @@
 """Data health page (finance): sources, periods, quarantine, GPUs without telemetry, telemetry
-without a billed instance, coverage."""
+without a billed instance, coverage.
+
+Every table has readable columns, "—" for what is missing, a total row where its numbers add up
+and a CSV button; amounts in several currencies are shown as one table per currency.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import altair as alt
 import polars as pl
 import streamlit as st
 
 from gpuledger.report.readmodel import cached as readmodel
-from gpuledger.report.readmodel.health import BASIS, SHARE
-from gpuledger.schema import Alloc, Quarantine
-from ledger_ui import for_display, money, money_column, session
+from gpuledger.report.readmodel.health import BASIS, INVOICE, MONTH_STATUS, SHARE
+from gpuledger.report.readmodel.waste import instance_name
+from gpuledger.schema import Alloc, Cost, Quarantine
+from ledger_ui import Table, for_display, money, percent, session
+
+INSTANCE = "instance"
 
 ledger, viewer = session()
 view = readmodel.health(ledger, viewer)
@@ -20,12 +27,25 @@ health = view.health
 currency = ledger.settings().reporting.currency
 
 
-def cost_columns(frame: pl.DataFrame, currency_column: str) -> dict[str, Any]:
-    """Money format for the amount columns when every row is in the reporting currency."""
-    amounts = [name for name, dtype in frame.schema.items() if dtype.is_decimal()]
-    if set(frame[currency_column].to_list()) - {currency}:
-        return {}  # several currencies: plain numbers next to their currency column
-    return {name: money_column(name, currency) for name in amounts}
+def by_currency(
+    frame: pl.DataFrame,
+    columns: dict[str, str],
+    currency_column: str,
+    key: str,
+    shares: Sequence[str] = (),
+    wide: Sequence[str] = (),
+) -> None:
+    """``frame`` as one table per currency, each with its total row and CSV button.
+
+    Amounts in different currencies never share a column total.
+    """
+    for (code,), part in sorted(frame.partition_by(currency_column, as_dict=True).items()):
+        suffix = "" if frame[currency_column].n_unique() == 1 else f"-{code}"
+        if suffix:
+            st.caption(f"In {code}")
+        Table(part, columns, str(code or currency), shares).with_total().show_grid(
+            f"csv_{key}{suffix}", f"{key}{suffix}.csv", wide=wide
+        )
 
 
 st.title("Data health")
@@ -34,79 +54,122 @@ st.subheader("Sources and their last ingest")
 if view.sources.is_empty():
     st.info("Nothing ingested yet.")
 else:
-    st.dataframe(view.sources, hide_index=True)
+    Table(
+        view.sources,
+        {
+            "source": "Source",
+            "status": "Status",
+            "started_at": "Last ingest",
+            "rows": "Rows",
+            "quarantined": "Quarantined",
+            "src": "From",
+            "message": "Message",
+        },
+        currency,
+    ).with_total().show_grid("csv_sources", "sources.csv", wide=["src", "message"])
 
 st.subheader("Periods")
-closed = set(health.closed_periods)
-partitions = pl.DataFrame(health.cost_partitions) if health.cost_partitions else pl.DataFrame()
-if partitions.is_empty():
+if view.partitions.is_empty():
     st.caption("No billing data.")
 else:
-    partitions = partitions.with_columns(
-        pl.col("x_BillingPeriod").is_in(sorted(closed)).alias("closed")
-    ).select(
-        "x_BillingPeriod",
-        "closed",
-        "invoiced",
-        "x_Source",
-        "ProviderName",
-        "BillingAccountId",
-        "rows",
+    by_currency(
+        view.partitions,
+        {
+            Cost.x_BillingPeriod: "Month",
+            MONTH_STATUS: "Month status",
+            Cost.x_Source: "Source",
+            Cost.ProviderName: "Provider",
+            Cost.BillingAccountId: "Account",
+            INVOICE: "Invoice",
+            "rows": "Rows",
+            "effective_cost": "Effective cost",
+            "billed_cost": "Billed cost",
+        },
         "currency",
-        "billed_cost",
-        "effective_cost",
+        "periods",
     )
-    st.dataframe(partitions, hide_index=True)
-st.caption("Closed: " + (", ".join(sorted(closed)) or "none"))
+    st.caption(
+        "Month status: closed (statements frozen), invoiced (every account's invoice is final),"
+        " final (usage data reaches the month's end) or provisional (costs may still arrive)."
+    )
 
 st.subheader("Quarantined rows")
-if not health.quarantine:
+if view.quarantine.is_empty():
     st.caption("None: every row of every source was accepted.")
 else:
-    quarantine = pl.DataFrame(health.quarantine)
-    st.metric(
-        "Quarantined rows", f"{quarantine['rows'].sum():,}", help="cost is per source currency"
+    st.metric("Quarantined rows", f"{view.quarantine['rows'].sum():,}")
+    quarantine = view.quarantine.with_columns(
+        pl.col(Quarantine.cost).cast(pl.String).alias(Quarantine.cost)
     )
-    st.dataframe(quarantine, hide_index=True)
-    st.caption(f"Reasons are in column `{Quarantine.reason}`; rows stay in the store's quarantine.")
+    Table(
+        quarantine,
+        {
+            Quarantine.x_Source: "Source",
+            Quarantine.x_BillingPeriod: "Month",
+            Quarantine.reason: "Reason",
+            "rows": "Rows",
+            Quarantine.cost: "Cost (source currency)",
+        },
+        currency,
+    ).with_total().show_grid("csv_quarantine", "quarantine.csv", wide=[Quarantine.reason])
+    st.caption("Rows stay in the store's quarantine; fix the source and ingest it again.")
 
 st.subheader("GPU instances without telemetry")
 if view.untracked_gpus.is_empty():
     st.caption("Every billed GPU instance sent telemetry.")
 else:
-    untracked = view.untracked_gpus
-    first = ["x_BillingPeriod", "ResourceId", "x_InstanceType", "x_GpuModel", "x_GpuCount"]
-    st.dataframe(
-        for_display(untracked.select(*first, pl.exclude(first))),
-        hide_index=True,
-        column_config=cost_columns(untracked, "BillingCurrency"),
+    basis = ledger.settings().reporting.cost_basis
+    untracked = view.untracked_gpus.with_columns(
+        pl.col(Cost.ResourceId)
+        .map_elements(lambda rid: instance_name(rid, None), return_dtype=pl.String)
+        .alias(INSTANCE)
+    )
+    by_currency(
+        untracked,
+        {
+            Cost.x_BillingPeriod: "Month",
+            INSTANCE: "Instance",
+            basis: "Cost",
+            Cost.x_GpuModel: "GPU model",
+            Cost.x_GpuCount: "GPUs",
+            Cost.x_InstanceType: "Instance type",
+            Cost.ProviderName: "Provider",
+            Cost.ResourceId: "Instance id",
+        },
+        Cost.BillingCurrency,
+        "untracked-gpus",
+        wide=[Cost.ResourceId],
     )
 
 st.subheader("Telemetry with no billed instance")
 if view.unbilled_telemetry.is_empty():
     st.caption("All telemetry names the instance it was billed as.")
 else:
-    st.dataframe(
+    Table(
         view.unbilled_telemetry,
-        hide_index=True,
-        column_config={"gpu_hours": st.column_config.NumberColumn("GPU-hours", format="%.2f")},
-    )
+        {"host": "Host", "source": "Source", "periods": "Months", "gpu_hours": "GPU-hours"},
+        currency,
+    ).with_total().show_grid("csv_unbilled", "telemetry-without-instance.csv")
     st.caption(
         "These hosts' GPU-hours split no bill: map each host to its ResourceId in"
         " `[telemetry.hosts]`, or let kube-state-metrics export `kube_node_info`."
     )
 
 st.subheader("Telemetry gaps")
-if not health.telemetry_gaps:
+if view.telemetry_gaps.is_empty():
     st.caption("Every reporting GPU instance sent telemetry in each hour it was billed.")
 else:
-    st.dataframe(
-        pl.DataFrame(health.telemetry_gaps),
-        hide_index=True,
-        column_config={
-            "instance_hours": st.column_config.NumberColumn("Instance-hours", format="%.1f"),
-            "gpu_hours": st.column_config.NumberColumn("GPU-hours", format="%.1f"),
+    by_currency(
+        view.telemetry_gaps,
+        {
+            Alloc.x_BillingPeriod: "Month",
+            "instances": "Instances",
+            "instance_hours": "Instance-hours",
+            "gpu_hours": "GPU-hours",
+            "cost": "Cost",
         },
+        Alloc.currency,
+        "telemetry-gaps",
     )
     st.caption(
         "Billed hours in which an instance that reports telemetry sent none (agent down). Their"
@@ -133,33 +196,52 @@ else:
         )
     )
     st.altair_chart(chart, width="stretch")
-    st.dataframe(
-        for_display(view.coverage),
-        hide_index=True,
-        column_config={
-            SHARE: st.column_config.NumberColumn("Share", format="percent"),
-            **cost_columns(view.coverage, Alloc.currency),
+    by_currency(
+        view.coverage,
+        {
+            Alloc.x_BillingPeriod: "Month",
+            BASIS: "Attributed by",
+            Alloc.cost: "Cost",
+            SHARE: "Share of the month",
         },
+        Alloc.currency,
+        "attribution",
+        shares=[SHARE],
     )
     unallocated = view.coverage.filter(pl.col(BASIS) == "unallocated")
     for row in unallocated.to_dicts():
         st.caption(
             f"{row[Alloc.x_BillingPeriod]}: {money(row[Alloc.cost], row[Alloc.currency])}"
-            f" unallocated ({row[SHARE]:.1%})"
+            f" unallocated ({percent(row[SHARE])})"
         )
 
 st.subheader("Tables")
-if not health.tables:
+if view.tables.is_empty():
     st.caption("No table written yet.")
 else:
-    st.dataframe(pl.DataFrame(health.tables), hide_index=True)
-    for row in health.tables:
-        if row["needs_maintenance"]:
-            st.warning(
-                f"{row['table']}: {row['small_files']:,} small files slow scans down;"
-                f" run `gpuledger maintain --table {row['table']}`."
-            )
-    st.caption("`last_maintained` is when `gpuledger maintain` last compacted and vacuumed it.")
+    Table(
+        view.tables.with_columns(
+            pl.when(pl.col("needs_maintenance"))
+            .then(pl.lit("yes"))
+            .otherwise(pl.lit("no"))
+            .alias("needs_maintenance")
+        ),
+        {
+            "table": "Table",
+            "files": "Files",
+            "small_files": "Small files",
+            "bytes": "Bytes",
+            "needs_maintenance": "Needs maintenance",
+            "last_maintained": "Last maintained",
+        },
+        currency,
+    ).with_total().show_grid("csv_tables", "tables.csv")
+    for row in view.tables.filter(pl.col("needs_maintenance")).to_dicts():
+        st.warning(
+            f"{row['table']}: {row['small_files']:,} small files slow scans down;"
+            f" run `gpuledger maintain --table {row['table']}`."
+        )
+    st.caption("Last maintained: when `gpuledger maintain` last compacted and vacuumed the table.")
 
 if health.unconfigured_teams:
     st.warning("Teams not in the config: " + ", ".join(health.unconfigured_teams))

@@ -17,7 +17,8 @@ def test_health_page_lists_telemetry_with_no_billed_instance(
     )
     own_ledger.store().append("gpu_usage", usage_frame(unjoined).collect())
     at = open_app(own_ledger, "views/health.py")
-    shown = table(at, "source", "host", "periods", "gpu_hours")
+    shown = table(at, "host", "source", "periods", "gpu_hours")
     assert shown.to_dict("records") == [
-        {"source": "dcgm", "host": "gpu-box-7", "periods": "2026-10", "gpu_hours": 1.0}
+        {"host": "gpu-box-7", "source": "dcgm", "periods": "2026-10", "gpu_hours": 1.0},
+        {"host": "Total", "source": "—", "periods": "—", "gpu_hours": 1.0},
     ]

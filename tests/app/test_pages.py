@@ -23,7 +23,7 @@ from tests.app.conftest import AppFactory, LedgerFiles, table
 from tests.app.ledger import september, write_config
 
 PAGES = [
-    ("views/chargeback.py", "Chargeback 2026-10 · open"),
+    ("views/chargeback.py", "Chargeback 2026-10 · provisional"),
     ("views/waste.py", "GPU waste 2026-10"),
     ("views/recommendations.py", "Recommendations 2026-10"),
     ("views/health.py", "Data health"),
@@ -128,30 +128,36 @@ def test_waste_page_shows_the_engines_waste(
 
 
 @pytest.mark.parametrize(
-    ("grouping", "columns"),
+    ("grouping", "columns", "keys"),
     [
-        ("team", ["team"]),
-        ("model", ["team", "model"]),
-        ("instance", ["team", "ResourceId", "gpu_model"]),
+        ("team", ["team", "waste_cost"], ["nlp"]),
+        ("model", ["model", "team", "waste_cost"], ["(idle)", "llama"]),
+        ("instance", ["instance", "team", "gpu_model", "waste_cost"], ["i-nlp"]),
     ],
     ids=["team", "model", "instance"],
 )
 def test_waste_grouping_changes_the_table(
-    shared_ledger: LedgerFiles, open_app: AppFactory, grouping: str, columns: list[str]
+    shared_ledger: LedgerFiles,
+    open_app: AppFactory,
+    grouping: str,
+    columns: list[str],
+    keys: list[str],
 ) -> None:
     at = open_app(shared_ledger, "views/waste.py")
     at.radio(key="waste_grouping").set_value(grouping).run()
     table = at.dataframe[0].value
     assert list(table.columns[: len(columns)]) == columns
-    assert table["waste_cost"].sum() == 10.0
+    assert list(table[columns[0]]) == [*keys, "Total"]
+    assert list(table["waste_cost"])[-1] == sum(table["waste_cost"][:-1]) == 10.0
 
 
-def test_waste_team_filter_empties_the_table(
+def test_waste_team_filter_empties_the_table_and_headline(
     shared_ledger: LedgerFiles, open_app: AppFactory
 ) -> None:
     at = open_app(shared_ledger, "views/waste.py")
     at.multiselect(key="waste_teams").set_value([]).run()
-    assert at.dataframe[0].value.empty
+    assert list(at.dataframe[0].value["team"]) == ["Total"]
+    assert {m.label: m.value for m in at.metric}["Waste"] == "$0.00"
 
 
 def test_recommendations_list_is_the_engines(
@@ -200,13 +206,15 @@ def test_health_page_lists_gpus_without_telemetry_and_coverage(
     shared_ledger: LedgerFiles, open_app: AppFactory
 ) -> None:
     at = open_app(shared_ledger, "views/health.py")
-    untracked = table(at, "x_BillingPeriod", "ResourceId", "x_InstanceType")
-    assert sorted(zip(untracked["x_BillingPeriod"], untracked["ResourceId"], strict=True)) == [
+    untracked = table(at, "x_BillingPeriod", "instance", "EffectiveCost")
+    assert list(zip(untracked["x_BillingPeriod"], untracked["ResourceId"], strict=True)) == [
+        ("2026-10", "i-vis"),
         ("2026-09", "i-nlp"),
         ("2026-09", "i-vis"),
-        ("2026-10", "i-vis"),
+        ("Total", "—"),
     ]
-    coverage = table(at, "x_BillingPeriod", "currency", "basis")
+    assert list(untracked["EffectiveCost"]) == [5.0, 8.0, 4.0, 17.0]
+    coverage = table(at, "x_BillingPeriod", "basis", "cost", "share")
     october = coverage[coverage["x_BillingPeriod"] == "2026-10"]
     assert dict(zip(october["basis"], october["cost"], strict=True)) == {
         "tags": 5.0,
@@ -325,6 +333,7 @@ def test_quarantined_rows_and_their_cost_are_on_the_health_page(
     at = open_app(own_ledger, "views/health.py")
     assert {m.label: m.value for m in at.metric} == {"Quarantined rows": "1"}
     shown = table(at, "x_Source", "x_BillingPeriod", "reason")
-    assert shown[["reason", "rows", "cost"]].to_dict("records") == [
-        {"reason": "not a number", "rows": 1, "cost": "4.20"}
+    assert shown[["x_Source", "reason", "rows", "cost"]].to_dict("records") == [
+        {"x_Source": "focus", "reason": "not a number", "rows": 1, "cost": "4.20"},
+        {"x_Source": "Total", "reason": "—", "rows": 1, "cost": "—"},
     ]

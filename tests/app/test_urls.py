@@ -128,7 +128,7 @@ def test_unknown_month_in_a_link_says_so(
     monkeypatch: pytest.MonkeyPatch, shared_ledger: LedgerFiles
 ) -> None:
     at = open_link(monkeypatch, shared_ledger, "views/chargeback.py", period="2031-01")
-    assert at.title[0].value == "Chargeback 2026-10 · open"
+    assert at.title[0].value == "Chargeback 2026-10 · provisional"
     assert [w.value for w in at.warning] == [
         "The ledger holds no data for 2031-01; showing 2026-10."
     ]

@@ -50,7 +50,7 @@ def october(through: int) -> list[dict[str, Any]]:
 
 
 def test_ten_days_run_usage_to_month_end_and_add_the_rest_once(store: Store) -> None:
-    write_month(store, OCT, *october(through=10))
+    write_month(store, OCT, *october(through=10), invoiced=False)
     statements = build_statements(store, Settings(), OCT)
     (nlp,) = statements.teams
     # usage so far: (100 + 10 + 5) × 10 = 1,150.00; once: 50 + 80 − 30 + 20 = 120.00
@@ -59,11 +59,11 @@ def test_ten_days_run_usage_to_month_end_and_add_the_rest_once(store: Store) -> 
     assert nlp.forecast == Decimal("1150.00") * 31 / 10 + Decimal("120.00") == Decimal("3685.00")
     assert not statements.complete
     assert not chargeback_view(statements, FINANCE).complete
-    assert [p.label for p in periods(store)] == ["2026-10 · open (forecast)"]
+    assert [p.label for p in periods(store)] == ["2026-10 · provisional"]
 
 
 def test_a_complete_month_forecasts_its_total_and_is_final(store: Store) -> None:
-    write_month(store, OCT, *october(through=31))
+    write_month(store, OCT, *october(through=31), invoiced=False)
     statements = build_statements(store, Settings(), OCT)
     (nlp,) = statements.teams
     assert nlp.total == Decimal("115.00") * 31 + Decimal("120.00")

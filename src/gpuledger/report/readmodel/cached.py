@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -206,10 +207,36 @@ def _waste(ledger: Ledger, key: Fingerprint, period: str) -> FleetWaste:
     return waste_rm.fleet_waste(ledger.store(), ledger.settings(), period)
 
 
-def waste(ledger: Ledger, period: str, viewer: Viewer) -> WasteView:
-    """The month's GPU waste and hourly utilization for the viewer's teams."""
-    fleet: FleetWaste = _waste(ledger, ledger.fingerprint(), period)
-    return waste_rm.waste_view(fleet, viewer)
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _waste_teams(ledger: Ledger, key: Fingerprint, period: str) -> list[str]:
+    return waste_rm.fleet_teams(_waste(ledger, key, period))
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _waste_view(
+    ledger: Ledger, key: Fingerprint, period: str, shown: tuple[str, ...] | None
+) -> WasteView:
+    return waste_rm.waste_view(_waste(ledger, key, period), shown)
+
+
+def waste_teams(ledger: Ledger, period: str, viewer: Viewer) -> list[str]:
+    """The month's teams with GPU waste rows that the viewer may see."""
+    found: list[str] = _waste_teams(ledger, ledger.fingerprint(), period)
+    return [team for team in found if viewer.sees(team)]
+
+
+def waste(
+    ledger: Ledger, period: str, viewer: Viewer, teams: Sequence[str] | None = None
+) -> WasteView:
+    """The month's GPU waste and hourly utilization for the viewer's teams (those of ``teams``).
+
+    The cut is cached by the teams it shows, decided here from the viewer's role, so a view is
+    never served to a viewer who may not see all of its teams.
+    """
+    key = ledger.fingerprint()
+    shown = waste_rm.shown_teams(_waste_teams(ledger, key, period), viewer, teams)
+    result: WasteView = _waste_view(ledger, key, period, shown)
+    return result
 
 
 def day_by_hour(view: WasteView) -> pl.DataFrame:
@@ -219,7 +246,7 @@ def day_by_hour(view: WasteView) -> pl.DataFrame:
 
 def gpu_by_hour(view: WasteView, day: date) -> pl.DataFrame:
     """One day's utilization per GPU × hour, over the view's teams."""
-    return waste_rm.gpu_by_hour(view.hourly, day)
+    return waste_rm.gpu_by_hour(view.hourly, day, view.hosts)
 
 
 # recommendations -------------------------------------------------------------------------------
@@ -278,3 +305,5 @@ def warm(ledger: Ledger) -> None:
     if newest is not None:
         for read in (_statements, _waste, _recs):
             read(ledger, key, newest)
+        _waste_teams(ledger, key, newest)
+        _waste_view(ledger, key, newest, None)  # finance's view of every team

@@ -56,20 +56,33 @@ class Col:
 
 @dataclass(frozen=True)
 class PeriodInfo:
-    """A month the ledger holds, whether it is closed, and whether its data is complete."""
+    """A month the ledger holds: closed or not, invoiced or not, and whether its data is complete."""
 
     period: str
     closed: bool
     closed_at: str | None = None
     complete: bool = False  # its usage data reaches the month's last day: nothing to forecast
+    invoiced: bool = False  # every billing account of the month carries the provider's invoice
+
+    @property
+    def status(self) -> str:
+        """The month in one word, most settled first.
+
+        ``closed``: its statements are frozen; ``invoiced``: every account's invoice is final, so
+        its costs no longer change; ``final``: its usage data reaches the month's end, nothing
+        left to forecast; ``provisional``: anything else (costs still arrive, totals are forecast).
+        """
+        if self.closed:
+            return "closed"
+        if self.invoiced:
+            return "invoiced"
+        return "final" if self.complete else "provisional"
 
     @property
     def label(self) -> str:
         if self.closed:
             return f"{self.period} · closed {(self.closed_at or '')[:10]}".rstrip()
-        if self.complete:
-            return f"{self.period} · final"
-        return f"{self.period} · open (forecast)"
+        return f"{self.period} · {self.status}"
 
 
 @dataclass(frozen=True)
@@ -115,12 +128,15 @@ class ChargebackView:
 
 
 def periods(store: Store) -> list[PeriodInfo]:
-    """Every month with billing data, allocation or a close, newest first.
+    """Every month with billing data, allocation or a close, newest first, with its status.
 
     Billing months come from the ingest record in the state database rather than a scan of
     ``cost``, which is the largest table; ``allocation`` is small and read by its partition key.
     """
-    found = {row["period"] for row in store.state.billing_periods()}
+    accounts = store.state.billing_periods()
+    billed = {row["period"] for row in accounts}
+    invoiced = billed - {row["period"] for row in accounts if not row["invoiced"]}
+    found = set(billed)
     last_days = last_usage_days(store.scan("allocation"))
     found.update(last_days)
     closed = store.state.closed_periods()
@@ -131,6 +147,7 @@ def periods(store: Store) -> list[PeriodInfo]:
             p in closed,
             closed[p]["closed_at"] if p in closed else None,
             complete=_reaches_month_end(p, last_days.get(p)),
+            invoiced=p in invoiced,
         )
         for p in sorted(found, reverse=True)
     ]

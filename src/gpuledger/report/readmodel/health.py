@@ -9,12 +9,14 @@ attributed (telemetry, tags, rules or not at all).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from gpuledger.config import Settings
 from gpuledger.report.health import Health, store_health
-from gpuledger.schema import UNALLOCATED, Alloc, Cost
+from gpuledger.report.readmodel.chargeback import periods
+from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine
 from gpuledger.store.delta import Store
 from gpuledger.store.telemetry_index import usage_summary
 
@@ -26,12 +28,19 @@ SHARED = "shared"
 NOT_ALLOCATED = "unallocated"
 BASIS = "basis"
 SHARE = "share"
+MONTH_STATUS = "month_status"
+INVOICE = "invoice"
+MONEY2 = pl.Decimal(38, 2)
 
 
 @dataclass(frozen=True)
 class HealthView:
     health: Health
     sources: pl.DataFrame  # per source: last ingest, its status, rows
+    partitions: pl.DataFrame  # per month, source and account: rows, amounts, invoice, status
+    quarantine: pl.DataFrame  # per source, month and reason: rows refused and their cost
+    telemetry_gaps: pl.DataFrame  # per month and currency: billed hours without telemetry
+    tables: pl.DataFrame  # per Delta table: files, small files, last maintained
     untracked_gpus: pl.DataFrame  # billed GPU instances with no telemetry in the month
     coverage: pl.DataFrame  # per period and basis: cost and share of the period's cost
     unbilled_telemetry: pl.DataFrame  # per source and host: GPU-hours with no billed instance
@@ -130,13 +139,87 @@ def sources(store: Store) -> pl.DataFrame:
     return pl.DataFrame(list(latest.values()), schema=schema)
 
 
+def _frame(rows: list[dict[str, Any]], schema: dict[str, Any]) -> pl.DataFrame:
+    """``rows`` of :class:`Health` as a frame of ``schema``; money text becomes exact decimals."""
+    return pl.DataFrame(
+        [{name: row.get(name) for name in schema} for row in rows],
+        schema={name: pl.String if dtype == MONEY2 else dtype for name, dtype in schema.items()},
+    ).with_columns(pl.col(name).cast(MONEY2) for name, dtype in schema.items() if dtype == MONEY2)
+
+
+def partitions(health: Health, statuses: dict[str, str]) -> pl.DataFrame:
+    """Each month × source × account the store holds, with the account's invoice state
+    (``invoiced`` once the provider's invoice is final, else ``provisional``) and the month's
+    status word (:attr:`gpuledger.report.readmodel.chargeback.PeriodInfo.status`)."""
+    schema = {
+        Cost.x_BillingPeriod: pl.String,
+        Cost.x_Source: pl.String,
+        Cost.ProviderName: pl.String,
+        Cost.BillingAccountId: pl.String,
+        "invoiced": pl.Boolean,
+        "rows": pl.Int64,
+        "currency": pl.String,
+        "billed_cost": MONEY2,
+        "effective_cost": MONEY2,
+    }
+    return _frame(health.cost_partitions, schema).with_columns(
+        pl.col(Cost.x_BillingPeriod)
+        .replace_strict(statuses, default=None, return_dtype=pl.String)
+        .alias(MONTH_STATUS),
+        pl.when(pl.col("invoiced"))
+        .then(pl.lit("invoiced"))
+        .otherwise(pl.lit("provisional"))
+        .alias(INVOICE),
+    )
+
+
+def quarantine(health: Health) -> pl.DataFrame:
+    schema = {
+        Quarantine.x_Source: pl.String,
+        Quarantine.x_BillingPeriod: pl.String,
+        Quarantine.reason: pl.String,
+        "rows": pl.Int64,
+        Quarantine.cost: MONEY2,
+    }
+    return _frame(health.quarantine, schema)
+
+
+def telemetry_gaps(health: Health) -> pl.DataFrame:
+    schema = {
+        Alloc.x_BillingPeriod: pl.String,
+        Alloc.currency: pl.String,
+        "instances": pl.Int64,
+        "instance_hours": pl.Float64,
+        "gpu_hours": pl.Float64,
+        "cost": MONEY2,
+    }
+    return _frame(health.telemetry_gaps, schema)
+
+
+def tables(health: Health) -> pl.DataFrame:
+    schema = {
+        "table": pl.String,
+        "files": pl.Int64,
+        "bytes": pl.Int64,
+        "small_files": pl.Int64,
+        "needs_maintenance": pl.Boolean,
+        "last_maintained": pl.String,
+    }
+    return _frame(health.tables, schema)
+
+
 def health_view(store: Store, settings: Settings) -> HealthView:
     """The data health page: it spans every team and every source (the read model lets only
     finance ask for it)."""
     health = store_health(store, settings)
+    statuses = {info.period: info.status for info in periods(store)}
     return HealthView(
         health=health,
         sources=sources(store),
+        partitions=partitions(health, statuses),
+        quarantine=quarantine(health),
+        telemetry_gaps=telemetry_gaps(health),
+        tables=tables(health),
         untracked_gpus=untracked_gpus(store, settings),
         coverage=coverage(store),
         unbilled_telemetry=unbilled_telemetry(health),

@@ -145,6 +145,21 @@ class Alloc:
     rule = "rule"
 
 
+# What names the cost rows an allocation row came from, within its period.
+ALLOCATION_SOURCE_KEYS: Final = (
+    Alloc.day,
+    Alloc.ProviderName,
+    Alloc.BillingAccountId,
+    Alloc.SubAccountId,
+    Alloc.ResourceId,
+    Alloc.x_GpuModel,
+    Alloc.ServiceName,
+    Alloc.ChargeCategory,
+    Alloc.PricingCategory,
+    Alloc.currency,
+)
+
+
 class Stmt:
     """Columns of ``statement``: the stored lines of a closed month, per team."""
 

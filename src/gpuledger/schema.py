@@ -16,6 +16,7 @@ from typing import Any, Final
 import polars as pl
 
 from gpuledger.columns import (
+    ALLOCATION_SOURCE_KEYS,
     IDLE_MODEL,
     NO_TELEMETRY_MODEL,
     UNALLOCATED,
@@ -35,6 +36,7 @@ from gpuledger.errors import SchemaError
 # The column names from gpuledger.columns are part of this module's surface.
 __all__ = [
     "ALLOCATION_SCHEMA",
+    "ALLOCATION_SOURCE_KEYS",
     "CHARGE_CATEGORIES",
     "COST_SCHEMA",
     "COST_TYPES",

@@ -125,6 +125,7 @@ from gpuledger.period import Period
 from gpuledger.progress import progress_bar
 from gpuledger.schema import (
     ALLOCATION_SCHEMA,
+    ALLOCATION_SOURCE_KEYS,
     MONEY,
     UNALLOCATED,
     UNLABELLED,
@@ -137,20 +138,7 @@ from gpuledger.store.delta import Store
 TELEMETRY: Final = "_telemetry"
 
 # The allocation columns that describe the source row (everything but the labels and measures).
-SOURCE_KEYS: Final = (
-    Alloc.x_BillingPeriod,
-    Alloc.BillingPeriodStart,
-    Alloc.day,
-    Alloc.ProviderName,
-    Alloc.BillingAccountId,
-    Alloc.SubAccountId,
-    Alloc.ResourceId,
-    Alloc.x_GpuModel,
-    Alloc.ServiceName,
-    Alloc.ChargeCategory,
-    Alloc.PricingCategory,
-    Alloc.currency,
-)
+SOURCE_KEYS: Final = (Alloc.x_BillingPeriod, Alloc.BillingPeriodStart, *ALLOCATION_SOURCE_KEYS)
 LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
 # A source group: the source columns, what the row is, its pool and its owner (rule 4).
 SOURCE_GROUP: Final = (

@@ -31,25 +31,14 @@ from gpuledger.engine.chargeback.rounding import (
 )
 from gpuledger.engine.chargeback.statements import Line, Statements, TeamStatement
 from gpuledger.errors import GpuledgerError, UsageError
-from gpuledger.schema import UNLABELLED, Alloc, Cost
+from gpuledger.schema import ALLOCATION_SOURCE_KEYS, UNLABELLED, Alloc, Cost
 from gpuledger.store.delta import Store
 
 __all__ = ["Explanation", "RulePart", "SourcePart", "explain", "find_line"]
 
 DEFAULT_TOP: Final = 10
 # The allocation's source keys: what names the cost rows an allocation row came from.
-SOURCE_KEYS: Final = (
-    Alloc.day,
-    Alloc.ProviderName,
-    Alloc.BillingAccountId,
-    Alloc.SubAccountId,
-    Alloc.ResourceId,
-    Alloc.x_GpuModel,
-    Alloc.ServiceName,
-    Alloc.ChargeCategory,
-    Alloc.PricingCategory,
-    Alloc.currency,
-)
+SOURCE_KEYS: Final = ALLOCATION_SOURCE_KEYS
 _ORIGINAL = "_original"
 _ROWS = "_rows"
 

@@ -29,10 +29,14 @@ def harmonize_currency(rows: pl.LazyFrame, settings: Settings, src: str) -> pl.L
     One streaming pass finds the mixed pairs; the conversion itself is row-wise, so the result
     still streams and slices like ``rows``.
     """
-    period = pl.col(Cost.BillingPeriodStart).dt.strftime("%Y-%m")
+    # Grouped by the timestamp first: formatting the period of every row would cost more.
     mixed = (
-        rows.group_by(Cost.BillingAccountId, period.alias(_PERIOD))
-        .agg(pl.col(Cost.BillingCurrency).unique().sort().alias("currencies"))
+        rows.group_by(Cost.BillingAccountId, Cost.BillingPeriodStart)
+        .agg(pl.col(Cost.BillingCurrency).unique().alias("currencies"))
+        .with_columns(pl.col(Cost.BillingPeriodStart).dt.strftime("%Y-%m").alias(_PERIOD))
+        .explode("currencies")
+        .group_by(Cost.BillingAccountId, _PERIOD)
+        .agg(pl.col("currencies").unique().sort())
         .filter(pl.col("currencies").list.len() > 1)
         .sort(Cost.BillingAccountId, _PERIOD)
         .collect(engine="streaming")

@@ -7,6 +7,7 @@ credentials come from each SDK's standard chain.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,6 +124,17 @@ def read_bytes(uri: str) -> bytes:
         if parsed.scheme in ("s3", "gs"):
             raise SourceError(f"{uri}: cannot read: {exc}", transient=True) from exc
         raise
+
+
+def read_json_object(uri: str) -> dict[str, Any]:
+    """A manifest's JSON object; anything else is an InputError naming the file."""
+    try:
+        loaded = json.loads(read_bytes(uri))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"manifest is not valid JSON: {exc}", file=uri) from exc
+    if not isinstance(loaded, dict):
+        raise InputError("manifest is not a JSON object", file=uri)
+    return loaded
 
 
 def exists(uri: str) -> bool:

@@ -140,12 +140,21 @@ def ingest_cost(
 
 def _partition_facts(rows: pl.LazyFrame) -> pl.DataFrame:
     """Rows and currencies per (billing account, period), in one streaming pass."""
+    # Grouped by the timestamp first: formatting the period of every row would cost more.
     return (
-        rows.select(Cost.BillingAccountId, Cost.x_BillingPeriod, Cost.BillingCurrency)
-        .group_by(Cost.BillingAccountId, Cost.x_BillingPeriod)
+        rows.group_by(Cost.BillingAccountId, Cost.BillingPeriodStart)
         .agg(
             pl.len().alias("rows"),
-            pl.col(Cost.BillingCurrency).drop_nulls().unique().sort().alias("currencies"),
+            pl.col(Cost.BillingCurrency).drop_nulls().unique().alias("currencies"),
+        )
+        .with_columns(billing_period_of().alias(Cost.x_BillingPeriod))
+        .group_by(Cost.BillingAccountId, Cost.x_BillingPeriod)
+        .agg(
+            pl.col("rows").sum(),
+            pl.col("currencies")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
         )
         .sort(Cost.BillingAccountId, Cost.x_BillingPeriod)
         .collect(engine="streaming")

@@ -132,6 +132,35 @@ def on_distinct(column: str, parse: Callable[[pl.Expr], pl.Expr], dtype: pl.Data
     return pl.col(column).map_batches(apply, return_dtype=dtype, is_elementwise=True)
 
 
+def on_distinct_rows(columns: Sequence[str], build: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``build`` (an expression over ``columns``), computed once per distinct combination of
+    their values in each batch and mapped back to every row.
+
+    For values a bill repeats on millions of rows (tag sets, instance types, provider columns).
+    A batch whose combinations are mostly distinct is computed directly: the lookup would cost
+    more than it saves.
+    """
+
+    def apply(rows: pl.Series) -> pl.Series:
+        frame = rows.struct.unnest()
+        table = frame.unique()
+        if 2 * table.height > frame.height:
+            return frame.select(build.alias(rows.name)).to_series()
+        joined = frame.join(
+            table.with_columns(build.alias(_BUILT)),
+            on=list(columns),
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
+        )
+        return joined.get_column(_BUILT).alias(rows.name)
+
+    return pl.struct(columns).map_batches(apply, return_dtype=dtype, is_elementwise=True)
+
+
+_BUILT: Final = "_built"
+
+
 def canonical_value(column: str, allowed: Sequence[str]) -> pl.Expr:
     """The spec spelling of an enumerated value, matched case-insensitively; null if unknown."""
     lookup = {value.casefold(): value for value in allowed}
@@ -180,25 +209,33 @@ def tags_from_json(column: str, origin: str) -> pl.Expr:
     empty text gives an empty list; text that is not a JSON object gives null, which the caller
     quarantines. Non-string values keep their JSON spelling (``500``, ``true``).
     """
-    text = pl.col(column).cast(pl.String)
-    decoded = text.map_batches(
-        lambda series: _decode_distinct(series, origin), return_dtype=TAGS, is_elementwise=True
+    return (
+        pl.col(column)
+        .cast(pl.String)
+        .map_batches(
+            lambda series: _decode_distinct(series, origin), return_dtype=TAGS, is_elementwise=True
+        )
     )
-    empty = text.is_null() | (text.str.strip_chars() == "")
-    return pl.when(empty).then(pl.lit([], dtype=TAGS)).otherwise(decoded)
 
 
 def _decode_distinct(series: pl.Series, origin: str) -> pl.Series:
-    distinct = series.drop_nulls().unique()
+    distinct = series.unique()
+    blank = (distinct.is_null() | (distinct.str.strip_chars() == "")).to_list()
     table = pl.DataFrame(
         {
             "_text": distinct,
-            "_tags": pl.Series([_tags_of(t, origin) for t in distinct], dtype=TAGS),
+            "_tags": pl.Series(
+                [
+                    [] if empty else _tags_of(t, origin)
+                    for t, empty in zip(distinct, blank, strict=True)
+                ],
+                dtype=TAGS,
+            ),
         },
         schema={"_text": pl.String, "_tags": TAGS},
     )
     frame = pl.DataFrame({"_text": series}).join(
-        table, on="_text", how="left", maintain_order="left"
+        table, on="_text", how="left", maintain_order="left", nulls_equal=True
     )
     return frame.get_column("_tags").alias(series.name)
 

@@ -91,14 +91,17 @@ def period_deliveries(
     rows: pl.DataFrame | pl.LazyFrame, delivery_of: dict[str, AwsDelivery]
 ) -> list[Delivery]:
     """Per (billing account, period): the delivery it came from and whether it is invoiced."""
+    # Grouped by the timestamp first: formatting the period of every row would cost more.
     periods = (
         rows.lazy()
-        .select(Cost.BillingAccountId, Cost.BillingPeriodStart, Cost.x_SourceFile, Cost.x_InvoiceId)
-        .group_by(Cost.BillingAccountId, billing_period_of().alias("period"))
+        .group_by(Cost.BillingAccountId, Cost.BillingPeriodStart)
         .agg(
             pl.col(Cost.x_SourceFile).first().alias("file"),
             pl.col(Cost.x_InvoiceId).is_not_null().all().alias("invoiced"),
         )
+        .sort(Cost.BillingAccountId, Cost.BillingPeriodStart)
+        .group_by(Cost.BillingAccountId, billing_period_of().alias("period"), maintain_order=True)
+        .agg(pl.col("file").first(), pl.col("invoiced").all())
         .sort(Cost.BillingAccountId, "period")
         .collect(engine="streaming")
     )

@@ -19,6 +19,7 @@ import polars as pl
 
 from gpuledger.collect.aws.columns import Cur
 from gpuledger.collect.focus.mapping import with_gpu_facts
+from gpuledger.collect.values import on_distinct, on_distinct_rows
 from gpuledger.schema import MONEY, TAGS, Cost
 
 LINE_TYPE: Final = pl.col(Cur.line_item_line_item_type)
@@ -144,9 +145,9 @@ def charge_class() -> pl.Expr:
 
 
 def is_spot() -> pl.Expr:
-    return pl.col(Cur.line_item_usage_type).str.contains("SpotUsage").fill_null(False) | (
-        pl.col(Cur.pricing_term) == "Spot"
-    ).fill_null(False)
+    return pl.col(Cur.line_item_usage_type).str.contains("SpotUsage", literal=True).fill_null(
+        False
+    ) | (pl.col(Cur.pricing_term) == "Spot").fill_null(False)
 
 
 def pricing_category() -> pl.Expr:
@@ -189,7 +190,11 @@ def commitment_discount() -> tuple[pl.Expr, pl.Expr]:
 
 def instance_type() -> pl.Expr:
     """The EC2 or SageMaker instance type a line is about, from the product or the usage type."""
-    from_usage = pl.col(Cur.line_item_usage_type).str.extract(INSTANCE_IN_USAGE_TYPE, 1)
+    from_usage = on_distinct(
+        Cur.line_item_usage_type,
+        lambda usage_type: usage_type.str.extract(INSTANCE_IN_USAGE_TYPE, 1),
+        pl.String(),
+    )
     on_instance = pl.col(Cur.line_item_product_code).is_in(["AmazonEC2", "AmazonSageMaker"])
     return pl.coalesce(
         pl.col(Cur.product_instance_type),
@@ -202,7 +207,13 @@ def tags() -> pl.Expr:
 
     Activated user tags lose AWS's ``user_`` / ``user:`` prefix so the key is the one people
     typed (``team``); AWS-generated tags (``aws:…``) keep theirs; cost categories are marked.
+    Built once per distinct (tags, cost categories) pair of each batch: a CUR repeats a few
+    tag sets on millions of lines, and joining nested lists row by row is what costs.
     """
+    return on_distinct_rows([Cur.resource_tags, Cur.cost_category], _tag_list(), TAGS)
+
+
+def _tag_list() -> pl.Expr:
     key = pl.element().struct.field("key")
     value = pl.element().struct.field("value")
     user = key.str.contains(r"^user[_:]")
@@ -229,7 +240,7 @@ def _pod_part(index: int) -> pl.Expr:
     """``arn:aws:eks:…:pod/<cluster>/<namespace>/<pod>/<uid>``: one part of a split line's pod."""
     resource = pl.col(Cur.line_item_resource_id)
     is_pod = pl.col(Cur.split_line_item_parent_resource_id).is_not_null() & resource.str.contains(
-        r":pod/"
+        ":pod/", literal=True
     )
     return pl.when(is_pod).then(resource.str.split("/").list.get(index, null_on_oob=True))
 

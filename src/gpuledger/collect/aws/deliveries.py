@@ -22,13 +22,12 @@ the whole ingest, naming the missing files, before anything is written.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from gpuledger.collect.files import SourceFile, exists, list_files, read_bytes
+from gpuledger.collect.files import SourceFile, exists, list_files, read_json_object
 from gpuledger.errors import InputError
 
 DATA_SUFFIXES: Final = (".parquet", ".csv", ".csv.gz", ".csv.zip")
@@ -88,7 +87,7 @@ def _from_manifest(
     uri = file.uri
     export = _EXPORT_MANIFEST.match(uri)
     if export:
-        manifest = _load(uri)
+        manifest = read_json_object(uri)
         root = export["root"]
         keys = [str(k) for k in manifest.get("dataFiles", [])]
         files = _resolve(uri, keys, root, "/data/", by_uri)
@@ -99,7 +98,7 @@ def _from_manifest(
         )
     legacy = _LEGACY_FOLDER.match(uri)
     if legacy:
-        manifest = _load(uri)
+        manifest = read_json_object(uri)
         if "assemblyId" not in manifest:
             return None
         folder = uri.rsplit("/", 1)[0]
@@ -114,16 +113,6 @@ def _from_manifest(
             folder + "/",
         )
     return None
-
-
-def _load(uri: str) -> dict[str, Any]:
-    try:
-        loaded = json.loads(read_bytes(uri))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"manifest is not valid JSON: {exc}", file=uri) from exc
-    if not isinstance(loaded, dict):
-        raise InputError("manifest is not a JSON object", file=uri)
-    return loaded
 
 
 def _resolve(

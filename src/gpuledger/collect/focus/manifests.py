@@ -10,12 +10,10 @@ is dated by when it was written.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from gpuledger.collect.files import SourceFile, list_files, read_bytes
+from gpuledger.collect.files import SourceFile, list_files, read_json_object
 from gpuledger.collect.values import utc_time_of
 from gpuledger.errors import InputError
 
@@ -43,7 +41,7 @@ def run_of(uri: str, runs: list[ExportRun]) -> ExportRun | None:
 
 
 def _run(file: SourceFile) -> ExportRun:
-    info = _load(file.uri).get("runInfo")
+    info = read_json_object(file.uri).get("runInfo")
     info = info if isinstance(info, dict) else {}
     submitted = info.get("submittedTime")
     delivered = utc_time_of(str(submitted)) if submitted is not None else file.modified
@@ -57,13 +55,3 @@ def _run(file: SourceFile) -> ExportRun:
     run_id = info.get("runId")
     folder = file.uri[: -len(MANIFEST)]
     return ExportRun(folder, None if run_id is None else str(run_id), delivered)
-
-
-def _load(uri: str) -> dict[str, Any]:
-    try:
-        loaded = json.loads(read_bytes(uri))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"manifest is not valid JSON: {exc}", file=uri) from exc
-    if not isinstance(loaded, dict):
-        raise InputError("manifest is not a JSON object", file=uri)
-    return loaded

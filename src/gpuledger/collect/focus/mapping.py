@@ -24,9 +24,10 @@ from gpuledger.collect.values import (
     canonical_value,
     json_field,
     money,
+    on_distinct,
+    on_distinct_rows,
     quantity,
     tags_from_json,
-    unparsed,
     utc_time,
 )
 from gpuledger.prices.catalog import gpu_catalog, normalize_instance_type
@@ -145,8 +146,7 @@ def _text(schema: pl.Schema, name: str) -> pl.Expr:
     """A text column with blank cells as null; null when the file lacks the column."""
     if name not in schema:
         return pl.lit(None, dtype=pl.String)
-    text = pl.col(f"_text_{name}")
-    return pl.when(text == "").then(None).otherwise(text)
+    return pl.col(f"_text_{name}").replace("", None)
 
 
 def _parsed_columns(schema: pl.Schema) -> list[pl.Expr]:
@@ -200,7 +200,14 @@ def _instance_type(schema: pl.Schema) -> pl.Expr:
         candidates.append(json_field("_text_x_SkuDetails", "ServiceType"))
     # FOCUS 1.0 has no instance-type column; AWS names the type in the charge description
     # ("$1.624 per On Demand Linux g5.4xlarge Instance Hour").
-    candidates.append(_text(schema, Cost.ChargeDescription).str.extract(_EC2_TYPE_IN_TEXT, 1))
+    if Cost.ChargeDescription in schema:
+        candidates.append(
+            on_distinct(
+                f"_text_{Cost.ChargeDescription}",
+                lambda text: text.str.extract(_EC2_TYPE_IN_TEXT, 1),
+                pl.String(),
+            )
+        )
     return pl.coalesce(candidates)
 
 
@@ -212,10 +219,15 @@ def _gpu_count(schema: pl.Schema) -> pl.Expr:
 
 
 def _provider_columns(schema: pl.Schema) -> pl.Expr:
+    """The file's own ``x_`` columns as one JSON object, encoded once per distinct set of them."""
     own = [n for n in schema.names() if n.startswith("x_")]
     if not own:
         return pl.lit(None, dtype=pl.String)
-    return pl.struct([_text(schema, n).alias(n) for n in own]).struct.json_encode()
+    return on_distinct_rows(
+        [f"_text_{name}" for name in own],
+        pl.struct([_text(schema, name).alias(name) for name in own]).struct.json_encode(),
+        pl.String(),
+    )
 
 
 def _problems(schema: pl.Schema) -> list[pl.Expr]:
@@ -227,7 +239,7 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
             what = f"a timestamp (expected {TIME_FORMS})" if name in _TIMES else "a decimal number"
             source = pl.col(f"_text_{name}")
             bad = (
-                unparsed(source, pl.col(name))
+                _unread(source, pl.col(name))
                 if schema[name] in (pl.String, pl.Null)
                 else source.is_not_null() & pl.col(name).is_null()
             )
@@ -236,7 +248,7 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
         if name in schema:
             # A stored enumeration is already parsed under its own name; the others only here.
             value = pl.col(name) if name in _STORED_ENUMS else canonical_value(name, allowed)
-            bad = unparsed(pl.col(f"_text_{name}"), value)
+            bad = _unread(pl.col(f"_text_{name}"), value)
             checks.append((bad, name, f"{name} is not one of {', '.join(allowed)}"))
     for name in NOT_NULL:
         checks.append((pl.col(name).is_null(), name, f"{name} is empty"))
@@ -268,6 +280,11 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
     return [reason.alias(REASON), column.alias(COLUMN)]
 
 
+def _unread(text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """True where a ``_text_`` cell (text, already stripped) had a value parsing made null."""
+    return text.is_not_null() & (text != "") & parsed.is_null()
+
+
 def _output_columns() -> list[str]:
     return [
         *_TEXT,
@@ -289,9 +306,35 @@ def with_gpu_facts(costs: pl.LazyFrame) -> pl.LazyFrame:
     """Fill ``x_GpuModel``, ``x_GpuCount``, ``x_AcceleratorKind`` from the GPU catalog.
 
     Matches on (``ProviderName`` as the catalog spells it, ``x_InstanceType`` without SageMaker's
-    ``ml.`` prefix); values the row already has win. A row-wise lookup rather than a join, so
-    the rows keep their order and stream.
+    ``ml.`` prefix); values the row already has win. Looked up once per distinct pair of each
+    batch and mapped back row-wise, so the rows keep their order and stream.
     """
+    facts = pl.col(_FACTS)
+    return (
+        costs.with_columns(
+            on_distinct_rows(
+                [Cost.ProviderName, Cost.x_InstanceType], _catalog_lookup(), _FACTS_TYPE
+            ).alias(_FACTS)
+        )
+        .with_columns(
+            pl.coalesce(Cost.x_GpuModel, facts.struct.field("gpu_model")).alias(Cost.x_GpuModel),
+            pl.coalesce(
+                pl.col(Cost.x_GpuCount).cast(pl.Int32), facts.struct.field("gpu_count")
+            ).alias(Cost.x_GpuCount),
+            facts.struct.field("accelerator_kind").alias(Cost.x_AcceleratorKind),
+        )
+        .drop(_FACTS)
+    )
+
+
+_FACTS: Final = "_catalog_facts"
+_FACTS_TYPE: Final = pl.Struct(
+    {"gpu_model": pl.String, "gpu_count": pl.Int32, "accelerator_kind": pl.String}
+)
+
+
+def _catalog_lookup() -> pl.Expr:
+    """GPU facts of the catalog entry keyed by (provider, instance type); null fields if none."""
     provider = (
         pl.col(Cost.ProviderName)
         .str.to_lowercase()
@@ -308,15 +351,10 @@ def with_gpu_facts(costs: pl.LazyFrame) -> pl.LazyFrame:
     )
     keys = catalog.get_column("key")
 
-    def looked_up(column: str, dtype: pl.DataType) -> pl.Expr:
+    def looked_up(column: str) -> pl.Expr:
+        dtype = _FACTS_TYPE.to_schema()[column]
         return key.replace_strict(
             keys, catalog.get_column(column), default=None, return_dtype=dtype
-        )
+        ).alias(column)
 
-    return costs.with_columns(
-        pl.coalesce(Cost.x_GpuModel, looked_up("gpu_model", pl.String())).alias(Cost.x_GpuModel),
-        pl.coalesce(
-            pl.col(Cost.x_GpuCount).cast(pl.Int32), looked_up("gpu_count", pl.Int32())
-        ).alias(Cost.x_GpuCount),
-        looked_up("accelerator_kind", pl.String()).alias(Cost.x_AcceleratorKind),
-    )
+    return pl.struct(looked_up(name) for name in _FACTS_TYPE.to_schema())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from gpuledger.commands.context import Context
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
 from gpuledger.store.delta import Store
+from gpuledger.store.state import StateDB
 from tests.collect.aws_export import cur2_rows, data_export, legacy_report
 from tests.collect.focus_rows import write_focus_csv
 
@@ -160,3 +162,24 @@ def test_the_ingest_command_passes_force_to_the_collector(tmp_path: Path) -> Non
     ingest_command.run(context, source="aws", src=str(tmp_path / "first"), force=True)
 
     assert _stored_rows(store) == 2
+
+
+def test_a_state_database_from_before_delivery_times_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE billing_periods (source TEXT NOT NULL, billing_account TEXT NOT NULL,"
+        " period TEXT NOT NULL, invoiced INTEGER NOT NULL, delivery TEXT,"
+        " updated_at TEXT NOT NULL, PRIMARY KEY (source, billing_account, period))"
+    )
+    old.execute("INSERT INTO billing_periods VALUES ('aws', '1', '2026-10', 0, 'exec-1', 'x')")
+    old.commit()
+    old.close()
+
+    state = StateDB(path)
+    assert state.delivery_time_of("aws", "1", "2026-10") is None  # no time known: never refused
+    made = datetime(2026, 11, 20, 6, tzinfo=UTC)
+    state.record_billing_period(
+        "aws", "1", "2026-10", invoiced=False, delivery="exec-2", delivered_at=made
+    )
+    assert state.delivery_time_of("aws", "1", "2026-10") == ("exec-2", made)

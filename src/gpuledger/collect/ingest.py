@@ -33,7 +33,7 @@ import polars as pl
 from gpuledger.errors import GpuledgerError, InputError, SchemaError
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine, validate
 from gpuledger.store.delta import Store
-from gpuledger.store.state import StateDB, utc_now
+from gpuledger.store.state import StateDB
 
 PARTITION_KEYS = (Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod)
 
@@ -123,8 +123,8 @@ def ingest_cost(
                 delivery.period,
                 invoiced=delivery.invoiced,
                 delivery=delivery.delivery_id,
+                delivered_at=delivery.delivered_at,
             )
-        record_delivery_times(store.state, source, batch.deliveries)
     except GpuledgerError as exc:
         store.state.finish_ingest(run_id, status="failed", message=str(exc))
         raise
@@ -203,35 +203,6 @@ def _replace_quarantine(
         store.replace_partitions("quarantine", quarantine, keys, replace=clear)
 
 
-_DELIVERY_TIMES_DDL = """
-CREATE TABLE IF NOT EXISTS billing_delivery_times (
-    source TEXT NOT NULL,
-    billing_account TEXT NOT NULL,
-    period TEXT NOT NULL,
-    delivery TEXT,
-    delivered_at TEXT NOT NULL,      -- ISO-8601 UTC: when the provider made the stored delivery
-    recorded_at TEXT NOT NULL,
-    PRIMARY KEY (source, billing_account, period)
-);
-"""
-
-
-def stored_delivery(
-    state: StateDB, source: str, account: str, period: str
-) -> tuple[str | None, datetime] | None:
-    """(delivery id, delivery time) of the stored rows of one partition; None when unknown."""
-    state.ensure(_DELIVERY_TIMES_DDL)
-    with state.connect() as db:
-        row = db.execute(
-            "SELECT delivery, delivered_at FROM billing_delivery_times"
-            " WHERE source=? AND billing_account=? AND period=?",
-            (source, account, period),
-        ).fetchone()
-    if row is None:
-        return None
-    return row["delivery"], datetime.fromisoformat(row["delivered_at"])
-
-
 def refuse_older_deliveries(
     state: StateDB, source: str, deliveries: Iterable[Delivery], *, force: bool = False
 ) -> None:
@@ -241,7 +212,7 @@ def refuse_older_deliveries(
     for offered in deliveries:
         if offered.delivered_at is None:
             continue
-        stored = stored_delivery(state, source, offered.billing_account, offered.period)
+        stored = state.delivery_time_of(source, offered.billing_account, offered.period)
         if stored is None:
             continue
         stored_id, stored_at = stored
@@ -255,28 +226,6 @@ def refuse_older_deliveries(
             "delivery, or pass --force to store the older one anyway",
             expected="a delivery at least as recent as the stored one",
         )
-
-
-def record_delivery_times(state: StateDB, source: str, deliveries: Iterable[Delivery]) -> None:
-    """Remember, per partition just stored, its delivery and when it was made."""
-    state.ensure(_DELIVERY_TIMES_DDL)
-    with state.connect() as db:
-        for delivery in deliveries:
-            key = (source, delivery.billing_account, delivery.period)
-            if delivery.delivered_at is None:
-                db.execute(
-                    "DELETE FROM billing_delivery_times"
-                    " WHERE source=? AND billing_account=? AND period=?",
-                    key,
-                )
-                continue
-            db.execute(
-                "INSERT INTO billing_delivery_times VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (source, billing_account, period) DO UPDATE SET"
-                " delivery=excluded.delivery, delivered_at=excluded.delivered_at,"
-                " recorded_at=excluded.recorded_at",
-                (*key, delivery.delivery_id, delivery.delivered_at.isoformat(), utc_now()),
-            )
 
 
 def _when(moment: datetime) -> str:

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS billing_periods (
     invoiced INTEGER NOT NULL,       -- 1 once the provider marked the period final
     delivery TEXT,                   -- the delivery (assembly, execution) the stored rows came from
     updated_at TEXT NOT NULL,
+    delivered_at TEXT,               -- ISO-8601 UTC: when the provider made that delivery, if known
     PRIMARY KEY (source, billing_account, period)
 );
 CREATE TABLE IF NOT EXISTS closed_periods (
@@ -93,6 +94,7 @@ class StateDB:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.ensure(_CORE_DDL)
+        self._add_column("billing_periods", "delivered_at", "TEXT")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -119,6 +121,13 @@ class StateDB:
             db.executescript(ddl)
         finally:
             db.close()
+
+    def _add_column(self, table: str, column: str, kind: str) -> None:
+        """Give a table written by an older gpuledger a column it lacks."""
+        with self.connect() as db:
+            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # ingest runs ---------------------------------------------------------------------------
 
@@ -169,15 +178,25 @@ class StateDB:
     # billing periods -----------------------------------------------------------------------
 
     def record_billing_period(
-        self, source: str, account: str, period: str, *, invoiced: bool, delivery: str | None
+        self,
+        source: str,
+        account: str,
+        period: str,
+        *,
+        invoiced: bool,
+        delivery: str | None,
+        delivered_at: datetime | None = None,
     ) -> None:
+        """The stored rows of one partition: invoiced or not, their delivery and its time."""
+        made = None if delivered_at is None else delivered_at.isoformat()
         with self.connect() as db:
             db.execute(
-                "INSERT INTO billing_periods VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO billing_periods (source, billing_account, period, invoiced, delivery,"
+                " updated_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (source, billing_account, period) DO UPDATE SET"
                 " invoiced=excluded.invoiced, delivery=excluded.delivery,"
-                " updated_at=excluded.updated_at",
-                (source, account, period, int(invoiced), delivery, utc_now()),
+                " updated_at=excluded.updated_at, delivered_at=excluded.delivered_at",
+                (source, account, period, int(invoiced), delivery, utc_now(), made),
             )
 
     def billing_periods(self) -> list[dict[str, Any]]:
@@ -196,6 +215,20 @@ class StateDB:
                 (source, account, period),
             ).fetchone()
         return None if row is None else row["delivery"]
+
+    def delivery_time_of(
+        self, source: str, account: str, period: str
+    ) -> tuple[str | None, datetime] | None:
+        """(delivery id, when it was made) of this partition's stored rows; None when unknown."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT delivery, delivered_at FROM billing_periods WHERE source=?"
+                " AND billing_account=? AND period=?",
+                (source, account, period),
+            ).fetchone()
+        if row is None or row["delivered_at"] is None:
+            return None
+        return row["delivery"], datetime.fromisoformat(row["delivered_at"])
 
     # closed periods ------------------------------------------------------------------------
 

@@ -5,6 +5,9 @@ person on their own machine, which is why ``gpuledger app`` binds to 127.0.0.1 u
 otherwise. ``[app] auth = "oidc"`` asks for a login (``st.login``, configured in
 ``.streamlit/secrets.toml`` under ``[auth]``) and gives the signed-in e-mail the role config says:
 finance when listed in ``[app] finance``, team lead of the teams whose ``lead`` it is, else nothing.
+An e-mail the identity provider marks unverified (``email_verified`` false) gets no role: anyone
+can sign up at some providers with an address they do not own. Providers that send no
+``email_verified`` claim at all (Microsoft Entra ID, for one) vouch for the address themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from gpuledger.report.readmodel.access import Viewer, single_user_viewer, viewer
 
 def _signed_in() -> bool:
     return bool(st.user.get("is_logged_in", False))
+
+
+def _email_unverified() -> bool:
+    """True when the provider says the e-mail is not verified (a claim of false, in any form)."""
+    verified = st.user.get("email_verified")
+    return verified is not None and verified is not True and str(verified).lower() != "true"
 
 
 def _signed_in_email() -> str | None:
@@ -35,6 +44,13 @@ def current_viewer(settings: Settings) -> Viewer:
         st.caption("The identity provider is set in `[auth]` of `.streamlit/secrets.toml`.")
         st.stop()
     email = _signed_in_email()
+    if _email_unverified():
+        st.error(
+            f"{email or 'This account'} is not verified by the identity provider; gpuledger gives"
+            " roles only to verified e-mail addresses."
+        )
+        st.button("Log out", on_click=st.logout)
+        st.stop()
     viewer = viewer_for(settings, email)
     if viewer is None:
         st.error(

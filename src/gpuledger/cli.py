@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from gpuledger.commands.context import Context
 from gpuledger.errors import GpuledgerError, UsageError
 from gpuledger.progress import stderr_console
+from gpuledger.report.export.printable import markup_text
 
 app = typer.Typer(
     name="gpuledger",
@@ -509,7 +509,7 @@ def config_show(ctx: typer.Context) -> None:
 
 def _print_error(message: str) -> None:
     """``error: message`` on standard error: the one style of every error the CLI reports."""
-    text = escape(message)  # paths and source text may hold "[...]"
+    text = markup_text(message)  # paths and tag text may hold "[...]" or control characters
     stderr_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from gpuledger.config import load_settings
 from gpuledger.report.readmodel import cached as readmodel
 from gpuledger.report.readmodel.access import AccessDenied, Viewer, viewer_for
 from gpuledger.report.readmodel.cached import Ledger
 from gpuledger.schema import UNALLOCATED
-from tests.app.conftest import AppFactory, LedgerFiles
+from tests.app.conftest import HOME_SCRIPT, AppFactory, LedgerFiles
 from tests.app.ledger import CFO, NLP_LEAD, VISION_LEAD
 
 
@@ -126,3 +127,33 @@ def test_signed_in_without_a_role_sees_no_numbers(
     assert "has no role" in at.error[0].value
     assert not at.metric
     assert not at.table
+
+
+@pytest.mark.parametrize(
+    "verified", [False, "false", "False", 0], ids=["false", "string-false", "string-False", "zero"]
+)
+def test_unverified_finance_email_gets_no_role(
+    oidc_ledger: LedgerFiles, verified: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GPULEDGER_HOME", str(oidc_ledger.home))
+    monkeypatch.setenv("GPULEDGER_CONFIG", str(oidc_ledger.config))
+    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": CFO, "name": CFO, "email_verified": verified}
+    at.run()
+    assert not at.exception
+    assert "not verified" in at.error[0].value
+    assert not at.metric
+    assert not at.table
+
+
+@pytest.mark.parametrize("verified", [True, "true"], ids=["true", "string-true"])
+def test_verified_finance_email_sees_finance_view(
+    oidc_ledger: LedgerFiles, verified: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GPULEDGER_HOME", str(oidc_ledger.home))
+    monkeypatch.setenv("GPULEDGER_CONFIG", str(oidc_ledger.config))
+    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": CFO, "name": CFO, "email_verified": verified}
+    at.run()
+    assert not at.exception
+    assert {m.label for m in at.metric} == {"Invoice", "Allocated to teams", UNALLOCATED}

@@ -8,6 +8,7 @@ from rich.table import Table
 from gpuledger.commands.context import Context
 from gpuledger.commands.period_choice import chosen_period, require_billing_data
 from gpuledger.engine.attribution.attribute import AttributionResult, run_attribution
+from gpuledger.engine.chargeback.freshness import input_versions, record_attribution
 from gpuledger.engine.waste.compute import store_waste
 from gpuledger.errors import GpuledgerError
 
@@ -16,7 +17,9 @@ def run(ctx: Context, *, period: str | None) -> None:
     store = ctx.read_store
     period = chosen_period(store, period)
     require_billing_data(store, period)
+    versions = input_versions(store)  # before the inputs are read: see engine.chargeback.freshness
     result = run_attribution(store, ctx.settings, period)
+    record_attribution(store, period, versions, result.version)
     # The app's waste page reads this precompute; storing it here, not inside attribution, keeps
     # the attribution step itself as fast as it is for the scheduler and the benchmarks.
     store_waste(store, ctx.settings, period)

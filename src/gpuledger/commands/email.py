@@ -21,6 +21,7 @@ from gpuledger.report.email.dispatch import (
     savings_mail,
     write_outbox,
 )
+from gpuledger.report.export.printable import markup_text
 
 OUTBOX = "outbox"  # under the ledger home, where `gpuledger demo` writes its dry run too
 
@@ -66,6 +67,11 @@ def _print(console: Console, outcomes: list[Outcome]) -> None:
         table.add_column(name)
     for o in outcomes:
         table.add_row(
-            o.key.kind, o.key.period, o.key.team, ", ".join(o.recipients), o.result, o.detail
+            o.key.kind,
+            o.key.period,
+            markup_text(o.key.team),
+            markup_text(", ".join(o.recipients)),
+            o.result,
+            markup_text(o.detail),
         )
     console.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
@@ -10,25 +11,43 @@ from rich.table import Table
 
 from gpuledger.commands.context import Context
 from gpuledger.commands.output import emit, terminal
+from gpuledger.engine.chargeback.freshness import Staleness, allocation_staleness
+from gpuledger.report.export.printable import markup_text
 from gpuledger.report.export.status_doc import billing_tabular, status_csv, status_json
 from gpuledger.report.export.terminal import terminal_table
 from gpuledger.report.health import Health, store_health
+from gpuledger.store.delta import Store
 
 
 def run(ctx: Context, *, format: str) -> None:
     store = ctx.read_store
     health = store_health(store, ctx.settings)
+    stale = stale_allocations(store, health)
     currency = ctx.settings.reporting.currency
     if format == "json":
-        emit(status_json(store.home, health.as_dict(), currency), None)
+        sections = {**health.as_dict(), "stale_allocations": [asdict(s) for s in stale]}
+        emit(status_json(store.home, sections, currency), None)
     elif format == "csv":
         emit(status_csv(health.cost_partitions, currency), None)
     else:
         _print_tables(terminal(), store.home, health, currency)
+        for staleness in stale:
+            terminal().print(f"[yellow]{markup_text(staleness.message())}[/]", highlight=False)
+
+
+def stale_allocations(store: Store, health: Health) -> list[Staleness]:
+    """Open months whose allocation was computed from inputs that have changed since."""
+    periods = [row["x_BillingPeriod"] for row in health.allocation]
+    found = [
+        allocation_staleness(store, period)
+        for period in periods
+        if period not in health.closed_periods
+    ]
+    return [staleness for staleness in found if staleness is not None]
 
 
 def _print_tables(console: Console, home: str, health: Health, currency: str) -> None:
-    console.print(f"ledger home: {home}", highlight=False)
+    console.print(f"ledger home: {markup_text(home)}", highlight=False)
     if not health.cost_partitions:
         console.print("cost: nothing ingested yet (try `gpuledger ingest aws PATH`)")
     else:
@@ -40,9 +59,9 @@ def _print_tables(console: Console, home: str, health: Health, currency: str) ->
             table.add_column(name)
         for row in health.quarantine:
             table.add_row(
-                row["x_Source"],
-                row["x_BillingPeriod"],
-                row["reason"],
+                markup_text(row["x_Source"]),
+                markup_text(row["x_BillingPeriod"]),
+                markup_text(row["reason"]),
                 f"{row['rows']:,}",
                 str(row["cost"]),
             )
@@ -74,13 +93,14 @@ def _print_tables(console: Console, home: str, health: Health, currency: str) ->
         )
     if health.unconfigured_teams:
         console.print(
-            "teams not in config (from tags): " + ", ".join(health.unconfigured_teams),
+            "teams not in config (from tags): "
+            + ", ".join(markup_text(team) for team in health.unconfigured_teams),
             highlight=False,
         )
     if health.closed_periods:
         console.print("closed periods: " + ", ".join(health.closed_periods), highlight=False)
     for row in health.adjustments:
-        what = row.get("error") or f"{row['team']} {row['amount']} {row['currency']}"
+        what = markup_text(row.get("error") or f"{row['team']} {row['amount']} {row['currency']}")
         console.print(
             f"adjustment of closed {row['corrects_period']} → {row['lands_in']}: {what}",
             highlight=False,
@@ -97,7 +117,16 @@ def _print_tables(console: Console, home: str, health: Health, currency: str) ->
     failed = [run for run in health.last_ingests if run["status"] == "failed"]
     for run in failed[:3]:
         console.print(
-            f"[red]failed ingest[/] {run['started_at']} {run['source']} {run['src']}: {run['message']}",
+            f"[red]failed ingest[/] {run['started_at']} {run['source']}"
+            f" {markup_text(run['src'])}: {markup_text(run['message'] or '')}",
+            highlight=False,
+        )
+    interrupted = [run for run in health.last_ingests if run["status"] == "interrupted"]
+    for run in interrupted[:3]:
+        console.print(
+            f"[yellow]interrupted ingest[/] {run['started_at']} {run['source']}"
+            f" {markup_text(run['src'])}: its process ended before it finished; run it again"
+            " (a rerun replaces whatever it wrote)",
             highlight=False,
         )
     for mail in health.undelivered_email:
@@ -105,8 +134,9 @@ def _print_tables(console: Console, home: str, health: Health, currency: str) ->
             "[red]e-mail failed[/]" if mail["status"] == "failed" else "[yellow]e-mail to retry[/]"
         )
         console.print(
-            f"{what} {mail['kind']} {mail['period']} for {mail['team']}"
-            f" to {', '.join(mail['recipients'])} after {mail['attempts']} attempt(s): {mail['error']}",
+            f"{what} {mail['kind']} {mail['period']} for {markup_text(mail['team'] or '')}"
+            f" to {markup_text(', '.join(mail['recipients']))} after {mail['attempts']}"
+            f" attempt(s): {markup_text(mail['error'] or '')}",
             highlight=False,
         )
 
@@ -155,7 +185,10 @@ def _unbilled_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(name, justify="right" if name == "GPU-hours" else "left")
     for row in rows:
         table.add_row(
-            row["source"], row["host"] or "(none)", row["periods"], f"{row['gpu_hours']:,.2f}"
+            markup_text(row["source"]),
+            markup_text(row["host"] or "(none)"),
+            row["periods"],
+            f"{row['gpu_hours']:,.2f}",
         )
     return table
 

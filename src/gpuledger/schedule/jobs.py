@@ -178,10 +178,13 @@ def open_periods(store: Store) -> list[str]:
 
 def attribute(store: Store, settings: Settings, now: datetime) -> str:
     from gpuledger.engine.attribution.attribute import run_attribution
+    from gpuledger.engine.chargeback.freshness import input_versions, record_attribution
 
     periods = open_periods(store)
     for period in periods:
-        run_attribution(store, settings, period)
+        versions = input_versions(store)  # before the inputs are read
+        result = run_attribution(store, settings, period)
+        record_attribution(store, period, versions, result.version)
     return f"attributed {', '.join(periods)}" if periods else "no open months"
 
 

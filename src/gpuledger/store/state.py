@@ -8,14 +8,20 @@ knows about recommendations or e-mails.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+# A run still `running` after this long is taken for interrupted whatever its host: the largest
+# monthly export ingests in minutes, and a process on another host cannot be asked.
+RUN_GIVE_UP: Final = timedelta(hours=24)
 
 _CORE_DDL = """
 CREATE TABLE IF NOT EXISTS ingest_runs (
@@ -24,11 +30,13 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
     src TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT,
-    status TEXT NOT NULL,            -- running | ok | failed
+    status TEXT NOT NULL,            -- running | ok | failed (interrupted: shown, not stored)
     rows INTEGER NOT NULL DEFAULT 0,
     quarantined INTEGER NOT NULL DEFAULT 0,
     partitions TEXT NOT NULL DEFAULT '[]',
-    message TEXT
+    message TEXT,
+    pid INTEGER,                     -- the ingesting process, on host
+    host TEXT
 );
 CREATE TABLE IF NOT EXISTS billing_periods (
     source TEXT NOT NULL,
@@ -73,6 +81,8 @@ class IngestRun:
     quarantined: int
     partitions: list[list[str]]
     message: str | None
+    pid: int | None = None
+    host: str | None = None
 
     def summary(self) -> dict[str, object]:
         """What status screens show of a run: where from, when, how it went, how much."""
@@ -95,6 +105,8 @@ class StateDB:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.ensure(_CORE_DDL)
         self._add_column("billing_periods", "delivered_at", "TEXT")
+        self._add_column("ingest_runs", "pid", "INTEGER")
+        self._add_column("ingest_runs", "host", "TEXT")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -132,12 +144,13 @@ class StateDB:
     # ingest runs ---------------------------------------------------------------------------
 
     def start_ingest(self, source: str, src: str) -> str:
+        """Record a run as ``running``, with this process's id and host to tell if it dies."""
         run_id = uuid.uuid4().hex[:16]
         with self.connect() as db:
             db.execute(
-                "INSERT INTO ingest_runs (id, source, src, started_at, status)"
-                " VALUES (?, ?, ?, ?, 'running')",
-                (run_id, source, src, utc_now()),
+                "INSERT INTO ingest_runs (id, source, src, started_at, status, pid, host)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (run_id, source, src, utc_now(), os.getpid(), socket.gethostname()),
             )
         return run_id
 
@@ -167,13 +180,16 @@ class StateDB:
             )
 
     def ingest_runs(self, limit: int = 20) -> list[IngestRun]:
+        """The latest runs, newest first; a ``running`` run whose process is gone reads
+        ``interrupted`` (see :func:`run_interrupted`)."""
         with self.connect() as db:
             rows = db.execute(
                 "SELECT * FROM ingest_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [
+        runs = [
             IngestRun(**{**dict(row), "partitions": json.loads(row["partitions"])}) for row in rows
         ]
+        return [replace(run, status="interrupted") if run_interrupted(run) else run for run in runs]
 
     # billing periods -----------------------------------------------------------------------
 
@@ -242,3 +258,45 @@ class StateDB:
 
     def is_closed(self, period: str) -> bool:
         return period in self.closed_periods()
+
+
+def run_interrupted(run: IngestRun) -> bool:
+    """Whether a ``running`` run can no longer finish: its process on this host is gone (or its
+    id now belongs to a process started after the run), or it started over
+    :data:`RUN_GIVE_UP` ago. A run recorded by an older gpuledger has no process to ask."""
+    if run.status != "running":
+        return False
+    started = datetime.fromisoformat(run.started_at)
+    if datetime.now(UTC) - started > RUN_GIVE_UP:
+        return True
+    if run.pid is None or run.host != socket.gethostname():
+        return False
+    return not _process_alive(run.pid, started)
+
+
+def _process_alive(pid: int, since: datetime) -> bool:
+    """Whether process ``pid`` runs and is the one that was running at ``since``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    started = _process_start(pid)
+    # started_at is kept to the second and /proc's boot time too: allow two seconds
+    return started is None or started <= since + timedelta(seconds=2)
+
+
+def _process_start(pid: int) -> datetime | None:
+    """When process ``pid`` started, from Linux's /proc; None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, IndexError, StopIteration, ValueError):
+        return None
+    ticks = int(fields[19])  # field 22 of stat: start time in clock ticks after boot
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)

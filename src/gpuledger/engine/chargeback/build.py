@@ -16,6 +16,7 @@ from decimal import Decimal
 from gpuledger.config import Settings
 from gpuledger.engine.chargeback.adjustments import adjustments_for
 from gpuledger.engine.chargeback.allocated_cost import allocated_cost_rows
+from gpuledger.engine.chargeback.freshness import allocation_staleness
 from gpuledger.engine.chargeback.live import live_statements
 from gpuledger.engine.chargeback.rounding import MONEY_CONTEXT, round_money
 from gpuledger.engine.chargeback.statement_store import load_closed
@@ -40,7 +41,9 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
     table versions it was closed from). An open month is built from the current ``allocation``:
     previous-month comparison, budgets and forecast, and adjustment lines for closed months
     whose billing data changed since they were closed. Raises UsageError when the month has no
-    data at all, and GpuledgerError when the allocation does not reconcile with the invoice.
+    data at all or its allocation is stale (its inputs changed since attribution, see
+    :mod:`~gpuledger.engine.chargeback.freshness`), and GpuledgerError when the allocation does
+    not reconcile with the invoice.
     """
     month = Period.parse(period)
     stored = load_closed(store.state, period)
@@ -48,6 +51,9 @@ def build_statements(store: Store, settings: Settings, period: str) -> Statement
         return stored.with_focus_rows(
             allocated_cost_rows(store, settings, period, stored.table_versions)
         )
+    stale = allocation_staleness(store, period)
+    if stale is not None:
+        raise UsageError(stale.message())
     statements = live_statements(store, settings, period)
     adjustments = adjustments_for(store, settings, period)
     if not statements.teams and not adjustments and not statements.invoice_by_currency:

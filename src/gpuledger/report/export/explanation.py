@@ -20,6 +20,7 @@ from rich.text import Text
 from gpuledger.engine.chargeback.explain import Explanation, RulePart, SourcePart
 from gpuledger.errors import UsageError
 from gpuledger.report.export.json_rule import json_bytes, money
+from gpuledger.report.export.printable import printable
 from gpuledger.report.export.tabular import Column, Tabular, tabular_csv
 from gpuledger.report.export.terminal import terminal_table
 
@@ -165,7 +166,7 @@ def render_table(explanations: list[Explanation], width: int = WIDTH) -> bytes:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
     for explanation in explanations:
-        console.print(Text(heading(explanation)))
+        console.print(Text(printable(heading(explanation))))
         state = closed_note(explanation)
         if state:
             console.print(Text(state))
@@ -205,7 +206,10 @@ def _rules_table(explanation: Explanation) -> Table:
         table.add_column(name, justify="right", no_wrap=True)
     for rule in explanation.rules:
         table.add_row(
-            Text(rule.rule), f"{rule.cost:,}", f"{rule.gpu_hours:,.1f}", str(rule.sources)
+            Text(printable(rule.rule)),
+            f"{rule.cost:,}",
+            f"{rule.gpu_hours:,.1f}",
+            str(rule.sources),
         )
     table.add_section()
     table.add_row(Text("line"), f"{explanation.line.cost:,}", "", "")

@@ -16,6 +16,7 @@ from rich.text import Text
 from gpuledger.engine.chargeback.line_id import line_id
 from gpuledger.engine.chargeback.statements import Statements, TeamStatement
 from gpuledger.report.export.cells import wording
+from gpuledger.report.export.printable import markup_text, printable
 from gpuledger.report.export.tabular import Column, Tabular
 from gpuledger.report.export.terminal import fitted_columns, natural_widths
 
@@ -105,7 +106,7 @@ def _summary(statements: Statements, width: int) -> Table:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column(wording(statements).amount.lower(), justify="right", no_wrap=True)
     for team, row in rows.items():
-        table.add_row(Text(team), *(row[name] for name in names), row["due"])
+        table.add_row(Text(printable(team)), *(row[name] for name in names), row["due"])
     table.add_section()
     invoice = {"total": _amount(statements.invoice_total)}
     table.add_row(
@@ -125,7 +126,7 @@ def _fitting(
     total = _amount(statements.invoice_total + statements.adjustment_total)
     columns = [Column("team", "team"), *(Column(n, n, drop=SUMMARY_DROP.get(n, 0)) for n in names)]
     columns.append(Column("due", due))
-    cells = [[team, *(row[n] for n in names), row["due"]] for team, row in rows.items()]
+    cells = [[printable(team), *(row[n] for n in names), row["due"]] for team, row in rows.items()]
     cells.append(["invoice", _amount(statements.invoice_total), *[""] * len(names[1:]), total])
     table = Tabular("", tuple(columns), [], statements.currency)
     shown = fitted_columns(table, natural_widths(table, cells), width)
@@ -134,7 +135,7 @@ def _fitting(
 
 def _team_table(statements: Statements, team: TeamStatement, *, wide: bool) -> Table:
     table = Table(
-        title=f"{team.team} — {_amount(team.amount_due)} {statements.currency}",
+        title=f"{markup_text(team.team)} — {_amount(team.amount_due)} {statements.currency}",
         title_justify="left",
     )
     table.add_column("#", justify="right", no_wrap=True)
@@ -152,9 +153,9 @@ def _team_table(statements: Statements, team: TeamStatement, *, wide: bool) -> T
         rows.append(
             [
                 str(number),
-                Text(line.model),
-                Text(line.gpu_model or ""),
-                Text(line.cost_type),
+                Text(printable(line.model)),
+                Text(printable(line.gpu_model or "")),
+                Text(printable(line.cost_type)),
                 f"{line.gpu_hours:,.1f}",
                 _amount(line.cost),
                 _amount(line.previous),
@@ -165,9 +166,9 @@ def _team_table(statements: Statements, team: TeamStatement, *, wide: bool) -> T
         rows.append(
             [
                 "",
-                Text(line.model),
-                Text(line.gpu_model or ""),
-                Text(f"adjustment of {line.corrects_period}: {line.cost_type}"),
+                Text(printable(line.model)),
+                Text(printable(line.gpu_model or "")),
+                Text(printable(f"adjustment of {line.corrects_period}: {line.cost_type}")),
                 f"{line.gpu_hours:+,.1f}",
                 _signed(line.cost),
                 "",

@@ -13,6 +13,7 @@ from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from gpuledger.report.export.printable import markup_text, printable
 from gpuledger.report.export.tabular import NUMERIC, Column, Tabular, cell_text
 
 # Rich's default box: a border before each column plus one space of padding either side.
@@ -50,14 +51,22 @@ def terminal_table(table: Tabular, width: int) -> Table:
     """``table`` as a rich Table that fits ``width`` columns, with a caption naming what is left
     out."""
     cells = [
-        [cell_text(row.get(column.key), column, table.currency) for column in table.columns]
+        [
+            printable(cell_text(row.get(column.key), column, table.currency))
+            for column in table.columns
+        ]
         for row in table.rows
     ]
     natural = natural_widths(table, cells)
     shown = fitted_columns(table, natural, width)
     hidden = [column.title for i, column in enumerate(table.columns) if i not in shown]
     caption = f"not shown at this width: {', '.join(hidden)}" if hidden else None
-    out = Table(title=table.title, title_justify="left", caption=caption, caption_justify="left")
+    out = Table(
+        title=markup_text(table.title),
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+    )
     for index in shown:
         _add_column(out, table.columns[index], natural[index])
     for row in cells:

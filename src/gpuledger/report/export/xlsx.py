@@ -2,7 +2,8 @@
 
 Values only, no formulas: the totals are the engine's reconciled amounts, and a workbook
 without formulas reads the same in every tool (openpyxl, pandas, an ERP import). Text that a
-spreadsheet would take for a formula is written as a string cell with Excel's quote prefix.
+spreadsheet would take for a formula is written as a string cell with Excel's quote prefix, and
+control characters that XML forbids are written as their escapes (:mod:`.printable`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from gpuledger.engine.chargeback.rounding import minor_unit
 from gpuledger.engine.chargeback.statements import Statements, TeamStatement
 from gpuledger.period import Period
 from gpuledger.report.export.cells import flat_lines, is_formula_like, wording
+from gpuledger.report.export.printable import cell_safe, printable
 
 SUMMARY_SHEET = "Summary"
 TEAM_COLUMNS = ("Team", "Total", "Previous month", "Change", "Budget", "Variance", "Forecast")
 LINE_COLUMNS = ("Line", "Corrects", "Model", "GPU model", "Cost type", "GPU-hours", "Cost")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_SHEET_NAME_LENGTH = 31
+_RESERVED_SHEETS = frozenset({SUMMARY_SHEET.casefold(), "history"})
 
 
 class Sheet:
@@ -36,7 +40,7 @@ class Sheet:
         if value is None:
             return
         fmt = self.formats["quoted" if is_formula_like(value) else style]
-        self.sheet.write_string(row, col, value, fmt)
+        self.sheet.write_string(row, col, cell_safe(value), fmt)
 
     def money(self, row: int, col: int, value: Decimal | None, style: str = "money") -> None:
         if value is not None:
@@ -84,18 +88,27 @@ def workbook_formats(book: Any, currency: str) -> dict[str, Any]:
 
 
 def sheet_names(teams: list[str]) -> dict[str, str]:
-    """Valid, unique sheet names: no ``[]:*?/\\``, at most 31 characters, unique ignoring case."""
-    taken = {SUMMARY_SHEET.casefold()}
+    """Valid, unique sheet names, whatever the tag text: no ``[]:*?/\\`` or control characters,
+    at most 31 characters, no apostrophe at either end, not blank, unique ignoring case (a
+    clash gets `` (2)``, `` (3)``, … within the 31 characters)."""
+    taken = set(_RESERVED_SHEETS)
     names: dict[str, str] = {}
     for team in teams:
-        base = _SHEET_FORBIDDEN.sub("_", team).strip("'")[:31] or "team"
+        base = _sheet_base(team)
         name, number = base, 2
-        while name.casefold() in taken or name.casefold() == "history":
+        while name.casefold() in taken:
             suffix = f" ({number})"
-            name, number = base[: 31 - len(suffix)] + suffix, number + 1
+            name, number = base[: _SHEET_NAME_LENGTH - len(suffix)] + suffix, number + 1
         taken.add(name.casefold())
         names[team] = name
     return names
+
+
+def _sheet_base(team: str) -> str:
+    """The name before de-duplication: cut to length first, so no cut leaves an apostrophe or a
+    space at the end."""
+    text = _SHEET_FORBIDDEN.sub("_", printable(team))
+    return text[:_SHEET_NAME_LENGTH].strip(" '") or "team"
 
 
 def _summary_sheet(out: Sheet, statements: Statements) -> None:

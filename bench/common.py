@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import runpy
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,20 +125,68 @@ def emit(report: dict[str, Any]) -> None:
     print(json.dumps(report, default=str), flush=True)
 
 
-def ingest_and_report(source: str, src: str, home: str) -> None:
+WRITERS = ("files", "delta-rs")  # the store's own file writer; delta-rs's writer, the yardstick
+STREAM_ROWS = 250_000
+
+
+def ingest_and_report(source: str, src: str, home: str, writer: str = "files") -> None:
     """Worker body of the ingest benchmarks: ingest ``src`` with one collector, print the figures.
 
     Runs in a fresh process; the peak RSS it reports is this process's own (``VmHWM``).
+    ``writer="delta-rs"`` stores the rows as the store did before it wrote its own files: one
+    predicate overwrite through delta-rs's partitioned writer.
     """
     from gpuledger.collect import collector
     from gpuledger.config import Settings
     from gpuledger.store.delta import Store
 
+    if writer == "delta-rs":
+        Store.replace_partitions = replace_through_delta_rs  # type: ignore[method-assign,assignment]
     ingest = collector(source).ingest
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = ingest(Store(home), Settings(), src)
-    seconds = time.perf_counter() - started
-    emit({"rows": result.rows, "seconds": seconds, "peak_mib": own_peak_bytes() / 2**20})
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    emit(
+        {
+            "rows": result.rows,
+            "quarantined": getattr(result, "quarantined", 0),  # lines refused by a bill's checks
+            "seconds": seconds,
+            "cpu_s": cpu,
+            "peak_mib": own_peak_bytes() / 2**20,
+        }
+    )
+
+
+def replace_through_delta_rs(
+    store: Any,
+    table: str,
+    frame: Any,
+    keys: Sequence[str],
+    *,
+    replace: Sequence[Mapping[str, str]] | None = None,
+) -> int:
+    """The yardstick replace: ``write_deltalake`` overwriting the keys' rows, chunks streamed in."""
+    import polars as pl
+
+    rows = frame.lazy()
+    found = rows.select(keys).unique().collect(engine="streaming").to_dicts()
+    combos = found + [dict(combo) for combo in replace or []]
+    predicate = " OR ".join(
+        "(" + " AND ".join(f"{key} = '{combo[key]}'" for key in keys) + ")" for combo in combos
+    )
+    total = rows.select(pl.len()).collect(engine="streaming").item()
+    chunks = (
+        rows.slice(offset, STREAM_ROWS).collect(engine="streaming")
+        for offset in range(0, total, STREAM_ROWS)
+    )
+    version: int = store.replace_where(table, chunks, predicate)
+    return version
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its threads so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_worker(module: str, *args: str) -> dict[str, Any]:

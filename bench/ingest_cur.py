@@ -1,12 +1,14 @@
 """Benchmark: `gpuledger ingest aws` on generated CUR 2.0 exports of 1M and 5M line items.
 
-Usage: ``python -m bench.ingest_cur [--rows 1000000 5000000] [--work .bench-data/cur]``
+Usage: ``python -m bench.ingest_cur [--rows 1000000 5000000] [--work .bench-data/cur]
+[--writers files delta-rs]``
 
 The export is the sample company's AWS month (scale 1, 2026-10: every pricing kind) repeated with
 fresh resource and line ids until it has the asked number of rows, written by the sample CUR 2.0
 writer as AWS lays it out (500k-row Parquet files plus a manifest). Each size is ingested in a
-fresh process into an empty store, so the peak RSS it reports is that ingest's alone. Prints one
-table: rows, files, seconds, rows/s, peak RSS.
+fresh process into an empty store, so the peak RSS it reports is that ingest's alone, once per
+``--writers`` (the store's own file writer; delta-rs's partitioned writer, the yardstick). Prints
+one table: writer, rows, files, seconds, CPU seconds, rows/s, peak RSS.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.common import ingest_and_report, run_worker
+from bench.common import WRITERS, ingest_and_report, run_worker
 from gpuledger.sample.aws_cur2 import (
     ROWS_PER_FILE,
     aws_lines,
@@ -53,32 +55,37 @@ def generate(rows: int, out: Path) -> int:
     return len(files)
 
 
-def ingest_in_child(src: Path, home: Path) -> dict[str, Any]:
-    """Run one ingest in a fresh interpreter and return its seconds and peak RSS."""
-    return run_worker("bench.ingest_cur", "--child", str(src), str(home))
+def ingest_in_child(src: Path, home: Path, writer: str) -> dict[str, Any]:
+    """Run one ingest in a fresh interpreter and return its seconds, CPU seconds and peak RSS."""
+    return run_worker("bench.ingest_cur", "--child", str(src), str(home), writer)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--work", type=Path, default=Path(".bench-data/cur"))
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--writers", nargs="+", choices=WRITERS, default=["files"])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         ingest_and_report("aws", *args.child)
         return
-    print(f"{'rows':>10} {'files':>6} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10}")
+    print(
+        f"{'writer':>8} {'rows':>10} {'files':>6} {'seconds':>8} {'CPU-s':>7} {'rows/s':>10}"
+        f" {'peak RSS':>10}"
+    )
     for rows in args.rows:
         src, home = args.work / f"export-{rows}", args.work / f"home-{rows}"
         exists = src.exists()
         files = len(list(src.rglob("*.parquet"))) if exists else generate(rows, src)
-        subprocess.run(["rm", "-rf", str(home)], check=True)
-        run = ingest_in_child(src, home)
-        assert run["rows"] == rows, run
-        print(
-            f"{rows:>10,} {files:>6} {run['seconds']:>8.1f} {rows / run['seconds']:>10,.0f}"
-            f" {run['peak_mib']:>7,.0f} MiB"
-        )
+        for writer in args.writers:
+            subprocess.run(["rm", "-rf", str(home)], check=True)
+            run = ingest_in_child(src, home, writer)
+            assert run["rows"] + run["quarantined"] == rows, run  # every line stored or shown
+            print(
+                f"{writer:>8} {rows:>10,} {files:>6} {run['seconds']:>8.1f} {run['cpu_s']:>7.1f}"
+                f" {rows / run['seconds']:>10,.0f} {run['peak_mib']:>7,.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

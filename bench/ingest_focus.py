@@ -1,14 +1,16 @@
 """Benchmark: `gpuledger ingest focus` of a generated FOCUS 1.2 Parquet export, against a read floor.
 
-Usage: ``python -m bench.ingest_focus [--rows 300000] [--files 1] [--work .bench-data/focus]``
-(the issue's full size: ``--rows 3000000``).
+Usage: ``python -m bench.ingest_focus [--rows 300000] [--files 1] [--work .bench-data/focus]
+[--writers files delta-rs]`` (the issue's full size: ``--rows 3000000``).
 
 The export is deterministic: row ``i`` of the month is a GPU or storage line of one of a few
 thousand resources, with typed Parquet columns as Azure and OCI write them (money as doubles,
 timestamps in UTC, ``Tags`` and ``SkuPriceDetails`` as JSON text, a handful of ``x_`` columns),
-split into ``--files`` Parquet files. Two variants run, each in a fresh process so its peak RSS is
-its own: the ingest into an empty store, and the read floor (plain Polars reading the same files
-and summing ``BilledCost``). Prints seconds, rows/s, peak RSS and the ingest's ratio to the floor.
+split into ``--files`` Parquet files. Each variant runs in a fresh process so its peak RSS is its
+own: the read floor (plain Polars reading the same files and summing ``BilledCost``), then the
+ingest into an empty store with each of ``--writers`` (the store's own file writer, and
+delta-rs's partitioned writer as the yardstick). Prints seconds, CPU seconds, rows/s, peak RSS and
+each ingest's ratio to the floor.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from bench.common import emit, ingest_and_report, run_measured
+from bench.common import WRITERS, cpu_seconds, emit, ingest_and_report, run_measured
 
 MONTH_START = "2026-10-01"
 _TEAMS = ("nlp", "vision", "speech", "search", "ads", "infra", "research", "platform")
@@ -105,12 +107,13 @@ def generate(rows: int, files: int, out: Path) -> list[Path]:
 
 def read_floor(src: str) -> None:
     """Worker: plain Polars reads every file whole and sums a money column."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     frame = pl.read_parquet(f"{src}/*.parquet")
     rows, _ = frame.select(pl.len(), pl.col("BilledCost").sum()).row(0)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    emit({"rows": rows, "seconds": seconds, "wall_s": seconds, "peak_mib": peak_kib / 1024})
+    report = {"rows": rows, "seconds": seconds, "wall_s": seconds, "cpu_s": cpu}
+    emit({**report, "peak_mib": peak_kib / 1024})
 
 
 def main() -> None:
@@ -118,7 +121,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--files", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path(".bench-data/focus"))
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--writers", nargs="+", choices=WRITERS, default=["files"])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--floor", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -131,21 +135,27 @@ def main() -> None:
     if not src.exists():
         generate(args.rows, args.files, src)
     home = args.work / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    floor = run_measured("read floor", ["bench.ingest_focus", "--floor", str(src)])
-    ingest = run_measured(
-        "ingest focus", ["bench.ingest_focus", "--child", str(src), str(home)], limit_gib=8
+    runs = [run_measured("read floor", ["bench.ingest_focus", "--floor", str(src)])]
+    for writer in args.writers:
+        shutil.rmtree(home, ignore_errors=True)
+        child = ["bench.ingest_focus", "--child", str(src), str(home), writer]
+        runs.append(run_measured(f"ingest {writer}", child, limit_gib=8))
+        stored, quarantined = runs[-1].report["rows"], runs[-1].report["quarantined"]
+        assert stored + quarantined == args.rows, runs[-1].report  # every line stored or shown
+    print(
+        f"{'variant':>12} {'rows':>10} {'seconds':>8} {'CPU-s':>7} {'rows/s':>10} {'peak RSS':>10}"
     )
-    assert ingest.report["rows"] == args.rows, ingest.report
-    print(f"{'variant':>12} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10}")
-    for run in (floor, ingest):
+    for run in runs:
         seconds = float(run.report["seconds"])
         print(
-            f"{run.name:>12} {args.rows:>10,} {seconds:>8.2f} {args.rows / seconds:>10,.0f}"
+            f"{run.name:>12} {args.rows:>10,} {seconds:>8.2f} {float(run.report['cpu_s']):>7.1f}"
+            f" {args.rows / seconds:>10,.0f}"
             f" {run.peak_rss_gib * 1024:>6,.0f} MiB"
         )
-    ratio = float(ingest.report["seconds"]) / float(floor.report["seconds"])
-    print(f"ingest / read floor: {ratio:.1f}x")
+    floor = runs[0]
+    for run in runs[1:]:
+        ratio = float(run.report["seconds"]) / float(floor.report["seconds"])
+        print(f"{run.name} / read floor: {ratio:.1f}x")
 
 
 if __name__ == "__main__":

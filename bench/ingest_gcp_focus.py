@@ -1,12 +1,15 @@
 """Benchmark: the sample GCP billing export and Azure FOCUS export, written and ingested at scale.
 
-Usage: ``python -m bench.ingest_gcp_focus [--scales 10 62] [--work .bench-data/gcp-focus]``
+Usage: ``python -m bench.ingest_gcp_focus [--scales 10 62] [--work .bench-data/gcp-focus]
+[--writers files delta-rs]``
 
 For each company scale (62 ≈ 1,000 GPU instances across the three clouds) the sample writers
 produce one month (2026-10) of the GCP detailed export (gzip NDJSON, as ``bq extract`` writes it)
 and of the Azure FOCUS export (CSV). Each export is then ingested in a fresh process into an empty
-store, so the peak RSS is that ingest's alone. Prints one table: source, scale, export rows,
-stored rows, write seconds, ingest seconds, stored rows/s, peak RSS of the ingest process.
+store, so the peak RSS is that ingest's alone, once per ``--writers`` (the store's own file writer;
+delta-rs's partitioned writer, the yardstick). Prints one table: writer, source, scale, export
+rows, stored rows, write seconds, ingest seconds, CPU seconds, stored rows/s, peak RSS of the
+ingest process.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import json
 import subprocess
 import sys
 import time
+from itertools import product
 from pathlib import Path
 from typing import Any
 
-from bench.common import ingest_and_report, run_worker
+from bench.common import WRITERS, ingest_and_report, run_worker
 
 MONTH = "2026-10"
 
@@ -71,16 +75,17 @@ def generate_in_child(scale: float, out: Path) -> dict[str, tuple[int, float]]:
     return {source: (int(rows), seconds) for source, (rows, seconds) in written.items()}
 
 
-def ingest_in_child(source: str, src: Path, home: Path) -> dict[str, Any]:
+def ingest_in_child(source: str, src: Path, home: Path, writer: str) -> dict[str, Any]:
     """Run one ingest in a fresh interpreter and return its rows, seconds and peak RSS."""
-    return run_worker("bench.ingest_gcp_focus", "--child", source, str(src), str(home))
+    return run_worker("bench.ingest_gcp_focus", "--child", source, str(src), str(home), writer)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[10, 62])
     parser.add_argument("--work", type=Path, default=Path(".bench-data/gcp-focus"))
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--writers", nargs="+", choices=WRITERS, default=["files"])
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -90,18 +95,21 @@ def main() -> None:
         print(json.dumps(generate(float(args.write[0]), Path(args.write[1]))))
         return
     print(
-        f"{'source':>6} {'scale':>6} {'export rows':>12} {'stored rows':>12} {'write s':>8}"
-        f" {'ingest s':>9} {'rows/s':>10} {'peak RSS':>10}"
+        f"{'writer':>8} {'source':>6} {'scale':>6} {'export rows':>12} {'stored rows':>12}"
+        f" {'write s':>8} {'ingest s':>9} {'CPU-s':>7} {'rows/s':>10} {'peak RSS':>10}"
     )
     for scale in args.scales:
         out = args.work / f"scale-{scale:g}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
         written = generate_in_child(scale, out / "export")
-        for source, (export_rows, write_seconds) in written.items():
-            run = ingest_in_child(source, out / "export" / source, out / f"home-{source}")
+        for (source, (export_rows, write_seconds)), writer in product(
+            written.items(), args.writers
+        ):
+            home = out / f"home-{source}-{writer}"
+            run = ingest_in_child(source, out / "export" / source, home, writer)
             print(
-                f"{source:>6} {scale:>6g} {export_rows:>12,} {int(run['rows']):>12,}"
-                f" {write_seconds:>8.1f} {run['seconds']:>9.1f}"
+                f"{writer:>8} {source:>6} {scale:>6g} {export_rows:>12,} {int(run['rows']):>12,}"
+                f" {write_seconds:>8.1f} {run['seconds']:>9.1f} {run['cpu_s']:>7.1f}"
                 f" {run['rows'] / run['seconds']:>10,.0f} {run['peak_mib']:>6,.0f} MiB"
             )
 

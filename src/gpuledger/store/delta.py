@@ -1,9 +1,11 @@
 """The ledger store: canonical tables as Delta Lake tables under the ledger home.
 
-Writes replace whole partitions in one Delta commit (``replace_partitions``), so a restated export
-replaces its earlier copy and a reader never sees half a write. ``replace_where`` replaces the rows
-a predicate names instead, streaming the new rows in; Delta rewrites only the files that hold
-matching rows, found from the partition values and the per-file statistics in its log. Every table keeps its history:
+Writes replace the rows of whole keys (a source, account and month of the bill, say) in one Delta
+commit (``replace_partitions``), so a restated export replaces its earlier copy and a reader never
+sees half a write; the store writes those Parquet files itself, streaming, and commits them
+(:mod:`~gpuledger.store.file_replace`). ``replace_where`` replaces the rows a predicate names
+instead, through delta-rs's writer; Delta rewrites only the files that hold matching rows, found
+from the partition values and the per-file statistics in its log. Every table keeps its history:
 ``scan(table, version=N)`` reads it as it was. Writers on one machine take a per-table file lock;
 Delta's optimistic commit protocol guards the log itself.
 """
@@ -19,18 +21,18 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
-from deltalake import DeltaTable, PostCommitHookProperties, write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from gpuledger.errors import GpuledgerError, StoreError
 from gpuledger.schema import TABLES, empty, validate
+from gpuledger.store.file_replace import KEEP_LOG, Target, replace_keys
+from gpuledger.store.partition_files import table_filesystem
 from gpuledger.store.state import StateDB
 
+__all__ = ["DEFAULT_HOME", "KEEP_LOG", "STREAM_CHUNK_ROWS", "Store", "resolve_home"]
+
 DEFAULT_HOME = Path.home() / ".gpuledger"
-
-
-# Closed months time-travel to pinned versions: no commit may delete old log entries.
-KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
 def resolve_home(home: str | Path | None) -> str:
@@ -118,38 +120,53 @@ class Store:
         *,
         replace: Sequence[Mapping[str, str]] | None = None,
     ) -> int:
-        """Replace every partition named by ``keys`` that ``frame`` touches, in one commit.
+        """Replace every row whose ``keys`` match a key combination ``frame`` touches, in one commit.
 
         ``replace`` lists extra key combinations to clear even though ``frame`` has no rows for
         them (a restated export that dropped an account, say). Returns the new table version.
 
         A DataFrame is validated whole before anything is written. A LazyFrame (millions of
-        staged rows) is streamed: it is read and validated in chunks while Delta writes them, so
-        memory stays bounded by the chunk size; an invalid chunk aborts the write before its
-        commit. Either way, on any error the table is unchanged.
+        staged rows) is streamed: it is read and validated in chunks as they are written to new
+        Parquet files, so memory stays bounded by the chunk size. The files are committed in one
+        Delta transaction (:mod:`~gpuledger.store.file_replace`); on any error nothing is
+        committed, the files are deleted and the table is unchanged.
         """
         if isinstance(frame, pl.LazyFrame):
             validate(frame.head(0).collect(), table)  # columns and types, before any read
             found = frame.select(keys).unique().collect(engine="streaming").to_dicts()
-            failures: list[GpuledgerError] = []
-            data: Any = _validated_stream(frame, table, failures)
+            chunks: Iterable[pl.DataFrame] = _validated_chunks(frame, table)
         else:
             checked = validate(frame, table)
             found = checked.select(keys).unique().to_dicts()
-            failures = []
-            # Newest Arrow level: string views stay views, so millions of rows are not copied.
-            data = checked.to_arrow(compat_level=pl.CompatLevel.newest())
-        combos = found + [dict(c) for c in replace or []]
+            chunks = [checked]
+        combos = _distinct(found + [dict(c) for c in replace or []])
         if not combos:
             return self.version(table) or 0
-        predicate = " OR ".join(
-            "(" + " AND ".join(f"{key} = {_sql_literal(combo[key])}" for key in keys) + ")"
-            for combo in _distinct(combos)
-        )
-        self._overwrite(table, data, predicate, failures)
+        if any(combo[key] is None for combo in combos for key in keys):
+            raise StoreError("partition keys may not be null")
+        with self.write_lock(table):
+            try:
+                replace_keys(self._target(table), self._delta(table), chunks, keys, combos)
+            except GpuledgerError:
+                raise
+            except Exception as exc:  # delta-rs and pyarrow raise several unrelated types
+                raise StoreError(f"could not write table {table!r}: {exc}") from exc
         version = self.version(table)
         assert version is not None
         return version
+
+    def _target(self, table: str) -> Target:
+        root = self.uri(table)
+        if self.is_local:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        return Target(
+            table,
+            root,
+            self.storage_options,
+            table_filesystem(root, self.storage_options),
+            TABLES[table].schema,
+            TABLES[table].partition_by,
+        )
 
     def replace_where(
         self,
@@ -231,28 +248,14 @@ class Store:
 STREAM_CHUNK_ROWS = 250_000
 
 
-def _validated_stream(
-    frame: pl.LazyFrame, table: str, failures: list[GpuledgerError]
-) -> pa.RecordBatchReader:
-    """Arrow batches of ``frame`` in chunks, each validated; a refusal is kept in ``failures``.
-
-    Newest Arrow level, as in :func:`_checked_stream`: strings stay views, not copied.
-    """
-    schema = empty(table).to_arrow(compat_level=pl.CompatLevel.newest()).schema
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        # Slices, not collect_batches: the latter reads ahead of the writer and holds gigabytes.
-        total = frame.select(pl.len()).collect(engine="streaming").item()
-        for offset in range(0, total, STREAM_CHUNK_ROWS):
-            chunk = frame.slice(offset, STREAM_CHUNK_ROWS).collect(engine="streaming")
-            try:
-                checked = validate(chunk, table, row_offset=offset)
-            except GpuledgerError as exc:
-                failures.append(exc)
-                raise
-            yield from checked.to_arrow(compat_level=pl.CompatLevel.newest()).to_batches()
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
+def _validated_chunks(frame: pl.LazyFrame, table: str) -> Iterator[pl.DataFrame]:
+    """``frame`` in chunks of :data:`STREAM_CHUNK_ROWS` rows, each validated as it is read."""
+    # Slices, not collect_batches: the latter reads ahead of the writer and holds gigabytes.
+    total = frame.select(pl.len()).collect(engine="streaming").item()
+    for offset in range(0, total, STREAM_CHUNK_ROWS):
+        chunk = frame.slice(offset, STREAM_CHUNK_ROWS).collect(engine="streaming")
+        yield validate(chunk, table, row_offset=offset)
+        del chunk  # release this chunk before the next one is read
 
 
 def _checked_stream(
@@ -260,7 +263,7 @@ def _checked_stream(
 ) -> pa.RecordBatchReader:
     """Arrow batches of ``frames``, each validated; a refusal is kept in ``failures``.
 
-    Newest Arrow level, as for a DataFrame in ``replace_partitions``: strings stay views.
+    Newest Arrow level: strings stay views, so millions of rows are not copied.
     """
     schema = empty(table).to_arrow(compat_level=pl.CompatLevel.newest()).schema
 
@@ -277,12 +280,6 @@ def _checked_stream(
             del frame, checked  # release this frame before the next one is made
 
     return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _sql_literal(value: object) -> str:
-    if value is None:
-        raise StoreError("partition keys may not be null")
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _distinct(combos: list[dict[str, Any]]) -> list[dict[str, Any]]:

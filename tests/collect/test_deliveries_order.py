@@ -121,7 +121,9 @@ def _focus_run(root: Path, rows: int, run_id: str, submitted: str) -> str:
     """An Azure-style FOCUS export run: data files and the manifest naming the run."""
     folder = root / "focus-export" / "20261001-20261031" / run_id
     folder.mkdir(parents=True)
-    write_focus_csv(folder / "part_0_0001.csv", *({} for _ in range(rows)))
+    # Each row its own resource: rows equal in every column would be one line delivered twice.
+    lines = ({"ResourceId": f"vm-{number}"} for number in range(rows))
+    write_focus_csv(folder / "part_0_0001.csv", *lines)
     manifest = {"runInfo": {"runId": run_id, "submittedTime": submitted}, "blobs": []}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return str(root)

@@ -146,8 +146,9 @@ def test_sum_in_equals_sum_stored_plus_quarantined(
             "EffectiveCost": str(effective),
             "BillingAccountId": account,
             "ChargeCategory": "Usage" if sound else "Bogus",
+            "ResourceId": f"vm-{number}",  # equal rows would be one line delivered twice
         }
-        for billed, effective, account, sound in rows
+        for number, (billed, effective, account, sound) in enumerate(rows)
     ]
     path = write_focus_csv(folder / "f.csv", *cells)
     store = Store(folder / "home")

@@ -237,8 +237,10 @@ def test_effective_cost_per_invoice_month_is_cost_plus_credits(
             ],
             "invoice": {"month": month},
             "cost_type": cost_type,
+            # Rows equal in every field would be one row delivered twice.
+            "export_time": f"2026-11-02T00:00:{number:02d}Z",
         }
-        for cost, credits, month, cost_type in lines
+        for number, (cost, credits, month, cost_type) in enumerate(lines)
     ]
     folder = tmp_path_factory.mktemp("gcp")
     path = _write(folder / "export.json", rows)

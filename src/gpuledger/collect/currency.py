@@ -10,6 +10,7 @@ reporting currency, and the rate used is kept in ``x_CurrencyConversionRate``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ _MONEY_COLUMNS = (Cost.BilledCost, Cost.EffectiveCost, Cost.ListCost, Cost.Contr
 _PERIOD = "_period"
 
 
-def harmonize_currency(rows: pl.LazyFrame, settings: Settings, src: str) -> pl.LazyFrame:
+def harmonize_currency(rows: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
     """``rows`` with each (account, period) in one currency; see the module docstring.
 
     One streaming pass finds the mixed pairs; the conversion itself is row-wise, so the result
@@ -48,21 +49,35 @@ def harmonize_currency(rows: pl.LazyFrame, settings: Settings, src: str) -> pl.L
     for item in mixed.iter_rows(named=True):
         for currency in item["currencies"]:
             if currency != reporting:
-                rate = _rate(settings, item, currency, src)
+                rate = _rate(settings, item, currency, rows)
                 rates[_key(item[Cost.BillingAccountId], item[_PERIOD], currency)] = rate
     return _convert(rows, rates, reporting)
 
 
-def _rate(settings: Settings, item: dict[str, Any], currency: str, src: str) -> Decimal:
-    """The configured rate of ``currency`` for the item's period, or a refusal naming it."""
+def _rate(settings: Settings, item: dict[str, Any], currency: str, rows: pl.LazyFrame) -> Decimal:
+    """The configured rate of ``currency`` for the item's period, or a refusal naming the first
+    line in that currency by its file and that file's own row."""
     period = item[_PERIOD]
     rate = settings.fx.get(period, {}).get(currency)
     if rate is None:
         reporting = settings.reporting.currency
+        start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
+        file, row = (
+            rows.filter(
+                (pl.col(Cost.BillingAccountId) == item[Cost.BillingAccountId])
+                & (pl.col(Cost.BillingPeriodStart).dt.month_start() == start)
+                & (pl.col(Cost.BillingCurrency) == currency)
+            )
+            .select(Cost.x_SourceFile, Cost.x_SourceRow)
+            .head(1)
+            .collect()
+            .row(0)
+        )
         raise InputError(
             f"billing account {item[Cost.BillingAccountId]} period {period} is billed in "
             f'{", ".join(item["currencies"])}; no [fx."{period}"] rate for {currency}',
-            file=src,
+            file=file,
+            row=row,
             column=Cost.BillingCurrency,
             expected=f"one currency per billing account and period, or config "
             f'[fx."{period}"] {currency} = <rate to {reporting}>',

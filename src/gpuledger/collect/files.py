@@ -7,6 +7,8 @@ credentials come from each SDK's standard chain.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -126,6 +128,58 @@ def read_bytes(uri: str) -> bytes:
         raise
 
 
+def refuse_cut_short(file: SourceFile, data: bytes | None = None) -> None:
+    """Refuse a CSV file whose content does not end with a line break: it ends inside a row.
+
+    A CSV reader fills the missing cells of a cut last row with nulls and reads on, so a file
+    cut short in transfer would store part of a bill. Every exporter we read (AWS, Azure, the
+    FOCUS tools) ends its last row with a line break; ``data`` is the decompressed content when
+    the caller holds it already.
+    """
+    last = _last_byte(file) if data is None else data[-1:]
+    if last and last not in (b"\n", b"\r"):
+        raise InputError(
+            "ends inside a row: the last line has no line break, so the file was cut short",
+            file=file.uri,
+            expected="a complete CSV file whose every row ends with a line break",
+        )
+
+
+def _last_byte(file: SourceFile) -> bytes:
+    """The last byte of a file's content (decompressed for ``.gz``); empty for an empty file."""
+    parsed = urlparse(file.uri)
+    local = parsed.scheme in ("", "file")
+    if file.name.lower().endswith(".zip"):
+        return b""  # an archive's members end where the archive says; not checked here
+    if file.name.lower().endswith(".gz"):
+        source = (
+            Path(file.uri.removeprefix("file://")) if local else io.BytesIO(read_bytes(file.uri))
+        )
+        last = b""
+        try:
+            with gzip.open(source, "rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    last = chunk[-1:]
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot be read ({exc})", file=file.uri) from exc
+        return last
+    if local:
+        with Path(file.uri.removeprefix("file://")).open("rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return b""
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1)
+    if parsed.scheme == "s3" and file.size:
+        try:
+            body = _s3_client().get_object(
+                Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Range="bytes=-1"
+            )
+            return bytes(body["Body"].read())
+        except Exception as exc:
+            raise SourceError(f"{file.uri}: cannot read: {exc}", transient=True) from exc
+    return read_bytes(file.uri)[-1:]
+
+
 def read_json_object(uri: str) -> dict[str, Any]:
     """A manifest's JSON object; anything else is an InputError naming the file."""
     try:
@@ -135,6 +189,19 @@ def read_json_object(uri: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise InputError("manifest is not a JSON object", file=uri)
     return loaded
+
+
+def manifest_list(manifest: dict[str, Any], key: str, uri: str, item: type, what: str) -> list[Any]:
+    """A manifest's list field (absent: empty); any other shape is an InputError naming it."""
+    value = manifest.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(entry, item) for entry in value):
+        raise InputError(
+            f"manifest field {key!r} is not a list of {what} ({type(value).__name__} found)",
+            file=uri,
+            column=key,
+            expected=f"a JSON array of {what}",
+        )
+    return value
 
 
 def exists(uri: str) -> bool:

@@ -66,12 +66,15 @@ class IngestResult:
     quarantined: int
     partitions: list[tuple[str, str]]  # (billing account, period)
     cost_version: int | None
+    # The most frequent quarantine reasons with their row counts, most frequent first.
+    reasons: tuple[tuple[str, int], ...] = ()
 
     def summary(self) -> str:
         periods = ", ".join(f"{account} {period}" for account, period in self.partitions)
         text = f"{self.source}: stored {self.rows:,} line items ({periods or 'no periods'})"
         if self.quarantined:
-            text += f"; {self.quarantined:,} row(s) quarantined, see `gpuledger status`"
+            why = "; ".join(f"{count:,} {reason}" for reason, count in self.reasons)
+            text += f"; {self.quarantined:,} row(s) quarantined ({why}), see `gpuledger status`"
         return text
 
 
@@ -103,7 +106,7 @@ def ingest_cost(
         )
         validate(rows.head(0).collect(), "cost", source=src)  # columns and types first
         facts = _partition_facts(rows)
-        _check_one_currency(facts, src)
+        _check_one_currency(facts, rows)
         partitions = [(str(a), str(p)) for a, p in facts.select(PARTITION_KEYS[1:]).iter_rows()]
         row_count = int(facts["rows"].sum())
         quarantine = validate(
@@ -135,7 +138,20 @@ def ingest_cost(
         quarantined=quarantine.height,
         partitions=[list(p) for p in partitions],
     )
-    return IngestResult(run_id, source, row_count, quarantine.height, partitions, version)
+    return IngestResult(
+        run_id, source, row_count, quarantine.height, partitions, version, _top_reasons(quarantine)
+    )
+
+
+def _top_reasons(quarantine: pl.DataFrame, most: int = 3) -> tuple[tuple[str, int], ...]:
+    """The ``most`` commonest quarantine reasons and their row counts (ties by reason)."""
+    counts = (
+        quarantine.group_by(Quarantine.reason)
+        .len()
+        .sort(["len", Quarantine.reason], descending=[True, False])
+        .head(most)
+    )
+    return tuple((str(reason), int(count)) for reason, count in counts.iter_rows())
 
 
 def _partition_facts(rows: pl.LazyFrame) -> pl.DataFrame:
@@ -172,18 +188,40 @@ def _check_stampable(rows: pl.DataFrame | pl.LazyFrame, src: str) -> None:
         )
 
 
-def _check_one_currency(facts: pl.DataFrame, src: str) -> None:
-    """One billing period of one account is billed in one currency; a mix means a broken file."""
+def _check_one_currency(facts: pl.DataFrame, rows: pl.LazyFrame) -> None:
+    """One billing period of one account is billed in one currency; a mix means a broken file.
+
+    The error names the first line of each currency, by its file and that file's own row.
+    """
     mixed = facts.filter(pl.col("currencies").list.len() > 1)
-    if mixed.height:
-        first = mixed.row(0, named=True)
-        raise InputError(
-            f"billing account {first[Cost.BillingAccountId]} period "
-            f"{first[Cost.x_BillingPeriod]} mixes currencies {', '.join(first['currencies'])}",
-            file=src,
-            column=Cost.BillingCurrency,
-            expected="one currency per billing account and period",
+    if not mixed.height:
+        return
+    first = mixed.row(0, named=True)
+    account, period = first[Cost.BillingAccountId], first[Cost.x_BillingPeriod]
+    names = rows.collect_schema().names()
+    where_from = [
+        pl.col(c) if c in names else pl.lit(None).alias(c)
+        for c in (Cost.x_SourceFile, Cost.x_SourceRow)
+    ]
+    lines = (
+        rows.with_columns(where_from)
+        .filter(
+            (pl.col(Cost.BillingAccountId) == account) & (pl.col(Cost.x_BillingPeriod) == period)
         )
+        .group_by(Cost.BillingCurrency)
+        .agg(pl.col(Cost.x_SourceFile, Cost.x_SourceRow).first())
+        .sort(Cost.BillingCurrency)
+        .collect()
+    )
+    where = [f"{c} first in {file} row {row}" for c, file, row in lines.iter_rows()]
+    raise InputError(
+        f"billing account {account} period {period} mixes currencies "
+        f"{', '.join(first['currencies'])} ({'; '.join(where)})",
+        file=lines.item(-1, Cost.x_SourceFile),
+        row=lines.item(-1, Cost.x_SourceRow),
+        column=Cost.BillingCurrency,
+        expected="one currency per billing account and period",
+    )
 
 
 def _replace_quarantine(

@@ -107,6 +107,32 @@ def quantity(column: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 
 
+# NaN and infinity as exports and their tools spell them (Python, Arrow, Excel, Java).
+_NON_FINITE_TEXT: Final = r"^[+-]?(?i:nan|inf|infinity)$"
+AMOUNT_LIMIT: Final = "10^20"  # what Decimal(38, 18) holds: larger amounts are no bill
+
+
+def not_finite(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """True where a number cell is NaN or ±infinity, as a float or spelled as text.
+
+    Such a value is never money: parsing makes it null, and the row must be refused with this
+    reason rather than stored as empty or zero.
+    """
+    if dtype.is_float():
+        return raw.is_nan() | raw.is_infinite()
+    if dtype == pl.String:
+        return raw.str.strip_chars().str.contains(_NON_FINITE_TEXT)
+    return pl.lit(False)
+
+
+def beyond_amount_range(raw: pl.Expr, dtype: pl.DataType, parsed: pl.Expr) -> pl.Expr:
+    """True where a finite number (``1e308``) was given that no amount column can hold."""
+    if not (dtype.is_float() or dtype == pl.String):
+        return pl.lit(False)
+    number = raw.str.strip_chars().cast(pl.Float64, strict=False) if dtype == pl.String else raw
+    return parsed.is_null() & number.is_finite().fill_null(False)
+
+
 def unparsed(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     """True where the source had a value that parsing turned into null."""
     return raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "") & parsed.is_null()

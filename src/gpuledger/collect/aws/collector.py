@@ -10,7 +10,9 @@ Collect step, AWS. The flow, each part in its own module:
 3. :func:`gpuledger.collect.ingest.ingest_cost` validates everything and replaces each
    (billing account, period) partition in one commit, so a re-delivery replaces the old copy.
 
-Any file-level fault raises before the store is touched. A period counts as invoiced once every
+Any file-level fault (a CSV that ends inside a row, a manifest of the wrong shape) raises before
+the store is touched. A row that repeats an earlier line item whole, or whose billing period is
+not its delivery's, is quarantined. A period counts as invoiced once every
 one of its rows carries an invoice id (``bill_invoice_id``).
 """
 
@@ -31,6 +33,7 @@ from gpuledger.collect.ingest import (
     billing_period_of,
     ingest_cost,
 )
+from gpuledger.collect.quarantine import RepeatedRows
 from gpuledger.collect.staging import Staging
 from gpuledger.config import Settings
 from gpuledger.progress import progress_bar
@@ -64,11 +67,12 @@ def read_batch(src: str, staging: Path) -> CostBatch:
     refused: list[pl.DataFrame] = []
     delivery_of: dict[str, AwsDelivery] = {}
     staged = Staging(staging)
+    repeated = RepeatedRows()
     files = [(d, f) for d in deliveries for f in d.files]
     with progress_bar() as progress:
         task = progress.add_task(f"AWS {src}", total=len(files))
         for delivery, file in files:
-            refused.append(stage_file(file, staged))
+            refused.append(stage_file(file, staged, period=delivery.period, repeated=repeated))
             delivery_of[file.uri] = delivery
             progress.advance(task)
     frame = staged.rows()

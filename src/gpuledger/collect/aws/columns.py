@@ -74,6 +74,9 @@ REQUIRED: Final = (
     Cur.line_item_unblended_cost,
 )
 
+# What identifies one line item: AWS repeats an id on the lines of different hours.
+IDENTITY: Final = (Cur.identity_line_item_id, "identity_time_interval")
+
 MONEY_COLUMNS: Final = (
     Cur.line_item_unblended_cost,
     Cur.line_item_net_unblended_cost,

@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from gpuledger.collect.files import SourceFile, exists, list_files, read_json_object
+from gpuledger.collect.files import (
+    SourceFile,
+    exists,
+    list_files,
+    manifest_list,
+    read_json_object,
+)
 from gpuledger.errors import InputError
 
 DATA_SUFFIXES: Final = (".parquet", ".csv", ".csv.gz", ".csv.zip")
@@ -89,7 +95,7 @@ def _from_manifest(
     if export:
         manifest = read_json_object(uri)
         root = export["root"]
-        keys = [str(k) for k in manifest.get("dataFiles", [])]
+        keys = manifest_list(manifest, "dataFiles", uri, str, "file names")
         files = _resolve(uri, keys, root, "/data/", by_uri)
         delivery_id = manifest.get("executionId")
         return (
@@ -103,7 +109,7 @@ def _from_manifest(
             return None
         folder = uri.rsplit("/", 1)[0]
         period_folder = f"/{legacy['start']}-{legacy['end']}/"
-        keys = [str(k) for k in manifest.get("reportKeys", [])]
+        keys = manifest_list(manifest, "reportKeys", uri, str, "file names")
         files = _resolve(uri, keys, folder.rsplit("/", 1)[0], period_folder, by_uri)
         period = f"{legacy['start'][:4]}-{legacy['start'][4:6]}"
         return (

@@ -18,11 +18,12 @@ import polars as pl
 
 from gpuledger.collect.aws.columns import RAW_SCHEMA, RAW_TAGS, REQUIRED, Cur
 from gpuledger.collect.quarantine import REASON
-from gpuledger.collect.values import utc_time
+from gpuledger.collect.values import AMOUNT_LIMIT, beyond_amount_range, not_finite, utc_time
 from gpuledger.errors import InputError
 from gpuledger.schema import MONEY, UTC_TIME
 
 ROW: Final = "_row"
+NOT_FINITE: Final = "not a finite number (NaN or infinity)"
 
 # How generators spell an empty typed cell besides leaving it blank (koku-nise writes "None").
 _NULL_TEXTS: Final = ("", "None", "NULL", "null")
@@ -52,23 +53,50 @@ def parse_raw(frame: pl.LazyFrame, file: str) -> pl.LazyFrame:
             parsed[name] = pl.lit(None, dtype=target)
             continue
         parsed[name] = _parse(name, schema[name], target, file)
-        if schema[name] == pl.String and target != pl.String:
-            text = _typed_text(pl.col(name))
-            failures.append(
-                (
-                    text.is_not_null() & parsed[name].is_null(),
-                    f"{name}: not a valid {_what(target)}",
-                )
-            )
+        failures += _value_failures(name, schema[name], target, parsed[name])
     failures += [(parsed[name].is_null(), f"{name}: empty") for name in REQUIRED]
     end, start = parsed[Cur.line_item_usage_end_date], parsed[Cur.line_item_usage_start_date]
     failures.append((end < start, f"{Cur.line_item_usage_end_date}: before the start date"))
+    bill_end = parsed[Cur.bill_billing_period_end_date]
+    bill_start = parsed[Cur.bill_billing_period_start_date]
+    failures.append(
+        (bill_end < bill_start, f"{Cur.bill_billing_period_end_date}: before the period start")
+    )
     reason = pl.lit(None, dtype=pl.String)
     for condition, message in reversed(failures):
         reason = pl.when(condition.fill_null(False)).then(pl.lit(message)).otherwise(reason)
     return frame.select(
         pl.col(ROW), *(expr.alias(name) for name, expr in parsed.items()), reason.alias(REASON)
     )
+
+
+def _value_failures(
+    name: str, source: pl.DataType, target: pl.DataType, parsed: pl.Expr
+) -> list[tuple[pl.Expr, str]]:
+    """Why a cell of one column cannot be used, most specific first.
+
+    NaN, infinity and amounts no Decimal(38, 18) holds (``1e308``) are named as such: parsing
+    makes them null, and a null amount would otherwise read as empty, or be counted as zero.
+    """
+    failures: list[tuple[pl.Expr, str]] = []
+    if source != pl.String and not source.is_float():
+        return failures
+    value = _typed_text(pl.col(name)) if source == pl.String else pl.col(name)
+    if target == MONEY:
+        failures.append((not_finite(value, source), f"{name}: {NOT_FINITE}"))
+        failures.append(
+            (
+                beyond_amount_range(value, source, parsed),
+                f"{name}: beyond the range of an amount (±{AMOUNT_LIMIT})",
+            )
+        )
+    elif target == pl.Float64:
+        failures.append((~parsed.is_finite(), f"{name}: {NOT_FINITE}"))
+    if source == pl.String and target != pl.String:
+        failures.append(
+            (value.is_not_null() & parsed.is_null(), f"{name}: not a valid {_what(target)}")
+        )
+    return failures
 
 
 def _what(target: pl.DataType) -> str:

@@ -21,16 +21,17 @@ from typing import Final, Literal
 
 import polars as pl
 
-from gpuledger.collect.aws.columns import ISO_4217, TIME_COLUMNS, Cur
+from gpuledger.collect.aws.columns import IDENTITY, ISO_4217, TIME_COLUMNS, Cur
 from gpuledger.collect.aws.cur2 import map_cur2
 from gpuledger.collect.aws.focus_export import read_focus_export
 from gpuledger.collect.aws.legacy import is_legacy, to_cur2_names
 from gpuledger.collect.aws.parse import ROW, check_required, parse_raw
-from gpuledger.collect.files import SourceFile, polars_storage_options
-from gpuledger.collect.quarantine import REASON
+from gpuledger.collect.files import SourceFile, polars_storage_options, refuse_cut_short
+from gpuledger.collect.quarantine import DUPLICATE, REASON, RepeatedRows
 from gpuledger.collect.staging import STATED_COST, Staging
 from gpuledger.collect.values import TIME_FORMS
 from gpuledger.errors import InputError
+from gpuledger.period import Period
 from gpuledger.schema import COST_SCHEMA, QUARANTINE_SCHEMA, Cost, Quarantine
 
 Format = Literal["legacy-cur", "cur2", "focus"]
@@ -83,9 +84,20 @@ def read_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame, Format]:
         return rows, _cur_quarantine(judged, rows.height, named, file.uri), fmt
 
 
-def stage_file(file: SourceFile, staged: Staging) -> pl.DataFrame:
+def stage_file(
+    file: SourceFile,
+    staged: Staging,
+    *,
+    period: str | None = None,
+    repeated: RepeatedRows | None = None,
+) -> pl.DataFrame:
     """Map one file and stage its rows (a CUR file streamed, never whole in memory); return its
-    quarantine rows. Any file-level fault raises InputError."""
+    quarantine rows. Any file-level fault raises InputError.
+
+    ``period`` (``YYYY-MM``) is the billing period of the delivery the file belongs to: a row of
+    another period is quarantined rather than opening a month the delivery is not about.
+    ``repeated`` remembers the rows of earlier files, so a line delivered twice counts once.
+    """
     with _read_errors(file):
         raw, fmt = _opened(file)
         if fmt == "focus":
@@ -93,12 +105,16 @@ def stage_file(file: SourceFile, staged: Staging) -> pl.DataFrame:
             staged.stage(rows)
             return refused
         mapped, named = _cur_rows(raw, file.uri)
+        mapped = _judged(mapped, named, period, repeated or RepeatedRows())
         judged = staged.stage(mapped)
         return _cur_quarantine(judged, staged.sound_rows[-1], named, file.uri)
 
 
 def _opened(file: SourceFile) -> tuple[pl.LazyFrame, Format]:
-    """The file scanned and its format; a FOCUS file's currencies checked."""
+    """The file scanned and its format; a CSV file cut short refused, a FOCUS file's currencies
+    checked."""
+    if not file.uri.lower().endswith(".parquet"):
+        refuse_cut_short(file)
     raw = scan(file)
     fmt = detect_format(raw.collect_schema().names(), file.uri)
     if fmt == "focus":
@@ -137,6 +153,35 @@ def _cur_rows(raw: pl.LazyFrame, uri: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     keep = [name for name in COST_SCHEMA.names() if name in mapped.collect_schema()]
     stated_cost = pl.col(Cur.line_item_unblended_cost).alias(STATED_COST)
     return mapped.select(*keep, REASON, stated_cost), named
+
+
+def _judged(
+    mapped: pl.LazyFrame, named: pl.LazyFrame, period: str | None, repeated: RepeatedRows
+) -> pl.LazyFrame:
+    """``mapped`` with two more verdicts on rows that are otherwise sound: a billing period
+    other than the delivery's, and a repeat of an earlier row (see :class:`RepeatedRows`)."""
+    verdicts = [pl.col(REASON)]
+    if period is not None:
+        start, end = Period.parse(period).bounds()
+        outside = (pl.col(Cost.BillingPeriodStart) < start) | (
+            pl.col(Cost.BillingPeriodStart) >= end
+        )
+        verdicts.append(
+            pl.when(outside).then(
+                pl.lit(
+                    f"{Cur.bill_billing_period_start_date}: not the billing period of its "
+                    f"delivery ({period})"
+                )
+            )
+        )
+    again = repeated.of(named, ROW, IDENTITY)
+    if again.len():
+        verdicts.append(
+            pl.when(pl.col(Cost.x_SourceRow).is_in(again.cast(pl.Int64).implode())).then(
+                pl.lit(f"{Cur.identity_line_item_id}: {DUPLICATE}")
+            )
+        )
+    return mapped.with_columns(pl.coalesce(verdicts).alias(REASON))
 
 
 def _cur_quarantine(

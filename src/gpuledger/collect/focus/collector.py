@@ -10,6 +10,11 @@ go to the quarantine with their reason and source row, and the staged rows go th
 :func:`~gpuledger.collect.ingest.ingest_cost`, which replaces each (account, period) partition.
 Memory follows the store's write chunk, not the size of the export.
 
+A file that ends inside a row, or holds another number of rows than its export run's manifest
+says, is refused; so is an ingest whose manifest lists a file that is not there. A row that
+repeats an earlier row whole (:class:`~gpuledger.collect.quarantine.RepeatedRows`), or whose
+billing period the export run does not cover, is quarantined.
+
 Conservation: the stored sums of BilledCost and EffectiveCost equal the file's sums, less the
 quarantined rows (whose amounts the quarantine shows).
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from fnmatch import fnmatch
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -25,15 +31,33 @@ from typing import Any
 import polars as pl
 
 from gpuledger.collect.currency import harmonize_currency
-from gpuledger.collect.files import SourceFile, list_files, polars_storage_options, read_bytes
+from gpuledger.collect.files import (
+    SourceFile,
+    list_files,
+    polars_storage_options,
+    read_bytes,
+    refuse_cut_short,
+)
 from gpuledger.collect.focus.manifests import ExportRun, export_runs, run_of
-from gpuledger.collect.focus.mapping import parse_focus, source_rows_as_json, with_gpu_facts
+from gpuledger.collect.focus.mapping import (
+    numbered,
+    parse_focus,
+    source_rows_as_json,
+    with_gpu_facts,
+)
 from gpuledger.collect.focus.spec import check_header
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
-from gpuledger.collect.quarantine import REASON, quarantine_rows
+from gpuledger.collect.quarantine import (
+    COLUMN,
+    DUPLICATE,
+    REASON,
+    RepeatedRows,
+    quarantine_rows,
+)
 from gpuledger.collect.staging import Staging
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
+from gpuledger.period import Period
 from gpuledger.progress import progress_bar
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost
 from gpuledger.store.delta import Store
@@ -64,12 +88,15 @@ def ingest(
 
 def read_focus(src: str, settings: Settings, staging: Path) -> CostBatch:
     """The canonical rows (staged under ``staging``) and refused rows of every FOCUS file."""
-    files = list_files(src, PATTERNS)
+    listing = list_files(src)
+    files = [f for f in listing if any(fnmatch(f.name, pattern) for pattern in PATTERNS)]
     if not files:
         raise InputError(
             f"{src}: no FOCUS files found", expected="*.csv, *.csv.gz or *.parquet files"
         )
+    runs = export_runs(src, listing)  # refuses a run whose manifest lists a missing file
     staged = Staging(staging)
+    repeated = RepeatedRows()
     refused: list[pl.DataFrame] = []
     with progress_bar() as progress:
         task = progress.add_task("FOCUS files", total=len(files))
@@ -77,17 +104,71 @@ def read_focus(src: str, settings: Settings, staging: Path) -> CostBatch:
             raw = scan_table(file)
             check_header(raw.collect_schema().names(), file.uri)
             total = raw.select(pl.len()).collect().item()
+            run = run_of(file.uri, runs)
+            _check_row_count(file, total, run)
+            judge = _FileVerdicts(
+                repeated.of(numbered(raw), Cost.x_SourceRow), None if run is None else run.months
+            )
             for start in range(0, max(total, 1), SLICE_ROWS):
-                mapped = _mapped(raw.slice(start, SLICE_ROWS), file, first_row=start + 1)
+                mapped = judge(_mapped(raw.slice(start, SLICE_ROWS), file, first_row=start + 1))
                 refused.append(_quarantine(staged.stage(mapped), raw, file))
             progress.advance(task)
-    rows = harmonize_currency(staged.rows(), settings, src)
+    rows = harmonize_currency(staged.rows(), settings)
     present = [frame for frame in refused if frame.height]
     return CostBatch(
         rows=rows,
         quarantine=pl.concat(present) if present else pl.DataFrame(schema=QUARANTINE_SCHEMA),
-        deliveries=_deliveries(rows, export_runs(src)),
+        deliveries=_deliveries(rows, runs),
     )
+
+
+def _check_row_count(file: SourceFile, rows: int, run: ExportRun | None) -> None:
+    """A file holds as many rows as its manifest says, or it is not the file that was exported."""
+    stated = None if run is None else run.row_counts.get(file.uri)
+    if stated is not None and stated != rows:
+        raise InputError(
+            f"holds {rows:,} data row(s), but its manifest says {stated:,}: the file is "
+            "incomplete or not the one exported",
+            file=file.uri,
+            expected=f"dataRowCount {stated:,} as in {run.manifest if run else 'the manifest'}",
+        )
+
+
+class _FileVerdicts:
+    """Two verdicts about rows that only the whole file can give: a billing period its export
+    run does not cover, and a repeat of an earlier row (see :class:`RepeatedRows`)."""
+
+    def __init__(self, repeated: pl.Series, months: tuple[Period, Period] | None) -> None:
+        self.repeated = repeated.cast(pl.Int64)
+        self.months = months
+
+    def __call__(self, mapped: pl.LazyFrame) -> pl.LazyFrame:
+        checks: list[tuple[pl.Expr, str, str]] = []
+        if self.months is not None:
+            first, last = self.months
+            period = pl.col(Cost.BillingPeriodStart)
+            span = str(first) if first == last else f"{first} to {last}"
+            checks.append(
+                (
+                    (period < first.start) | (period >= last.end),
+                    Cost.BillingPeriodStart,
+                    f"BillingPeriodStart is not a billing period of its export run ({span})",
+                )
+            )
+        if self.repeated.len():
+            checks.append(
+                (
+                    pl.col(Cost.x_SourceRow).cast(pl.Int64).is_in(self.repeated.implode()),
+                    "",
+                    DUPLICATE,
+                )
+            )
+        reason, column = pl.col(REASON), pl.col(COLUMN)
+        for condition, name, text in reversed(checks):
+            hit = pl.col(REASON).is_null() & condition.fill_null(False)
+            reason = pl.when(hit).then(pl.lit(text)).otherwise(reason)
+            column = pl.when(hit).then(pl.lit(name or None, dtype=pl.String)).otherwise(column)
+        return mapped.with_columns(reason.alias(REASON), column.alias(COLUMN))
 
 
 def read_focus_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -144,6 +225,7 @@ def read_table(file: SourceFile) -> pl.DataFrame:
             return pl.read_parquet(io.BytesIO(data))
         if name.endswith(".gz"):
             data = gzip.decompress(data)
+        refuse_cut_short(file, data)
         frame = pl.read_csv(
             io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")),
             infer_schema=False,

@@ -20,10 +20,13 @@ import polars as pl
 from gpuledger.collect.focus.spec import ALLOWED_VALUES, NOT_NULL, PREVIEW_RENAMES
 from gpuledger.collect.quarantine import COLUMN, RAW, REASON
 from gpuledger.collect.values import (
+    AMOUNT_LIMIT,
     TIME_FORMS,
+    beyond_amount_range,
     canonical_value,
     json_field,
     money,
+    not_finite,
     on_distinct,
     on_distinct_rows,
     quantity,
@@ -68,6 +71,7 @@ _STORED_ENUMS: Final = (
     Cost.ServiceCategory,
 )
 
+NOT_FINITE: Final = "not a finite number (NaN or infinity)"
 _EC2_TYPE_IN_TEXT: Final = r"\b((?:ml\.)?[a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:\d*x?large|metal))\b"
 
 # FOCUS ProviderName spellings → the provider names the GPU catalog uses.
@@ -112,15 +116,20 @@ def source_rows_as_json(raw: pl.LazyFrame, rows: pl.Series) -> pl.DataFrame:
 
     Only refused rows are encoded: the quarantine shows them as the file had them.
     """
-    numbered = renamed(raw).with_row_index(Cost.x_SourceRow, offset=1)
     return (
-        numbered.filter(pl.col(Cost.x_SourceRow).is_in(rows.cast(pl.UInt32).implode()))
+        numbered(raw)
+        .filter(pl.col(Cost.x_SourceRow).is_in(rows.cast(pl.UInt32).implode()))
         .select(
             pl.col(Cost.x_SourceRow).cast(pl.Int64),
             pl.struct(pl.exclude(Cost.x_SourceRow)).struct.json_encode().alias(RAW),
         )
         .collect()
     )
+
+
+def numbered(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """The file's rows with ``x_SourceRow``, their 1-based position in the file."""
+    return renamed(raw).with_row_index(Cost.x_SourceRow, offset=1)
 
 
 def focus_to_cost(raw: pl.LazyFrame) -> pl.LazyFrame:
@@ -234,6 +243,25 @@ def _problems(schema: pl.Schema) -> list[pl.Expr]:
     """``_reason`` and ``_column`` of the first problem of each row, null on a sound row."""
     # A value that is there but unreadable is named before a value that is missing.
     checks: list[tuple[pl.Expr, str, str]] = []
+    for name in _MONEY:
+        if name in schema:
+            source = pl.col(f"_text_{name}")
+            checks.append((not_finite(source, schema[name]), name, f"{name} is {NOT_FINITE}"))
+            checks.append(
+                (
+                    beyond_amount_range(source, schema[name], pl.col(name)),
+                    name,
+                    f"{name} is beyond the range of an amount (±{AMOUNT_LIMIT})",
+                )
+            )
+    for name in _QUANTITIES:
+        if name in schema:
+            value = pl.col(name)
+            checks.append((~value.is_finite(), name, f"{name} is {NOT_FINITE}"))
+            if schema[name] in (pl.String, pl.Null):
+                checks.append(
+                    (_unread(pl.col(f"_text_{name}"), value), name, f"{name} is not a number")
+                )
     for name in (*_TIMES, *_MONEY):
         if name in schema:
             what = f"a timestamp (expected {TIME_FORMS})" if name in _TIMES else "a decimal number"

@@ -10,7 +10,9 @@ Part of ``collect/``. SRC is one of
 ``--period YYYY-MM`` (repeatable) names invoice months; files are filtered to them, and BigQuery
 reads only them (default there: the current and previous invoice month, unless closed). Rows a
 file gets wrong (no invoice month, a cost that is no number, …) are quarantined with their reason;
-a file that is not the export at all is refused with exit 2 and the store is left as it was.
+a file that is not the export at all, is empty, or lacks a required field (``cost``, …) is
+refused with exit 2 and the store is left as it was. A row identical to an earlier one (the
+export has no line id; the whole row is its key) is quarantined as a second copy.
 Each (billing account, invoice month) partition is replaced as a whole, so re-ingesting a month
 replaces its earlier copy.
 """
@@ -32,7 +34,13 @@ from gpuledger.collect.gcp.files import read_export
 from gpuledger.collect.gcp.lines import EXPORT_SCHEMA, SOURCE_ROW, export_lines
 from gpuledger.collect.gcp.mapping import check_export, lines_to_cost
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
-from gpuledger.collect.quarantine import RAW, REASON, quarantine_rows, split_refused
+from gpuledger.collect.quarantine import (
+    RAW,
+    REASON,
+    RepeatedRows,
+    quarantine_rows,
+    split_refused,
+)
 from gpuledger.collect.staging import Staging
 from gpuledger.collect.values import money
 from gpuledger.config import Settings
@@ -101,7 +109,7 @@ def read_bigquery(src: str, months: list[str], settings: Settings, **options: An
         credentials=options.get("credentials"),
     )
     rows = lines_to_cost(lines.lazy()).collect().with_columns(pl.lit(src).alias(Cost.x_SourceFile))
-    converted = harmonize_currency(rows.lazy(), settings, src).collect()
+    converted = harmonize_currency(rows.lazy(), settings).collect()
     return CostBatch(rows=converted, deliveries=_deliveries(converted.lazy()))
 
 
@@ -114,28 +122,36 @@ def read_files(src: str, months: list[str], settings: Settings, staging: Path) -
             expected="newline-delimited JSON (.json, .jsonl, .json.gz) or Parquet files",
         )
     staged = Staging(staging)
+    repeated = RepeatedRows()
     refused: list[pl.DataFrame] = []
     with progress_bar() as progress:
         task = progress.add_task("GCP export files", total=len(files))
         for file in files:
-            rows, rejected = read_export_file(file, months)
+            rows, rejected = read_export_file(file, months, repeated)
             staged.stage(rows)
             del rows  # one file's rows at a time
             refused.append(rejected)
             progress.advance(task)
-    rows_of_all = harmonize_currency(staged.rows(), settings, src)
+    rows_of_all = harmonize_currency(staged.rows(), settings)
     present = [frame for frame in refused if frame.height]
     quarantine = pl.concat(present) if present else pl.DataFrame(schema=QUARANTINE_SCHEMA)
     return CostBatch(rows=rows_of_all, quarantine=quarantine, deliveries=_deliveries(rows_of_all))
 
 
-def read_export_file(file: SourceFile, months: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(cost rows, quarantine rows) of one export file, limited to ``months`` when given."""
-    raw = read_export(file).lazy()
+def read_export_file(
+    file: SourceFile, months: list[str], repeated: RepeatedRows | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(cost rows, quarantine rows) of one export file, limited to ``months`` when given.
+
+    Rows keep their position in the file (``_source_row``) whatever the month filter leaves;
+    ``repeated`` remembers earlier files' rows, so a row delivered twice is stored once.
+    """
+    raw = read_export(file).lazy().with_row_index(SOURCE_ROW, offset=1)
     if months:
         month = pl.col("invoice").struct.field("month")
         raw = raw.filter(month.is_in(months) | ~month.str.contains(r"^\d{6}$").fill_null(True))
-    sound, refused = split_refused(check_export(raw).collect())
+    again = (repeated or RepeatedRows()).of(raw, SOURCE_ROW)
+    sound, refused = split_refused(check_export(raw, again).collect())
     del raw  # the export is large; keep only what the next steps need
     refused = refused.with_columns(
         pl.struct(list(EXPORT_SCHEMA.names())).struct.json_encode().alias(RAW)

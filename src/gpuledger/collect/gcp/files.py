@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Collection
 from typing import Final
 
 import polars as pl
@@ -58,8 +59,24 @@ _ARROW_NUMBERS: Final = pa.schema(
 )
 
 
+# Fields without which no row of the export can be placed or priced: a file lacking one is
+# refused (its rows would all be quarantined while the month's old copy stayed).
+REQUIRED: Final = (
+    "billing_account_id",
+    "cost",
+    "currency",
+    "invoice",
+    "usage_start_time",
+    "usage_end_time",
+    "cost_type",
+)
+
+
 def read_export(file: SourceFile) -> pl.DataFrame:
-    """One export file in ``EXPORT_SCHEMA`` (fields it lacks are null)."""
+    """One export file in ``EXPORT_SCHEMA`` (optional fields it lacks are null).
+
+    An empty file (no bytes, or no row) and a file lacking a required field are refused.
+    """
     name = file.name.lower()
     if name.endswith(".avro"):
         raise InputError(
@@ -70,8 +87,28 @@ def read_export(file: SourceFile) -> pl.DataFrame:
     data = read_bytes(file.uri)
     compressed = name.endswith(".gz")
     if name.endswith(".parquet"):
-        return _read_parquet(_gunzip(data, file) if compressed else data, file)
-    return _read_ndjson(data, file, compressed=compressed)
+        frame = _read_parquet(_gunzip(data, file) if compressed else data, file)
+    else:
+        frame = _read_ndjson(data, file, compressed=compressed)
+    if frame.is_empty():
+        raise InputError(
+            "holds no rows (an empty file is not a delivery of the export)",
+            file=file.uri,
+            expected="newline-delimited JSON or Parquet rows of the billing export",
+        )
+    return frame
+
+
+def _check_required(fields: Collection[str], file: SourceFile) -> None:
+    """Refuse a file that lacks a field every export row has."""
+    missing = [name for name in REQUIRED if name not in fields]
+    if missing:
+        raise InputError(
+            "missing required field(s) " + ", ".join(missing),
+            file=file.uri,
+            column=missing[0],
+            expected="the Cloud Billing detailed usage cost export schema",
+        )
 
 
 def _gunzip(data: bytes, file: SourceFile) -> bytes:
@@ -88,16 +125,32 @@ def _read_ndjson(data: bytes, file: SourceFile, *, compressed: bool) -> pl.DataF
         options = pa_json.ParseOptions(explicit_schema=_ARROW_NUMBERS)
         frame = pl.from_arrow(pa_json.read_json(stream, parse_options=options))
         assert isinstance(frame, pl.DataFrame)
-        return to_export_schema(frame)
+        exported = to_export_schema(frame)
     except (pa.ArrowException, pl.exceptions.PolarsError, OSError, EOFError):
         pass  # not as Arrow expects it: let Polars try, and name the line if it fails too
+    else:
+        if frame.height:  # the explicit schema gives an empty file its number fields
+            _check_required(frame.columns, file)
+        return exported
     text = _gunzip(data, file) if compressed else data
     if not text.strip():
         return pl.DataFrame(schema=EXPORT_SCHEMA)
     try:
-        return pl.read_ndjson(io.BytesIO(text), schema=EXPORT_SCHEMA)
+        frame = pl.read_ndjson(io.BytesIO(text), schema=EXPORT_SCHEMA)
     except pl.exceptions.PolarsError as exc:
         raise _json_error(text, file) from exc
+    _check_required(_fields_in(text), file)
+    return frame
+
+
+def _fields_in(text: bytes) -> set[str]:
+    """Every top-level field some line of newline-delimited JSON has."""
+    fields: set[str] = set()
+    for line in text.splitlines():
+        decoded = json.loads(line) if line.strip() else None
+        if isinstance(decoded, dict):
+            fields.update(decoded)
+    return fields
 
 
 def _json_error(data: bytes, file: SourceFile) -> InputError:
@@ -127,7 +180,9 @@ def _json_error(data: bytes, file: SourceFile) -> InputError:
 
 def _read_parquet(data: bytes, file: SourceFile) -> pl.DataFrame:
     try:
-        return to_export_schema(pl.read_parquet(io.BytesIO(data)))
+        frame = pl.read_parquet(io.BytesIO(data))
+        _check_required(frame.columns, file)
+        return to_export_schema(frame)
     except pl.exceptions.PolarsError as exc:
         raise InputError(
             f"cannot read as the billing export: {exc}".splitlines()[0],

@@ -37,8 +37,16 @@ from gpuledger.collect.gcp.skus import (
     label_value,
     service_category,
 )
-from gpuledger.collect.quarantine import COLUMN, REASON
-from gpuledger.collect.values import TIME_FORMS, money, unparsed, utc_time
+from gpuledger.collect.quarantine import COLUMN, DUPLICATE, REASON
+from gpuledger.collect.values import (
+    AMOUNT_LIMIT,
+    TIME_FORMS,
+    beyond_amount_range,
+    money,
+    not_finite,
+    unparsed,
+    utc_time,
+)
 from gpuledger.prices.catalog import attach_gpu_facts, gpu_catalog
 from gpuledger.schema import MONEY, TAGS, Cost
 
@@ -46,12 +54,18 @@ PROVIDER: Final = "GCP"
 _INSTANCE: Final = r"^(//compute\.googleapis\.com/projects/[^/]+/zones/[^/]+/instances/[^/]+)"
 _A_TIMESTAMP: Final = f"a timestamp (expected {TIME_FORMS})"
 _TEXT: Final = pl.String()
+NOT_FINITE: Final = "not a finite number (NaN or infinity)"
 
 
-def check_export(raw: pl.LazyFrame) -> pl.LazyFrame:
+def check_export(raw: pl.LazyFrame, repeated: pl.Series | None = None) -> pl.LazyFrame:
     """Export rows with ``_reason``/``_column`` on the rows that cannot be stored and
-    ``_source_row`` their 1-based position in the file."""
-    raw = raw.with_row_index(SOURCE_ROW, offset=1)
+    ``_source_row`` their 1-based position in the file (kept when ``raw`` has it already).
+
+    ``repeated`` are the ``_source_row`` numbers of rows that repeat an earlier row
+    (:class:`~gpuledger.collect.quarantine.RepeatedRows`); they are refused as duplicates.
+    """
+    if SOURCE_ROW not in raw.collect_schema().names():
+        raw = raw.with_row_index(SOURCE_ROW, offset=1)
     start = utc_time("usage_start_time", _TEXT)
     end = utc_time("usage_end_time", _TEXT)
     amounts = pl.col("credits").list.eval(
@@ -68,6 +82,7 @@ def check_export(raw: pl.LazyFrame) -> pl.LazyFrame:
         (start.is_null(), "usage_start_time", f"usage_start_time is not {_A_TIMESTAMP}"),
         (end.is_null(), "usage_end_time", f"usage_end_time is not {_A_TIMESTAMP}"),
         (end < start, "usage_end_time", "usage_end_time is before usage_start_time"),
+        *_number_checks(),
         (money("cost", _TEXT).is_null(), "cost", "cost is not a number"),
         (
             unparsed(pl.col("cost_at_list"), money("cost_at_list", _TEXT)),
@@ -90,13 +105,39 @@ def check_export(raw: pl.LazyFrame) -> pl.LazyFrame:
             "currency is not an ISO 4217 code",
         ),
     ]
+    if repeated is not None and repeated.len():
+        again = pl.col(SOURCE_ROW).cast(pl.Int64).is_in(repeated.cast(pl.Int64).implode())
+        checks.append((again, "", DUPLICATE))
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     column: pl.Expr = pl.lit(None, dtype=pl.String)
     for condition, name, text in reversed(checks):
         hit = condition.fill_null(True)
         reason = pl.when(hit).then(pl.lit(text)).otherwise(reason)
-        column = pl.when(hit).then(pl.lit(name)).otherwise(column)
+        column = pl.when(hit).then(pl.lit(name or None, dtype=pl.String)).otherwise(column)
     return raw.with_columns(reason.alias(REASON), column.alias(COLUMN))
+
+
+def _number_checks() -> list[tuple[pl.Expr, str, str]]:
+    """NaN, infinity and amounts beyond any bill, named as such (parsing would make them null,
+    and a null amount reads as zero)."""
+    checks: list[tuple[pl.Expr, str, str]] = []
+    for name, value in (("cost", pl.col("cost")), ("cost_at_list", pl.col("cost_at_list"))):
+        checks.append((not_finite(value, _TEXT).fill_null(False), name, f"{name} is {NOT_FINITE}"))
+        checks.append(
+            (
+                beyond_amount_range(value, _TEXT, money(name, _TEXT)),
+                name,
+                f"{name} is beyond the range of an amount (±{AMOUNT_LIMIT})",
+            )
+        )
+    usage = pl.col("usage")
+    for name, value in (
+        ("usage.amount", usage.struct.field("amount")),
+        ("usage.amount_in_pricing_units", usage.struct.field("amount_in_pricing_units")),
+        ("currency_conversion_rate", pl.col("currency_conversion_rate")),
+    ):
+        checks.append((not_finite(value, _TEXT).fill_null(False), name, f"{name} is {NOT_FINITE}"))
+    return checks
 
 
 def _blank(text: pl.Expr) -> pl.Expr:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from bench.common import Measurement, emit, run_measured
+from bench.common import Measurement, cpu_seconds, emit, run_measured
 from bench.fleet import DEFAULT_MIX, Knobs, gpus, parse_mix, write
 from bench.fleet import day_rows as fleet_day_rows
 from gpuledger.schema import Usage
@@ -39,10 +39,10 @@ def ingest_worker(src: str, home: str) -> None:
     from gpuledger.config import Settings
     from gpuledger.store.delta import Store
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = ingest(Store(home), Settings(), src)
-    seconds = time.perf_counter() - started
-    emit({"rows": result.rows, "wall_s": seconds})
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    emit({"rows": result.rows, "wall_s": seconds, "cpu_s": cpu})
 
 
 def floor_worker(src: str) -> None:
@@ -50,15 +50,15 @@ def floor_worker(src: str) -> None:
     the ingest reads (whole, a month of a large fleet would not fit in memory)."""
     from gpuledger.collect.gpu.files import SLICE_ROWS
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     rows = 0
     for file in sorted(Path(src).glob("*.parquet")):
         scan = pl.scan_parquet(file)
         total = scan.select(pl.len()).collect().item()
         for offset in range(0, total, SLICE_ROWS):
             rows += scan.slice(offset, SLICE_ROWS).collect().height
-    seconds = time.perf_counter() - started
-    emit({"rows": rows, "wall_s": seconds})
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    emit({"rows": rows, "wall_s": seconds, "cpu_s": cpu})
 
 
 def _ingest(name: str, src: Path, home: Path, limit_gib: float) -> Measurement:
@@ -76,15 +76,16 @@ def _row(m: Measurement, rows: int, floor: Measurement | None = None) -> str:
     ratio = f"{m.wall_s / floor.wall_s:.1f}×" if floor else "–"
     return (
         f"| {m.name} | {rows:,} | {int(m.report['rows']):,} | {m.wall_s:.2f} s | "
-        f"{rows / m.wall_s:,.0f} | {m.peak_rss_bytes / MIB:,.0f} MiB | {ratio} |"
+        f"{m.report['cpu_s']:.1f} s | {rows / m.wall_s:,.0f} | {m.peak_rss_bytes / MIB:,.0f} MiB | "
+        f"{ratio} |"
     )
 
 
 def month(knobs: Knobs, work: Path, limit_gib: float) -> None:
     """(a): the month as one file and as daily files, each against its read floor."""
     print("\n(a) a month of the fleet into an empty store\n")
-    print("| variant | rows in | rows out | wall time | rows/s | peak RSS | vs floor |")
-    print("|---|---|---|---|---|---|---|")
+    print("| variant | rows in | rows out | wall time | CPU time | rows/s | peak RSS | vs floor |")
+    print("|---|---|---|---|---|---|---|---|")
     for layout in ("month", "daily"):
         src = work / _data_name(knobs, layout)
         if not src.exists():
@@ -118,8 +119,8 @@ def _data_name(knobs: Knobs, layout: str) -> str:
 def incremental(knobs: Knobs, work: Path, table_rows: list[int], limit_gib: float) -> None:
     """(b): one bucket into tables of growing size."""
     print("\n(b) one 5-minute bucket into a table of the month\n")
-    print("| table rows | table files | bucket | rows | wall time | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print("| table rows | table files | bucket | rows | wall time | CPU time | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
     fleet = gpus(knobs)
     per_day = fleet_day_rows(knobs, fleet, knobs.start).height
     home = work / "home-incremental"
@@ -152,7 +153,8 @@ def incremental(knobs: Knobs, work: Path, table_rows: list[int], limit_gib: floa
             run = _ingest(label, src, home, limit_gib)
             print(
                 f"| {stored:,} | {files:,} | {label} | {int(run.report['rows']):,} | "
-                f"{run.wall_s:.2f} s | {run.peak_rss_bytes / MIB:,.0f} MiB |"
+                f"{run.wall_s:.2f} s | {run.report['cpu_s']:.2f} s | "
+                f"{run.peak_rss_bytes / MIB:,.0f} MiB |"
             )
 
 

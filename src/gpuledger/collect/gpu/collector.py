@@ -11,26 +11,39 @@ supersedes the earlier one (a restated bucket with fewer workloads leaves no sta
 one delivery that describe the same (bucket, GPU, workload) are combined first by adding their
 activity (:func:`combine_duplicates`).
 
-Memory follows the input slice, not the input or the table: files are read slice by slice into a
-local spill by day (:mod:`.staging`), then written day by day in one Delta commit per ingest that
-rewrites only the files holding the delivered buckets (:mod:`.replace`).
+Memory follows the input slice or one day, not the input or the table: rows are written part by
+part in one Delta commit per ingest that rewrites only the files holding the delivered buckets
+(:mod:`.replace`). Local Parquet files in day order stream straight into that write
+(:mod:`.day_order`); any other input is read slice by slice into a local spill by day first
+(:mod:`.staging`). Quarantined rows are stored after the telemetry, so a refused input changes
+nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from gpuledger.agent.spool import is_spool_folder, shipped_marker
-from gpuledger.collect.files import list_files
+from gpuledger.collect.files import SourceFile, list_files
 from gpuledger.collect.gpu.combine import combine_duplicates
-from gpuledger.collect.gpu.files import FILE_PATTERNS, SOURCE_NAME, read_usage_slices
+from gpuledger.collect.gpu.day_order import day_ordered
+from gpuledger.collect.gpu.files import (
+    FILE_PATTERNS,
+    SOURCE_NAME,
+    check_parquet_schema,
+    read_usage_slices,
+    refuse_impossible,
+)
 from gpuledger.collect.gpu.replace import (
-    InMemoryDays,
     Stored,
+    day_parts,
+    days_of,
     delivery_of,
     replace_buckets,
 )
@@ -38,7 +51,7 @@ from gpuledger.collect.gpu.staging import DaySpill
 from gpuledger.config import Settings
 from gpuledger.errors import GpuledgerError, InputError
 from gpuledger.progress import progress_bar
-from gpuledger.schema import QUARANTINE_SCHEMA, Quarantine, Tokens
+from gpuledger.schema import QUARANTINE_SCHEMA, Quarantine, Tokens, Usage
 from gpuledger.store.delta import Store
 
 __all__ = ["GpuIngestResult", "combine_duplicates", "ingest", "store_tokens", "store_usage"]
@@ -119,21 +132,40 @@ def _ingest_files(store: Store, src: str) -> GpuIngestResult:
     files = list_files(src, FILE_PATTERNS)
     if not files:
         raise InputError("no .parquet or .csv files here", file=src)
-    refused = []
-    with DaySpill() as spill:
-        with progress_bar(transient=True) as bar:
-            task = bar.add_task("reading GPU telemetry", total=len(files))
-            for file in files:
-                for rows, quarantine in read_usage_slices(file):
-                    spill.add(rows)
-                    refused.append(quarantine)
-                    del rows  # one slice in memory: release it before reading the next
-                bar.advance(task)
-        quarantine = pl.concat(refused, how="vertical")
-        _replace_quarantine(store, quarantine, [f.uri for f in files])
-        stored = replace_buckets(store, spill, delivery_of(spill.scan()))
+    now = datetime.now(UTC)
+    refused: list[pl.DataFrame] = []
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("reading GPU telemetry", total=len(files))
+        ordered = day_ordered(files)
+        if ordered is None:
+            stored = _store_spilled(store, files, now, refused, lambda: bar.advance(task))
+        else:
+            for file in ordered.files:
+                check_parquet_schema(file)  # refused before the write starts
+            parts = ordered.parts(now, refused, lambda: bar.advance(task))
+            stored = replace_buckets(store, parts, ordered.delivery())
+    quarantine = pl.concat(refused, how="vertical")
+    _replace_quarantine(store, quarantine, [f.uri for f in files])
     shipped = _mark_shipped([f.uri for f in files])
     return _result(src, stored, files=len(files), quarantined=quarantine.height, shipped=shipped)
+
+
+def _store_spilled(
+    store: Store,
+    files: list[SourceFile],
+    now: datetime,
+    refused: list[pl.DataFrame],
+    file_done: Callable[[], None],
+) -> Stored:
+    """Any input: every file read and checked into a spill by day, then written day by day."""
+    with DaySpill() as spill:
+        for file in files:
+            for rows, quarantine in read_usage_slices(file, now=now):
+                spill.add(rows)
+                refused.append(quarantine)
+                del rows  # one slice in memory: release it before reading the next
+            file_done()
+        return replace_buckets(store, day_parts(spill.days()), delivery_of(spill.scan()))
 
 
 def _ingest_prometheus(
@@ -148,9 +180,22 @@ def _ingest_prometheus(
     from gpuledger.collect.gpu import dcgm
 
     usage, tokens = dcgm.read_prometheus(src, start=start, end=end, hosts=hosts, **options)
+    usage, quarantine = refuse_impossible(usage, _query_name(src, usage), datetime.now(UTC))
     stored = _store(store, usage)
     store_tokens(store, tokens)
-    return _result(src, stored, files=0, quarantined=0, tokens=tokens.height)
+    if not quarantine.is_empty():  # each window's refusals are its own; most windows have none
+        _replace_quarantine(store, quarantine, quarantine[Quarantine.file].unique().to_list())
+    return _result(src, stored, files=0, quarantined=quarantine.height, tokens=tokens.height)
+
+
+def _query_name(src: str, usage: pl.DataFrame) -> str:
+    """Where quarantined Prometheus rows came from: the server and the buckets queried."""
+    first, last = usage.select(
+        pl.col(Usage.bucket_start).min().alias("first"), pl.col(Usage.bucket_start).max()
+    ).row(0)
+    if first is None:
+        return src
+    return f"{src} [{first.isoformat()} .. {last.isoformat()}]"
 
 
 def store_usage(store: Store, usage: pl.DataFrame) -> int | None:
@@ -159,7 +204,7 @@ def store_usage(store: Store, usage: pl.DataFrame) -> int | None:
 
 
 def _store(store: Store, usage: pl.DataFrame) -> Stored:
-    return replace_buckets(store, InMemoryDays(usage), delivery_of(usage.lazy()))
+    return replace_buckets(store, day_parts(days_of(usage)), delivery_of(usage.lazy()))
 
 
 def store_tokens(store: Store, tokens: pl.DataFrame) -> int | None:

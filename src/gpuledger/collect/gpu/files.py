@@ -4,8 +4,11 @@ A file must carry gpu_usage columns only: any subset that includes the required 
 ``host`` (which places a row in its partition). A file that is not sound as a whole (unreadable, a missing or unknown column, a Parquet
 column of the wrong type) is an :class:`InputError` naming the file and column. In a sound file,
 a row with an impossible value (no timestamp, a text where a number belongs in CSV, utilization
-outside 0-100, more active seconds than the bucket has, a bucket that starts more than one bucket
-after now) goes to quarantine with its reason; the rest is kept.
+outside 0-100, negative or NaN active seconds or more than the bucket has, negative samples,
+power that is negative or not finite, memory used below 0 or above the GPU's total, a bucket that
+starts more than one bucket after now) goes to quarantine with a reason naming the column and
+what it should be; the rest is kept. Prometheus rows get the same checks
+(:func:`refuse_impossible`).
 
 A file is read in slices of at most ``SLICE_ROWS`` rows (a Parquet file batch by batch from its
 row groups, a CSV file by Arrow's streaming CSV reader), so memory follows the slice, not the
@@ -41,6 +44,7 @@ SOURCE_NAME = "gpu"
 FILE_PATTERNS = ("*.parquet", "*.csv", "*.csv.gz")
 _ROW = "__row"
 SLICE_ROWS = 500_000
+FILE_SOURCE = "file"  # the source of rows whose file names none
 
 
 def read_usage_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -65,10 +69,43 @@ def read_usage_slices(
         del raw  # release this slice before the next one is read
 
 
+def check_parquet_schema(file: SourceFile) -> None:
+    """Refuse a local Parquet file whose columns or types are wrong, from its schema alone.
+
+    The same checks as the read's, before any row is read: an ingest that streams its rows into
+    the store refuses such a file before the write starts.
+    """
+    try:
+        schema = pl.read_parquet_schema(file.uri)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read file: {exc}", file=file.uri) from exc
+    _check_columns(list(schema), file.uri)
+    for name, actual in schema.items():
+        if actual != pl.String and not _same_kind(actual, GPU_USAGE_SCHEMA[name]):
+            raise _wrong_type(name, actual, file.uri)
+
+
+def bucket_keys(file: SourceFile) -> pl.LazyFrame:
+    """A local Parquet file's source, host, bucket_start and bucket_seconds, typed as its read
+    types them, for every row (the read may still refuse some): what a delivery covers."""
+    scan = pl.scan_parquet(file.uri)
+    schema = scan.collect_schema()
+    keys = []
+    for name in (Usage.source, Usage.host, Usage.bucket_start, Usage.bucket_seconds):
+        dtype = GPU_USAGE_SCHEMA[name]
+        if name not in schema:
+            keys.append(pl.lit(None, dtype).alias(name))
+        elif schema[name] == pl.String:
+            keys.append(_parse_text(name, dtype).alias(name))
+        else:
+            keys.append(pl.col(name).cast(dtype, strict=False))
+    return scan.select(keys).with_columns(pl.col(Usage.source).fill_null(FILE_SOURCE))
+
+
 def _slice_rows(
     raw: pl.DataFrame, uri: str, offset: int, now: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    _check_columns(raw, uri)
+    _check_columns(raw.columns, uri)
     raw = raw.with_row_index(_ROW, offset=offset)
     typed, bad_casts = _cast(raw, uri)
     problems = _row_problems(typed, now)
@@ -84,12 +121,25 @@ def _slice_rows(
         refused = quarantine.select((pl.col(Quarantine.row) - 1).cast(pl.UInt32).alias(_ROW))
         rows = typed.join(refused, on=_ROW, how="anti")
     rows = rows.drop(_ROW).with_columns(
-        pl.col(Usage.source).fill_null("file"), _billing_period(rows)
+        pl.col(Usage.source).fill_null(FILE_SOURCE), billing_period(rows)
     )
     return rows, quarantine
 
 
-def _billing_period(rows: pl.DataFrame) -> pl.Expr:
+def refuse_impossible(
+    usage: pl.DataFrame, uri: str, now: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Canonical rows from a source that is not a file (a Prometheus query), less the rows with
+    impossible values, and those rows as quarantine rows (their row in the query's result)."""
+    numbered = usage.with_row_index(_ROW)
+    problems = _row_problems(numbered, now)
+    if problems.is_empty():
+        return usage, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    kept = numbered.join(problems.select(_ROW), on=_ROW, how="anti").drop(_ROW)
+    return kept, _quarantine(numbered, problems, uri)
+
+
+def billing_period(rows: pl.DataFrame) -> pl.Expr:
     """``x_BillingPeriod`` (YYYY-MM of bucket_start): each month formatted once, not per row."""
     start = pl.col(Usage.bucket_start)
     month = start.dt.year().cast(pl.Int32) * 100 + start.dt.month().cast(pl.Int32)
@@ -164,9 +214,9 @@ def _from_arrow(data: object) -> pl.DataFrame:
     return frame
 
 
-def _check_columns(raw: pl.DataFrame, uri: str) -> None:
+def _check_columns(columns: list[str], uri: str) -> None:
     spec = TABLES["gpu_usage"]
-    unknown = sorted(set(raw.columns) - set(spec.schema.names()))
+    unknown = sorted(set(columns) - set(spec.schema.names()))
     if unknown:
         raise InputError(
             f"unknown column(s) {', '.join(unknown)}",
@@ -174,7 +224,7 @@ def _check_columns(raw: pl.DataFrame, uri: str) -> None:
             column=unknown[0],
             expected="only gpu_usage columns (see `schema.Usage`)",
         )
-    missing = sorted((spec.required | {Usage.host}) - set(raw.columns))
+    missing = sorted((spec.required | {Usage.host}) - set(columns))
     if missing:
         raise InputError(
             f"missing required column(s) {', '.join(missing)}",
@@ -202,9 +252,7 @@ def _cast(raw: pl.DataFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
                 .alias(f"__check_{name}")
             )
         else:
-            wrong = SchemaError(
-                f"column {name!r} has type {actual}", file=uri, column=name, expected=str(dtype)
-            )
+            wrong = _wrong_type(name, actual, uri)
             if not _same_kind(actual, dtype):
                 raise wrong
             if actual == dtype:
@@ -222,6 +270,13 @@ def _cast(raw: pl.DataFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("reason").is_not_null()
     )
     return typed.drop(check_columns), problems
+
+
+def _wrong_type(name: str, actual: pl.DataType, uri: str) -> SchemaError:
+    expected = str(GPU_USAGE_SCHEMA[name])
+    return SchemaError(
+        f"column {name!r} has type {actual}", file=uri, column=name, expected=expected
+    )
 
 
 def _same_kind(actual: pl.DataType, expected: pl.DataType) -> bool:
@@ -262,6 +317,7 @@ def _row_problems(typed: pl.DataFrame, now: datetime) -> pl.DataFrame:
         (pl.col(Usage.bucket_seconds).fill_null(0) <= 0, "bucket_seconds is not positive"),
         (pl.col(Usage.active_seconds).is_null(), "active_seconds is empty"),
         (pl.col(Usage.samples).is_null(), "samples is empty"),
+        (pl.col(Usage.active_seconds).is_nan(), "active_seconds is not a number"),
         (pl.col(Usage.active_seconds) < 0, "active_seconds is negative"),
         (
             pl.col(Usage.active_seconds) > pl.col(Usage.bucket_seconds),
@@ -269,6 +325,17 @@ def _row_problems(typed: pl.DataFrame, now: datetime) -> pl.DataFrame:
         ),
         (~pl.col(Usage.sm_util).is_between(0, 100).fill_null(True), "sm_util outside 0-100"),
         (pl.col(Usage.bucket_start) > latest, "bucket_start is in the future"),
+        (pl.col(Usage.samples) < 0, "samples is negative (expected 0 or more)"),
+        (
+            ~(pl.col(Usage.power_w).is_finite() & (pl.col(Usage.power_w) >= 0)),
+            "power_w outside 0 to a finite number of watts",
+        ),
+        (pl.col(Usage.mem_total_bytes) <= 0, "mem_total_bytes is not positive"),
+        (
+            (pl.col(Usage.mem_used_bytes) < 0)
+            | (pl.col(Usage.mem_used_bytes) > pl.col(Usage.mem_total_bytes)),
+            "mem_used_bytes outside 0 to mem_total_bytes",
+        ),
     ]
     reason = pl.coalesce(
         *[pl.when(test.fill_null(False)).then(pl.lit(text)) for test, text in rules]

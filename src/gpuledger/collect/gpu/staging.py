@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -71,3 +72,8 @@ class DaySpill:
     def rows(self, day: date) -> pl.DataFrame:
         """The rows spilled for ``day``."""
         return pl.scan_ipc(sorted((self._root / day.isoformat()).glob("*.arrow"))).collect()
+
+    def days(self) -> Iterator[tuple[date, pl.DataFrame]]:
+        """Every spilled day with its rows, oldest first, one day read at a time."""
+        for day in self.dates():
+            yield day, self.rows(day)

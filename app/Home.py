@@ -12,11 +12,11 @@ from __future__ import annotations
 import streamlit as st
 
 from access import show_identity
-from ledger_ui import session
+from ledger_ui import open_session
 
 st.set_page_config(page_title="gpuledger", page_icon=":material/payments:", layout="wide")
 
-ledger, viewer = session()
+ledger, viewer = open_session()
 chargeback = st.Page("views/chargeback.py", title="Chargeback", icon=":material/receipt_long:")
 
 

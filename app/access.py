@@ -16,6 +16,7 @@ import streamlit as st
 
 from gpuledger.config import Settings
 from gpuledger.report.readmodel.access import Viewer, single_user_viewer, viewer_for
+from plain import plain
 
 
 def _signed_in() -> bool:
@@ -46,7 +47,7 @@ def current_viewer(settings: Settings) -> Viewer:
     email = _signed_in_email()
     if _email_unverified():
         st.error(
-            f"{email or 'This account'} is not verified by the identity provider; gpuledger gives"
+            f"{plain(email) if email else 'This account'} is not verified by the identity provider; gpuledger gives"
             " roles only to verified e-mail addresses."
         )
         st.button("Log out", on_click=st.logout)
@@ -54,7 +55,7 @@ def current_viewer(settings: Settings) -> Viewer:
     viewer = viewer_for(settings, email)
     if viewer is None:
         st.error(
-            f"{email or 'This account'} has no role in gpuledger. Finance users are listed in"
+            f"{plain(email) if email else 'This account'} has no role in gpuledger. Finance users are listed in"
             " `[app] finance`, team leads as `lead` of a team in the config."
         )
         st.button("Log out", on_click=st.logout)
@@ -66,6 +67,6 @@ def show_identity(settings: Settings, viewer: Viewer) -> None:
     """Who is signed in and as what, in the sidebar, with a logout where there is a login."""
     teams = ", ".join(sorted(viewer.teams))
     role = viewer.role if viewer.finance else f"{viewer.role} of {teams}"
-    st.sidebar.caption(f"{viewer.email} · {role}")
+    st.sidebar.caption(f"{plain(viewer.email)} · {role}")
     if settings.app.auth == "oidc":
         st.sidebar.button("Log out", on_click=st.logout)

@@ -21,6 +21,7 @@ from gpuledger.report.readmodel import cached as readmodel
 from gpuledger.report.readmodel.access import Viewer
 from gpuledger.report.readmodel.cached import Ledger
 from gpuledger.report.readmodel.chargeback import PeriodInfo
+from plain import plain, plain_cell
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 PRESETS = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}  # the table widget's money formats
@@ -28,14 +29,27 @@ PERIOD_KEY = "period"
 MISSING = "—"
 TOTAL = "Total"
 PUBLISHED = "_url_published"  # session state: widget key → the value it last wrote to the URL
+SESSION = "_ledger_session"  # session state: this run's (ledger, viewer), taken by Home.py
 
 Refusal = Callable[[str], str]
 
 
+def open_session() -> tuple[Ledger, Viewer]:
+    """The ledger as it is at this run, and the viewer of this session (checked on every run).
+
+    ``Home.py`` calls this first on every run, before the page's script; the page reads the same
+    pair through :func:`session`, so a run looks at the ledger once.
+    """
+    ledger = Ledger.from_env().now()
+    viewer = current_viewer(ledger.settings())
+    st.session_state[SESSION] = (ledger, viewer)
+    return ledger, viewer
+
+
 def session() -> tuple[Ledger, Viewer]:
-    """The ledger this app serves and the viewer of this session (checked on every run)."""
-    ledger = Ledger.from_env()
-    return ledger, current_viewer(ledger.settings())
+    """What :func:`open_session` took at the start of this run."""
+    taken: tuple[Ledger, Viewer] | None = st.session_state.get(SESSION)
+    return taken if taken is not None else open_session()
 
 
 # URL state ---------------------------------------------------------------------------------------
@@ -56,7 +70,7 @@ def _adopt(key: str, asked: object, valid: object, default: object, refusal: str
     published = _published()
     if asked is not None and asked != published.get(key):
         if refusal is not None:
-            st.warning(refusal)
+            st.warning(plain(refusal))  # it repeats what the link asked for
         st.session_state[key] = valid if refusal is None else default
         return
     current = st.session_state.get(key, published.get(key))
@@ -270,14 +284,20 @@ class Table:
         return percent if name in self.shares else self.formatter(dtype)
 
     def text(self) -> pl.DataFrame:
-        """Every cell as it is shown: money with currency and separators, "—" for missing."""
+        """Every cell as it is shown: money with currency and separators, "—" for missing.
+
+        Text from the data is escaped (:func:`plain.plain_cell`): ``st.table`` renders cells as
+        Markdown.
+        """
         return self.frame.select(
             (
                 pl.col(name).map_elements(
                     self.column_formatter(name, dtype), return_dtype=pl.String, skip_nulls=True
                 )
                 if dtype.is_numeric()
-                else pl.col(name).cast(pl.String)
+                else pl.col(name)
+                .cast(pl.String)
+                .map_elements(plain_cell, return_dtype=pl.String, skip_nulls=True)
             )
             .fill_null(MISSING)
             .alias(self.columns[name])

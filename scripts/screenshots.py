@@ -31,12 +31,18 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# (file name, URL path, sidebar label, what must be on the page before the picture is taken)
+# (file name, URL path and query, what must be on the page before the picture is taken)
 PAGES = (
-    ("chargeback", "", "Chargeback", '[data-testid="stTable"]'),
-    ("waste", "waste", "GPU waste", '[data-testid="stMetric"]'),
-    ("recommendations", "recommendations", "Recommendations", '[data-testid="stMetric"]'),
-    ("health", "health", "Data health", '[data-testid="stVegaLiteChart"]'),
+    ("chargeback", "chargeback", '[data-testid="stTable"]'),
+    ("trend", "chargeback?view=trend&group=team", '[data-testid="stVegaLiteChart"]'),
+    ("waste", "waste", '[data-testid="stMetric"]'),
+    ("recommendations", "recommendations", '[data-testid="stMetric"]'),
+    ("health", "health", '[data-testid="stVegaLiteChart"]'),
+)
+# Streamlit marks its app root with the script's state: the page is drawn once it has stopped.
+SETTLED = (
+    "() => document.querySelector('[data-testid=\"stApp\"]')"
+    '?.dataset.testScriptState === "notRunning"'
 )
 
 
@@ -63,32 +69,13 @@ def wait_healthy(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"the app did not answer at {url}")
 
 
-def time_page(page: Page, url: str, marker: str) -> float:
-    """Seconds from opening ``url`` in the browser until ``marker`` shows (the page's numbers)."""
-    started = time.perf_counter()
+def shoot(page: Page, url: str, marker: str, out: Path) -> None:
+    """Open ``url``, wait for ``marker``, the script's end and the charts, and take the picture."""
     page.goto(url, wait_until="domcontentloaded")
     page.locator(marker).first.wait_for(timeout=120_000)
-    return time.perf_counter() - started
-
-
-def time_click(page: Page, label: str) -> float:
-    """Seconds from a click on a page's sidebar link until its title shows.
-
-    Every page computes (reads the read model) before it writes its title, so the title is the
-    moment its numbers are there.
-    """
-    started = time.perf_counter()
-    page.locator('[data-testid="stSidebarNav"] a', has_text=label).first.click()
-    page.locator("h1", has_text=label).first.wait_for()
-    return time.perf_counter() - started
-
-
-def shoot(page: Page, url: str, marker: str, out: Path) -> float:
-    """Open ``url``, wait for ``marker`` and the charts to draw; returns seconds to the marker."""
-    elapsed = time_page(page, url, marker)
-    page.wait_for_timeout(2_000)  # charts draw after their data arrives
+    page.wait_for_function(SETTLED, timeout=120_000)
+    page.wait_for_timeout(1_500)  # Vega draws its charts after the script has sent them
     page.screenshot(path=str(out), full_page=True)
-    return elapsed
 
 
 def main() -> None:
@@ -97,12 +84,6 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
-    parser.add_argument(
-        "--settle",
-        type=float,
-        default=0.0,
-        help="seconds to wait after the server answers (lets its warm-up finish before timing)",
-    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -110,19 +91,16 @@ def main() -> None:
     app = start_app(args.home, args.config, port)
     try:
         wait_healthy(url)
-        time.sleep(args.settle)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
             )
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            for name, path, _, marker in PAGES:
-                seconds = shoot(page, f"{url}/{path}", marker, args.out / f"{name}.png")
-                print(f"{name}: {seconds:.2f} s to its numbers (opened by URL)", flush=True)
-            for round_ in (1, 2):
-                for name, _, label, _ in PAGES:
-                    seconds = time_click(page, label)
-                    print(f"{name}: {seconds:.2f} s (sidebar click, round {round_})", flush=True)
+            page = browser.new_page(
+                viewport={"width": 1440, "height": 2400}
+            )  # the app scrolls inside
+            for name, path, marker in PAGES:
+                shoot(page, f"{url}/{path}", marker, args.out / f"{name}.png")
+                print(f"{name}: {args.out / name}.png", flush=True)
             browser.close()
     finally:
         os.killpg(app.pid, signal.SIGTERM)

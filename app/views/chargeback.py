@@ -1,4 +1,9 @@
-"""Chargeback page (finance): the month's statements, reconciled to the invoice, with drill-down."""
+"""Chargeback page (finance): the month's statements, reconciled to the invoice, with drill-down.
+
+Two views (``?view=``): the month (team statements or the month grouped by ``?group=``: model,
+GPU model, account, service, instance, workload tag; drill-down, adjustments, downloads) and the
+trend (12 months of statements per team or model, and the month day by day).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from chargeback_views import grouped_table, trend
 from gpuledger.report.export.explanation import closed_note, heading
 from gpuledger.report.readmodel import cached as readmodel
+from gpuledger.report.readmodel.breakdown import GROUPINGS, TREND_BY
 from gpuledger.report.readmodel.chargeback import (
     ChargebackView,
     Col,
@@ -31,6 +38,7 @@ from ledger_ui import (
     team_refusal,
     url_select,
 )
+from plain import plain
 
 ledger, viewer = session()
 info = period_picker(ledger)
@@ -66,7 +74,9 @@ def headline(view: ChargebackView, status: str) -> None:
         money(view.unallocated_total, currency),
         help=None if share is None else f"{percent(share)} of the invoice",
     )
-    st.caption(f"Cost basis: {view.cost_basis} · {view.mode} · amounts in {currency}")
+    st.caption(
+        f"Cost basis: {plain(view.cost_basis)} · {plain(view.mode)} · amounts in {plain(currency)}"
+    )
 
 
 TEAM_COLUMNS = {
@@ -192,10 +202,10 @@ def explain_line(view: ChargebackView, team: str, model: str) -> None:
     st.subheader("Why is this line on the bill?")
     chosen = st.selectbox("Line", list(labels), format_func=labels.__getitem__, key="explain_line")
     explanation = readmodel.line_explanation(ledger, view.period, viewer, team, str(chosen))
-    st.caption(heading(explanation))
+    st.caption(plain(heading(explanation)))
     note = closed_note(explanation)
     if note is not None:
-        (st.warning if explanation.restated else st.caption)(note)
+        (st.warning if explanation.restated else st.caption)(plain(note))
     st.dataframe(
         for_display(explanation_rules(explanation)),
         hide_index=True,
@@ -269,8 +279,43 @@ def downloads(view: ChargebackView) -> None:
     )
 
 
+VIEWS = {"month": "Month", "trend": "Trend"}
+
+
+def view_pickers() -> tuple[str, str]:
+    """The view (``?view=``) and the grouping (``?group=``; the trend offers team and model)."""
+    left, right, _ = st.columns([1, 1, 2])
+    with left:
+        chosen = url_select(
+            st.segmented_control,
+            "View",
+            list(VIEWS),
+            param="view",
+            key="cb_view",
+            format_func=VIEWS.__getitem__,
+        )
+    groupings = list(GROUPINGS) if chosen == "month" else list(TREND_BY)
+    with right:
+        grouping = url_select(
+            st.selectbox,
+            "Group by",
+            groupings,
+            param="group",
+            key="cb_group",
+            format_func=lambda g: GROUPINGS[g][0],
+        )
+    return chosen, grouping
+
+
 headline(view, info.status)
-team_table(view)
-drill_down(view)
-adjustments(view)
-downloads(view)
+chosen_view, grouping = view_pickers()
+if chosen_view == "trend":
+    trend(ledger, view.period, viewer, grouping, currency)
+else:
+    if grouping == "team":
+        team_table(view)
+    else:
+        grouped_table(ledger, view.period, viewer, grouping, currency)
+    drill_down(view)
+    adjustments(view)
+    downloads(view)

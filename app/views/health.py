@@ -18,6 +18,7 @@ from gpuledger.report.readmodel.health import BASIS, INVOICE, MONTH_STATUS, SHAR
 from gpuledger.report.readmodel.waste import instance_name
 from gpuledger.schema import Alloc, Cost, Quarantine
 from ledger_ui import Table, for_display, money, percent, session
+from plain import plain
 
 INSTANCE = "instance"
 
@@ -42,7 +43,7 @@ def by_currency(
     for (code,), part in sorted(frame.partition_by(currency_column, as_dict=True).items()):
         suffix = "" if frame[currency_column].n_unique() == 1 else f"-{code}"
         if suffix:
-            st.caption(f"In {code}")
+            st.caption(f"In {plain(code)}")
         Table(part, columns, str(code or currency), shares).with_total().show_grid(
             f"csv_{key}{suffix}", f"{key}{suffix}.csv", wide=wide
         )
@@ -211,8 +212,10 @@ else:
     unallocated = view.coverage.filter(pl.col(BASIS) == "unallocated")
     for row in unallocated.to_dicts():
         st.caption(
-            f"{row[Alloc.x_BillingPeriod]}: {money(row[Alloc.cost], row[Alloc.currency])}"
-            f" unallocated ({percent(row[SHARE])})"
+            plain(
+                f"{row[Alloc.x_BillingPeriod]}: {money(row[Alloc.cost], row[Alloc.currency])}"
+                f" unallocated ({percent(row[SHARE])})"
+            )
         )
 
 st.subheader("Tables")
@@ -244,5 +247,5 @@ else:
     st.caption("Last maintained: when `gpuledger maintain` last compacted and vacuumed the table.")
 
 if health.unconfigured_teams:
-    st.warning("Teams not in the config: " + ", ".join(health.unconfigured_teams))
-st.caption(f"Reporting currency: {currency}")
+    st.warning("Teams not in the config: " + ", ".join(map(plain, health.unconfigured_teams)))
+st.caption(f"Reporting currency: {plain(currency)}")

@@ -31,6 +31,7 @@ from ledger_ui import (
     url_select,
     url_toggle,
 )
+from plain import plain
 
 ALL_TEAMS = ""
 FLASH = "rec_flash"  # session state: the outcome of the last status change, shown once
@@ -111,16 +112,20 @@ def act_on(rows: pl.DataFrame) -> None:
         ),
     )
     row = by_id[str(rec_id)]
-    st.markdown(f"**{row[Rec.action]}** — status *{row[STATUS]}*, confidence {row[Rec.confidence]}")
-    st.caption("Instances: " + (", ".join(row[Rec.resource_ids] or []) or "—"))
-    st.markdown("\n".join(f"- {s}" for s in evidence_sentences(row[Rec.evidence], currency)))
+    st.markdown(
+        f"**{plain(row[Rec.action])}** — status *{plain(row[STATUS])}*,"
+        f" confidence {plain(row[Rec.confidence])}"
+    )
+    st.caption("Instances: " + (", ".join(map(plain, row[Rec.resource_ids] or [])) or "—"))
+    sentences = evidence_sentences(row[Rec.evidence], currency)
+    st.markdown("\n".join(f"- {plain(sentence)}" for sentence in sentences))
     with st.form("status_form"):
         st.radio("Set status", list(ACTIONS), horizontal=True, key="rec_action")
         st.text_input("Reason (required to dismiss)", key="rec_reason")
         st.form_submit_button("Save", on_click=change_status)
         flash = st.session_state.pop(FLASH, None)
         if flash is not None:
-            (st.error if flash[0] == "error" else st.success)(flash[1])
+            (st.error if flash[0] == "error" else st.success)(plain(flash[1]))
 
 
 def outcomes(view: RecsView) -> None:

@@ -22,6 +22,7 @@ from gpuledger.report.readmodel import cached as readmodel
 from gpuledger.report.readmodel.access import Viewer
 from gpuledger.report.readmodel.cached import Ledger, state_fingerprint
 from gpuledger.schema import Cost
+from gpuledger.store.delta import Store
 from tests.app.conftest import AppFactory, LedgerFiles
 from tests.app.ledger import CFO
 from tests.factories import cost_rows
@@ -160,6 +161,7 @@ def test_warm_up_leaves_nothing_to_compute_for_the_newest_month(
         (readmodel.waste_rm, "fleet_waste"),
         (readmodel.recs_rm, "all_recs"),
         (readmodel.health_rm, "health_view"),
+        (readmodel.breakdown_rm, "allocation_by"),
     ):
         monkeypatch.setattr(module, name, recompute)
     lead = Viewer("lead-nlp@example.com", finance=False, teams=frozenset({"nlp"}))
@@ -167,7 +169,28 @@ def test_warm_up_leaves_nothing_to_compute_for_the_newest_month(
         assert readmodel.chargeback(ledger, "2026-10", viewer).period == "2026-10"
         assert readmodel.waste(ledger, "2026-10", viewer).waste_cost == Decimal("10.00")
         assert readmodel.recommendations(ledger, "2026-10", viewer).rows.height == 1
+        assert readmodel.grouped(ledger, "2026-10", viewer, "team")["group"].len() >= 2
+        assert readmodel.daily(ledger, "2026-10", viewer, "team").height >= 2
+        assert readmodel.trend(ledger, "2026-10", viewer, "team")["period"].n_unique() == 2
     assert readmodel.health(ledger, FINANCE).coverage.height == 4
+
+
+def test_a_page_run_looks_at_the_ledger_once(
+    shared_ledger: LedgerFiles, open_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read of a run is keyed on one look at the table versions, taken by Home.py."""
+    looks: list[str] = []
+    versions = Store.versions
+
+    def counted(store: Store) -> dict[str, int | None]:
+        looks.append(store.home)
+        return versions(store)
+
+    monkeypatch.setattr(Store, "versions", counted)
+    at = open_app(shared_ledger)
+    looks.clear()
+    at.selectbox(key="drill_team").select("vision").run()
+    assert len(looks) == 1
 
 
 def test_state_fingerprint_moves_with_changes_not_with_reads(own_ledger: LedgerFiles) -> None:

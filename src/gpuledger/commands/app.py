@@ -21,7 +21,6 @@ from pathlib import Path
 from gpuledger.commands.checkout import source_checkout
 from gpuledger.commands.context import Context
 from gpuledger.errors import UsageError
-from gpuledger.store.delta import resolve_home
 
 
 def app_script() -> Path:
@@ -65,6 +64,8 @@ def streamlit_command(script: Path, *, port: int, address: str) -> list[str]:
 
 def app_environment(ctx: Context) -> dict[str, str]:
     """The environment of the Streamlit process: ours, plus the resolved home and config."""
+    from gpuledger.store.delta import resolve_home  # the storage stack, only once it is used
+
     env = dict(os.environ)
     env["GPULEDGER_HOME"] = resolve_home(ctx.home)
     if ctx.config is not None:
@@ -81,27 +82,30 @@ def run(ctx: Context, *, port: int, address: str) -> None:
 
 
 def _warm() -> None:
-    """Fill the read model's cache for the newest month; a failure only costs the head start."""
-    from gpuledger.report.readmodel import cached as readmodel
+    """Import what the pages import and fill the read model's cache for the newest month.
 
+    A failure only costs the head start: the pages report the same error to whoever opens them.
+    """
     try:
+        import altair  # noqa: F401 - the pages' charts
+        import pandas  # noqa: F401 - Streamlit's tables and charts convert through it
+
+        from gpuledger.report.readmodel import cached as readmodel
+
         readmodel.warm(readmodel.Ledger.from_env())
-    except Exception:  # the pages report the same error to whoever opens them
+    except Exception:
         logging.getLogger(__name__).exception("warming the app's cache failed")
 
 
 def serve(argv: list[str]) -> None:
     """The app server process: Streamlit's own ``streamlit`` command, with a head start.
 
-    The modules every page imports are imported here, before the first visitor, and the newest
-    month's results are computed in the background while the server starts. That is what keeps
-    the first page view as fast as the later ones.
+    The server starts listening at once (its health check answers before any page module is
+    imported); meanwhile a background thread imports what every page imports (pandas, Altair,
+    Polars, the read model) and computes the newest month's results, so the first visitor
+    waits for neither.
     """
-    import altair  # noqa: F401 - imported for the pages, ahead of their first run
-    import pandas  # noqa: F401 - Streamlit's tables and charts convert through it
     from streamlit.web import cli
-
-    from gpuledger.report import readmodel  # noqa: F401
 
     threading.Thread(target=_warm, name="gpuledger-warm", daemon=True).start()
     cli.main(args=argv, prog_name="streamlit")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import polars as pl
 import streamlit as st
@@ -27,6 +28,8 @@ import streamlit as st
 from gpuledger.config import Settings, load_settings
 from gpuledger.engine.chargeback.explain import Explanation, explain
 from gpuledger.engine.chargeback.statements import Statements
+from gpuledger.errors import UsageError
+from gpuledger.report.readmodel import breakdown as breakdown_rm
 from gpuledger.report.readmodel import chargeback as chargeback_rm
 from gpuledger.report.readmodel import health as health_rm
 from gpuledger.report.readmodel import recs as recs_rm
@@ -44,10 +47,16 @@ CACHE = {"show_spinner": False, "max_entries": 256}
 
 @dataclass(frozen=True)
 class Ledger:
-    """Where the app reads from: the ledger home and the config file, as the CLI resolves them."""
+    """Where the app reads from: the ledger home and the config file, as the CLI resolves them.
+
+    A page run reads through :meth:`now`, which takes the ledger's fingerprint once for all of
+    the run's reads (each would otherwise open every Delta table's log again). The pinned
+    fingerprint is no dataclass field, so cached answers are keyed the same pinned or not.
+    """
 
     home: str
     config: str | None = None
+    _pinned: ClassVar[Fingerprint | None] = None  # set on the instance by now()
 
     @classmethod
     def from_env(cls) -> Ledger:
@@ -61,8 +70,17 @@ class Ledger:
         loaded: Settings = _settings(self.config, _file_fingerprint(self.config))
         return loaded
 
+    def now(self) -> Ledger:
+        """This ledger with its fingerprint taken now and kept: what one page run reads under."""
+        pinned = Ledger(self.home, self.config)
+        object.__setattr__(pinned, "_pinned", self._look())
+        return pinned
+
     def fingerprint(self) -> Fingerprint:
         """What every cached answer depends on; it changes whenever the ledger does."""
+        return self._look() if self._pinned is None else self._pinned
+
+    def _look(self) -> Fingerprint:
         store = self.store()
         return (
             *sorted(store.versions().items()),
@@ -199,6 +217,52 @@ def download(ledger: Ledger, period: str, viewer: Viewer, fmt: str) -> bytes:
     return result
 
 
+# views: the month grouped any way, and the cost trend ----------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _grouped(ledger: Ledger, key: Fingerprint, period: str, grouping: str) -> pl.DataFrame:
+    statements = _statements(ledger, key, period)
+    groups = {breakdown_rm.GROUP: breakdown_rm.GROUPINGS[grouping][1]}
+    return breakdown_rm.rounded_by_team(
+        breakdown_rm.allocation_by(ledger.store(), statements, groups), statements
+    )
+
+
+def grouped(ledger: Ledger, period: str, viewer: Viewer, grouping: str) -> pl.DataFrame:
+    """The month's cost and GPU-hours per ``grouping`` (a key of ``GROUPINGS``), viewer's teams."""
+    rounded: pl.DataFrame = _grouped(ledger, ledger.fingerprint(), period, grouping)
+    return breakdown_rm.by_group(rounded, viewer)
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _daily(ledger: Ledger, key: Fingerprint, period: str) -> pl.DataFrame:
+    return breakdown_rm.daily(ledger.store(), _statements(ledger, key, period))
+
+
+def daily(ledger: Ledger, period: str, viewer: Viewer, by: str) -> pl.DataFrame:
+    """The month's cost per day × team or day × model (``by``), the viewer's teams."""
+    rounded: pl.DataFrame = _daily(ledger, ledger.fingerprint(), period)
+    return breakdown_rm.daily_view(rounded, viewer, by)
+
+
+def trend(ledger: Ledger, through: str, viewer: Viewer, by: str, months: int = 12) -> pl.DataFrame:
+    """Statement totals per month × team or month × model, for the ``months`` through ``through``.
+
+    Months the ledger holds no statements for are left out.
+    """
+    key = ledger.fingerprint()
+    chosen = [info.period for info in _periods(ledger, key) if info.period <= through][:months]
+    frames = []
+    for period in reversed(chosen):
+        try:
+            statements = _statements(ledger, key, period)
+        except UsageError:  # a month with a close or allocation but no billing data
+            continue
+        frames.append(breakdown_rm.monthly(statements, viewer, by))
+    return pl.concat(frames) if frames else breakdown_rm.monthly_schema()
+
+
 # waste -------------------------------------------------------------------------------------------
 
 
@@ -307,3 +371,10 @@ def warm(ledger: Ledger) -> None:
             read(ledger, key, newest)
         _waste_teams(ledger, key, newest)
         _waste_view(ledger, key, newest, None)  # finance's view of every team
+        _grouped(ledger, key, newest, "team")
+        _daily(ledger, key, newest)
+        for info in found[1:12]:  # the trend's earlier months
+            try:
+                _statements(ledger, key, info.period)
+            except UsageError:
+                continue

@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 
 from chargeback_views import grouped_table, trend
+from gpuledger.errors import UsageError
 from gpuledger.report.export.explanation import closed_note, heading
 from gpuledger.report.readmodel import cached as readmodel
 from gpuledger.report.readmodel.breakdown import GROUPINGS, TREND_BY
@@ -44,7 +45,11 @@ ledger, viewer = session()
 info = period_picker(ledger)
 if info is None:
     st.stop()
-view = readmodel.chargeback(ledger, info.period, viewer)
+try:
+    view = readmodel.chargeback(ledger, info.period, viewer)
+except UsageError as refusal:  # the month's allocation is older than its cost or telemetry
+    st.error(plain(str(refusal)))
+    st.stop()
 currency = view.currency
 AGAINST_BUDGET = "against_budget"
 # a source's cost and share first, so the amounts are never scrolled off at 1440 px

@@ -257,7 +257,7 @@ def trend(ledger: Ledger, through: str, viewer: Viewer, by: str, months: int = 1
     for period in reversed(chosen):
         try:
             statements = _statements(ledger, key, period)
-        except UsageError:  # a month with a close or allocation but no billing data
+        except UsageError:  # no billing data, or a stale allocation: its own page says which
             continue
         frames.append(breakdown_rm.monthly(statements, viewer, by))
     return pl.concat(frames) if frames else breakdown_rm.monthly_schema()

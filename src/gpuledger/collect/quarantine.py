@@ -78,9 +78,12 @@ class RepeatedRows:
         self._earlier: list[tuple[pl.LazyFrame, str, list[str], pl.DataFrame]] = []
 
     def of(self, rows: pl.LazyFrame, row: str, key: Sequence[str] = ()) -> pl.Series:
-        """The ``row`` numbers of ``rows`` (one file) that repeat an earlier row; ``key`` names
-        the columns that identify a line, where the source has them (``rows`` must then stay
-        readable until the ingest ends: a scan of its file)."""
+        """The ``row`` numbers of ``rows`` (one file) that repeat an earlier row.
+
+        ``key`` names columns that tell most lines apart (a line's identity, where the source has
+        one): only rows whose key repeats are compared whole, so any columns are correct and
+        selective ones are cheap. ``rows`` must then stay readable until the ingest ends (a scan
+        of its file)."""
         columns = [name for name in rows.collect_schema().names() if name != row]
         identity = [name for name in key if name in columns]
         if not identity:

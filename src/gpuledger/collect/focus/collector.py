@@ -67,6 +67,16 @@ PATTERNS = ("*.csv", "*.csv.gz", "*.parquet")
 _NULL_TEXTS = ["NULL", "null"]  # FOCUS sample data and the spec's examples spell null this way
 # Rows mapped and staged at a time: memory follows the slice, not the file.
 SLICE_ROWS = 500_000
+# Columns most FOCUS lines differ in: only lines equal in these are compared whole for repeats.
+LINE_KEY = (
+    "ChargePeriodStart",
+    "BillingAccountId",
+    "ResourceId",
+    "SkuPriceId",
+    "ChargeDescription",
+    "BilledCost",
+    "EffectiveCost",
+)
 
 
 def ingest(
@@ -107,7 +117,8 @@ def read_focus(src: str, settings: Settings, staging: Path) -> CostBatch:
             run = run_of(file.uri, runs)
             _check_row_count(file, total, run)
             judge = _FileVerdicts(
-                repeated.of(numbered(raw), Cost.x_SourceRow), None if run is None else run.months
+                repeated.of(numbered(raw), Cost.x_SourceRow, LINE_KEY),
+                None if run is None else run.months,
             )
             for start in range(0, max(total, 1), SLICE_ROWS):
                 mapped = judge(_mapped(raw.slice(start, SLICE_ROWS), file, first_row=start + 1))

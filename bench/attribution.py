@@ -15,6 +15,7 @@ engine and the pandas reference must agree on every team × model total to the c
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -105,15 +106,19 @@ def input_rows(home: Path, period: str) -> tuple[int, int]:
 
 
 def worker(variant: str, home: str, period: str, totals: str) -> None:
-    """Run one variant in this process and report its wall time (and totals to ``totals``)."""
+    """Run one variant in this process; report its wall and CPU time (totals to ``totals``)."""
     settings = load_settings(CONFIG)
     store = Store(home)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     if variant == "engine":
         from gpuledger.engine.attribution.attribute import attribute
 
         frame = attribute(store.scan("cost"), store.scan("gpu_usage"), settings, period).collect()
         result = frame.group_by("currency", "team", "model").agg(pl.col("cost").sum())
+    elif variant == "polars":
+        from bench.polars_reference import attribute_totals as polars_totals
+
+        result = polars_totals(store.scan("cost"), store.scan("gpu_usage"), settings, period)
     elif variant == "pandas":
         from deltalake import DeltaTable
 
@@ -128,9 +133,15 @@ def worker(variant: str, home: str, period: str, totals: str) -> None:
         result = pl.from_pandas(attribute_totals(cost, usage, settings, period))
     else:
         result = floor(store, period)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     result.write_parquet(totals)
-    emit({"wall_s": wall, "rows_out": result.height})
+    emit({"wall_s": wall, "cpu_s": cpu, "rows_out": result.height})
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far, all threads."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _arrow_lists(dtype: Any) -> Any:
@@ -163,11 +174,11 @@ def floor(store: Store, period: str) -> pl.DataFrame:
     return both.collect()
 
 
-def compare(engine: Path, pandas: Path) -> str:
+def compare(engine: Path, reference: Path) -> str:
     """'same' when every (currency, team, model) total agrees to the cent, else the differences."""
     keys = ["currency", "team", "model"]
     ours = pl.read_parquet(engine).with_columns(pl.col("cost").cast(pl.Float64))
-    theirs = pl.read_parquet(pandas).rename({"amount": "reference"})
+    theirs = pl.read_parquet(reference).rename({"amount": "reference"})
     joined = ours.join(theirs, on=keys, how="full", coalesce=True).fill_null(0.0)
     off = joined.filter((pl.col("cost") - pl.col("reference")).abs() >= 0.005)
     return "same (to the cent)" if off.is_empty() else f"DIFFERENT:\n{off}"

@@ -64,7 +64,8 @@ class Knobs:
     start: date = date(2026, 3, 1)
     days: int = 30
     bucket_seconds: int = 300
-    shared_share: float = 0.1  # GPU-buckets with two workloads
+    shared_share: float = 0.1  # GPU-buckets with two workloads (2 to max_workloads)
+    max_workloads: int = 2  # most workloads on one shared GPU-bucket
     processes: int = 2  # processes (rows) per workload in a multi-process bucket
     multi_process_share: float = 0.05  # busy GPU-buckets whose workload ran several processes
     gap_share: float = 0.01  # host-hours the agent sent nothing
@@ -135,12 +136,13 @@ def day_rows(knobs: Knobs, fleet: pl.DataFrame, day: date) -> pl.DataFrame:
     busy = rng.random(n) < 0.75
     shared = busy & (rng.random(n) < knobs.shared_share)
     multi = busy & (rng.random(n) < knobs.multi_process_share)
+    copies = np.where(shared, _workloads_per_shared_bucket(rng, knobs, n), 1)
     base = pl.DataFrame(
         {
             "__gpu": gpu.astype(np.uint32),
             "__bucket": bucket.astype(np.int32),
             "__busy": busy,
-            "__copies": np.where(shared, 2, 1).astype(np.int32),
+            "__copies": copies.astype(np.int32),
             "__procs": np.where(multi, knobs.processes, 1).astype(np.int32),
             "__util": rng.uniform(5, 95, n),
             "__mem": rng.uniform(0.05, 0.9, n),
@@ -150,6 +152,16 @@ def day_rows(knobs: Knobs, fleet: pl.DataFrame, day: date) -> pl.DataFrame:
     rows = base.with_columns(pl.int_ranges("__copies").alias("__workload")).explode("__workload")
     rows = rows.with_columns(pl.int_ranges("__procs").alias("__proc")).explode("__proc")
     return _canonical(rows, knobs, start)
+
+
+def _workloads_per_shared_bucket(rng: np.random.Generator, knobs: Knobs, n: int) -> np.ndarray:
+    """Workloads on each shared GPU-bucket: 2, or 2 to ``max_workloads`` drawn evenly.
+
+    Two workloads draw nothing, so the default fleet's rows stay as they were.
+    """
+    if knobs.max_workloads <= 2:
+        return np.full(n, 2)
+    return rng.integers(2, knobs.max_workloads + 1, size=n)
 
 
 def _drop_gaps(

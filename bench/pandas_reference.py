@@ -16,7 +16,7 @@ import pandas as pd
 
 from gpuledger.config import Settings, SharedPool, canonical_team
 from gpuledger.period import Period
-from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED
+from gpuledger.schema import IDLE_MODEL, NO_TELEMETRY_MODEL, UNALLOCATED, UNLABELLED
 
 WORK_COLUMNS = ["namespace", "pod", "job", "pid_command"]
 
@@ -189,13 +189,20 @@ def _telemetry(cost: pd.DataFrame, hourly: pd.DataFrame, settings: Settings) -> 
     gpus = cost.groupby("ResourceId")["x_GpuCount"].max()
     fractions = _fractions(hourly, gpus)
     cost = cost.reset_index(drop=True).assign(row=lambda f: f.index)
-    pieces = _hours(cost).merge(fractions, on=["ResourceId", "hour"])
+    hours = _hours(cost)
+    reported = hourly[["ResourceId", "hour"]].drop_duplicates().assign(reported=True)
+    hours = hours.merge(reported, on=["ResourceId", "hour"], how="left")
+    silent = hours[hours["reported"].isna()].assign(model=NO_TELEMETRY_MODEL)
+    silent["part"] = silent["amount"] * silent["weight"]
+    silent["team"] = silent["owner_team"]
+    pieces = hours[hours["reported"].notna()].merge(fractions, on=["ResourceId", "hour"])
     pieces["part"] = pieces["amount"] * pieces["weight"] * pieces["fraction"]
     team = pieces["team_label"].map(
         lambda t: canonical_team(settings, t) if isinstance(t, str) else None
     )
     pieces["team"] = team.fillna(pieces["owner_team"])
     pieces["model"] = pieces["model_label"].fillna(pieces["owner_model"])
+    pieces = pd.concat([pieces.assign(labelled=team.notna()), silent.assign(labelled=False)])
     used = pieces.groupby("row")["part"].sum()
     idle = cost.assign(part=cost["amount"] - cost["row"].map(used).fillna(0.0))
     if settings.reporting.idle == "owner":
@@ -203,7 +210,9 @@ def _telemetry(cost: pd.DataFrame, hourly: pd.DataFrame, settings: Settings) -> 
     elif settings.reporting.idle == "unallocated":
         idle["team"] = UNALLOCATED
     else:
-        users = pieces[team.notna()].groupby(["ResourceId", "team"])["part"].sum().reset_index()
+        users = (
+            pieces[pieces["labelled"]].groupby(["ResourceId", "team"])["part"].sum().reset_index()
+        )
         users = users[users["part"] > 0]
         users["share"] = users["part"] / users.groupby("ResourceId")["part"].transform("sum")
         idle = idle.merge(users[["ResourceId", "team", "share"]], on="ResourceId", how="left")

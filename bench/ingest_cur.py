@@ -48,7 +48,13 @@ def generate(rows: int, out: Path) -> int:
                 "resource_id", pl.lit("-"), (index // month.height).cast(pl.String)
             ).alias("resource_id")
         )
-        frame = to_cur2(chunk, invoiced=False)
+        frame = to_cur2(chunk, invoiced=False).with_columns(  # every line its own id
+            pl.concat_str(
+                "identity_line_item_id",
+                pl.lit(f"-{number}-"),
+                pl.int_range(pl.len()).cast(pl.String),
+            ).alias("identity_line_item_id")
+        )
         schema = frame.schema
         files.append(write_data_file(frame, out, MONTH, number))
     write_manifest(schema, out, MONTH, files)

@@ -13,21 +13,27 @@ from typing import Final
 import polars as pl
 
 from gpuledger.collect.aws.cur2 import INSTANCE_IN_USAGE_TYPE
-from gpuledger.collect.focus.mapping import parse_focus
+from gpuledger.collect.focus.mapping import parse_focus, quarantine_with_source
 from gpuledger.collect.focus.spec import check_header
-from gpuledger.collect.quarantine import quarantine_rows, split_refused
+from gpuledger.collect.focus.verdicts import FileVerdicts
+from gpuledger.collect.quarantine import split_refused
 from gpuledger.prices.catalog import attach_gpu_facts
 from gpuledger.schema import COST_SCHEMA, Cost
 
 X_USAGE_TYPE: Final = "x_UsageType"
 
 
-def read_focus_export(raw: pl.LazyFrame, uri: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(cost rows, quarantine rows) of one AWS FOCUS export file."""
+def read_focus_export(
+    raw: pl.LazyFrame, uri: str, verdicts: FileVerdicts | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(cost rows, quarantine rows) of one AWS FOCUS export file; ``verdicts`` adds the checks
+    only a whole delivery can make (its billing period, rows repeated from earlier files)."""
     check_header(raw.collect_schema().names(), uri)
     parsed = parse_focus(raw).with_columns(pl.lit(uri).alias(Cost.x_SourceFile))
+    if verdicts is not None:
+        parsed = verdicts(parsed)
     kept, refused = split_refused(parsed.collect(engine="streaming"))
-    return _with_gpu_facts(kept), quarantine_rows(refused, uri)
+    return _with_gpu_facts(kept), quarantine_with_source(refused, raw, uri)
 
 
 def _with_gpu_facts(kept: pl.DataFrame) -> pl.DataFrame:

@@ -27,6 +27,8 @@ from gpuledger.collect.aws.focus_export import read_focus_export
 from gpuledger.collect.aws.legacy import is_legacy, to_cur2_names
 from gpuledger.collect.aws.parse import ROW, check_required, parse_raw
 from gpuledger.collect.files import SourceFile, polars_storage_options, refuse_cut_short
+from gpuledger.collect.focus.mapping import numbered
+from gpuledger.collect.focus.verdicts import LINE_KEY, FileVerdicts
 from gpuledger.collect.quarantine import DUPLICATE, REASON, RepeatedRows
 from gpuledger.collect.staging import STATED_COST, Staging
 from gpuledger.collect.values import TIME_FORMS
@@ -101,7 +103,9 @@ def stage_file(
     with _read_errors(file):
         raw, fmt = _opened(file)
         if fmt == "focus":
-            rows, refused = read_focus_export(raw, file.uri)
+            months = None if period is None else (Period.parse(period),) * 2
+            again = (repeated or RepeatedRows()).of(numbered(raw), Cost.x_SourceRow, LINE_KEY)
+            rows, refused = read_focus_export(raw, file.uri, FileVerdicts(again, months))
             staged.stage(rows)
             return refused
         mapped, named = _cur_rows(raw, file.uri)

@@ -42,22 +42,19 @@ from gpuledger.collect.focus.manifests import ExportRun, export_runs, run_of
 from gpuledger.collect.focus.mapping import (
     numbered,
     parse_focus,
-    source_rows_as_json,
+    quarantine_with_source,
     with_gpu_facts,
 )
 from gpuledger.collect.focus.spec import check_header
+from gpuledger.collect.focus.verdicts import LINE_KEY, FileVerdicts
 from gpuledger.collect.ingest import CostBatch, Delivery, IngestResult, ingest_cost
 from gpuledger.collect.quarantine import (
-    COLUMN,
-    DUPLICATE,
     REASON,
     RepeatedRows,
-    quarantine_rows,
 )
 from gpuledger.collect.staging import Staging
 from gpuledger.config import Settings
 from gpuledger.errors import InputError
-from gpuledger.period import Period
 from gpuledger.progress import progress_bar
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost
 from gpuledger.store.delta import Store
@@ -67,16 +64,6 @@ PATTERNS = ("*.csv", "*.csv.gz", "*.parquet")
 _NULL_TEXTS = ["NULL", "null"]  # FOCUS sample data and the spec's examples spell null this way
 # Rows mapped and staged at a time: memory follows the slice, not the file.
 SLICE_ROWS = 500_000
-# Columns most FOCUS lines differ in: only lines equal in these are compared whole for repeats.
-LINE_KEY = (
-    "ChargePeriodStart",
-    "BillingAccountId",
-    "ResourceId",
-    "SkuPriceId",
-    "ChargeDescription",
-    "BilledCost",
-    "EffectiveCost",
-)
 
 
 def ingest(
@@ -116,13 +103,13 @@ def read_focus(src: str, settings: Settings, staging: Path) -> CostBatch:
             total = raw.select(pl.len()).collect().item()
             run = run_of(file.uri, runs)
             _check_row_count(file, total, run)
-            judge = _FileVerdicts(
+            judge = FileVerdicts(
                 repeated.of(numbered(raw), Cost.x_SourceRow, LINE_KEY),
                 None if run is None else run.months,
             )
             for start in range(0, max(total, 1), SLICE_ROWS):
                 mapped = judge(_mapped(raw.slice(start, SLICE_ROWS), file, first_row=start + 1))
-                refused.append(_quarantine(staged.stage(mapped), raw, file))
+                refused.append(quarantine_with_source(staged.stage(mapped), raw, file.uri))
             progress.advance(task)
     rows = harmonize_currency(staged.rows(), settings)
     present = [frame for frame in refused if frame.height]
@@ -145,43 +132,6 @@ def _check_row_count(file: SourceFile, rows: int, run: ExportRun | None) -> None
         )
 
 
-class _FileVerdicts:
-    """Two verdicts about rows that only the whole file can give: a billing period its export
-    run does not cover, and a repeat of an earlier row (see :class:`RepeatedRows`)."""
-
-    def __init__(self, repeated: pl.Series, months: tuple[Period, Period] | None) -> None:
-        self.repeated = repeated.cast(pl.Int64)
-        self.months = months
-
-    def __call__(self, mapped: pl.LazyFrame) -> pl.LazyFrame:
-        checks: list[tuple[pl.Expr, str, str]] = []
-        if self.months is not None:
-            first, last = self.months
-            period = pl.col(Cost.BillingPeriodStart)
-            span = str(first) if first == last else f"{first} to {last}"
-            checks.append(
-                (
-                    (period < first.start) | (period >= last.end),
-                    Cost.BillingPeriodStart,
-                    f"BillingPeriodStart is not a billing period of its export run ({span})",
-                )
-            )
-        if self.repeated.len():
-            checks.append(
-                (
-                    pl.col(Cost.x_SourceRow).cast(pl.Int64).is_in(self.repeated.implode()),
-                    "",
-                    DUPLICATE,
-                )
-            )
-        reason, column = pl.col(REASON), pl.col(COLUMN)
-        for condition, name, text in reversed(checks):
-            hit = pl.col(REASON).is_null() & condition.fill_null(False)
-            reason = pl.when(hit).then(pl.lit(text)).otherwise(reason)
-            column = pl.when(hit).then(pl.lit(name or None, dtype=pl.String)).otherwise(column)
-        return mapped.with_columns(reason.alias(REASON), column.alias(COLUMN))
-
-
 def read_focus_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(cost rows, quarantine rows) of one FOCUS file, in memory: for tests and small files."""
     raw = scan_table(file)
@@ -189,7 +139,7 @@ def read_focus_file(file: SourceFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     mapped = _mapped(raw, file).collect()
     rows = mapped.filter(pl.col(REASON).is_null()).drop(REASON, "_column")
     refused = mapped.filter(pl.col(REASON).is_not_null())
-    return rows, _quarantine(refused, raw, file)
+    return rows, quarantine_with_source(refused, raw, file.uri)
 
 
 def _mapped(raw: pl.LazyFrame, file: SourceFile, first_row: int = 1) -> pl.LazyFrame:
@@ -197,17 +147,6 @@ def _mapped(raw: pl.LazyFrame, file: SourceFile, first_row: int = 1) -> pl.LazyF
     verdict; a row-wise plan."""
     mapped = with_gpu_facts(parse_focus(raw, first_row))
     return mapped.with_columns(pl.lit(file.uri).alias(Cost.x_SourceFile))
-
-
-def _quarantine(refused: pl.DataFrame, raw: pl.LazyFrame, file: SourceFile) -> pl.DataFrame:
-    """Quarantine rows of one file's refused rows, each with the source row as JSON."""
-    if refused.is_empty():
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    rows = refused.get_column(Cost.x_SourceRow)
-    with_raw = refused.with_columns(pl.col(Cost.x_SourceRow).cast(pl.Int64)).join(
-        source_rows_as_json(raw, rows), on=Cost.x_SourceRow, how="left", maintain_order="left"
-    )
-    return quarantine_rows(with_raw, file.uri)
 
 
 def scan_table(file: SourceFile) -> pl.LazyFrame:

@@ -18,7 +18,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.collect.focus.spec import ALLOWED_VALUES, NOT_NULL, PREVIEW_RENAMES
-from gpuledger.collect.quarantine import COLUMN, RAW, REASON
+from gpuledger.collect.quarantine import COLUMN, RAW, REASON, quarantine_rows
 from gpuledger.collect.values import (
     AMOUNT_LIMIT,
     TIME_FORMS,
@@ -34,7 +34,7 @@ from gpuledger.collect.values import (
     utc_time,
 )
 from gpuledger.prices.catalog import gpu_catalog, normalize_instance_type
-from gpuledger.schema import TAGS, Cost
+from gpuledger.schema import QUARANTINE_SCHEMA, TAGS, Cost
 
 _TIMES: Final = (
     Cost.BillingPeriodStart,
@@ -125,6 +125,17 @@ def source_rows_as_json(raw: pl.LazyFrame, rows: pl.Series) -> pl.DataFrame:
         )
         .collect()
     )
+
+
+def quarantine_with_source(refused: pl.DataFrame, raw: pl.LazyFrame, uri: str) -> pl.DataFrame:
+    """Quarantine rows of one file's refused rows, each with the source row as JSON."""
+    if refused.is_empty():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    rows = refused.get_column(Cost.x_SourceRow)
+    with_raw = refused.with_columns(pl.col(Cost.x_SourceRow).cast(pl.Int64)).join(
+        source_rows_as_json(raw, rows), on=Cost.x_SourceRow, how="left", maintain_order="left"
+    )
+    return quarantine_rows(with_raw, uri)
 
 
 def numbered(raw: pl.LazyFrame) -> pl.LazyFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from decimal import Decimal
 from types import ModuleType
 
@@ -122,3 +123,41 @@ def test_drill_down_tables_have_readable_values_and_totals(
     models = table(at, "model", "gpu_hours")
     assert list(models["model"]) == ["(unlabelled)", "Total"]
     assert list(models["cost"]) == [5.0, 5.0]
+
+
+def _long_table() -> None:
+    """A grid one row longer than the Styler is used for, shown as the app shows it."""
+    from decimal import Decimal as D
+
+    import polars as pl
+
+    from ledger_ui import STYLED_ROWS, Table
+
+    rows = STYLED_ROWS + 1
+    frame = pl.DataFrame(
+        {
+            "team": [f"team-{i}" for i in range(rows)],
+            "cost": [D("1.25")] * rows,
+            "gpu_hours": [2.5] * rows,
+        },
+        schema={"team": pl.String, "cost": pl.Decimal(38, 2), "gpu_hours": pl.Float64},
+    )
+    columns = {"team": "Team", "cost": "Cost", "gpu_hours": "GPU-hours"}
+    Table(frame, columns, "USD").with_total().show_grid("csv_long", "long.csv")
+
+
+def test_a_long_grid_keeps_every_row_formatted_by_the_grid(
+    ledger_ui: ModuleType,
+) -> None:
+    """Past STYLED_ROWS rows the grid formats money and hours itself; no row is left out."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_long_table).run()
+    assert not at.exception
+    grid = at.dataframe[0]
+    assert len(grid.value) == ledger_ui.STYLED_ROWS + 2  # every row and the total
+    assert grid.value.iloc[-1].tolist() == ["Total", 1.25 * (ledger_ui.STYLED_ROWS + 1), 2502.5]
+    config = json.loads(grid.proto.columns)
+    assert config["cost"]["type_config"]["format"] == "dollar"
+    assert config["gpu_hours"]["type_config"]["format"] == "%.1f"
+    assert config["team"]["pinned"]

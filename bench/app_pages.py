@@ -27,7 +27,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,25 +41,13 @@ from typing import Any
 import httpx
 import polars as pl
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, settled
 from gpuledger.schema import Cost
 from gpuledger.store.delta import Store
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1440, "height": 900}
 NUMBERS = '[data-testid="stMetric"], [data-testid="stTable"], [data-testid="stDataFrame"]'
 # The page has painted a number and its script has stopped.
-SETTLED = f"""() => {{
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app !== null && app.dataset.testScriptState === "notRunning"
-        && document.querySelector('{NUMBERS}') !== null;
-}}"""
+SETTLED = settled(NUMBERS)
 TARGETS = {"page": 2.0, "deep link": 2.0, "month switch": 1.0, "drill-down": 1.0, "healthy": 5.0}
 # "after start": each page's first visit right after the server answers, while its background
 # warm-up may still be computing the cache; the issue sets no target for it.
@@ -85,12 +72,6 @@ class Timing:
         if not self.floors:
             return "—"
         return f"{statistics.median(s - f for s, f in zip(self.seconds, self.floors, strict=True)):+.2f}s"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def app_command(home: str, config: str, port: int) -> list[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,13 +23,10 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(REPO))  # run as a script: bench/ is beside it
+
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS, free_port, settled  # noqa: E402
+
 # (file name, URL path and query, what must be on the page before the picture is taken)
 PAGES = (
     ("chargeback", "chargeback", '[data-testid="stTable"]'),
@@ -39,17 +35,6 @@ PAGES = (
     ("recommendations", "recommendations", '[data-testid="stMetric"]'),
     ("health", "health", '[data-testid="stVegaLiteChart"]'),
 )
-# Streamlit marks its app root with the script's state: the page is drawn once it has stopped.
-SETTLED = (
-    "() => document.querySelector('[data-testid=\"stApp\"]')"
-    '?.dataset.testScriptState === "notRunning"'
-)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_app(home: str, config: str, port: int) -> subprocess.Popen[bytes]:
@@ -72,8 +57,7 @@ def wait_healthy(url: str, seconds: float = 60) -> None:
 def shoot(page: Page, url: str, marker: str, out: Path) -> None:
     """Open ``url``, wait for ``marker``, the script's end and the charts, and take the picture."""
     page.goto(url, wait_until="domcontentloaded")
-    page.locator(marker).first.wait_for(timeout=120_000)
-    page.wait_for_function(SETTLED, timeout=120_000)
+    page.wait_for_function(settled(marker), timeout=120_000)
     page.wait_for_timeout(1_500)  # Vega draws its charts after the script has sent them
     page.screenshot(path=str(out), full_page=True)
 
@@ -83,7 +67,7 @@ def main() -> None:
     parser.add_argument("--home", required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,31 +20,13 @@ from typing import Any
 
 import httpx
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS, free_port, settled
 from tests.app.conftest import LedgerFiles
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1440, "height": 900}
 COOKIE_SECRET = "browser-test-cookie-secret"
 WAIT_MS = 90_000
 # Streamlit marks its app root with the script's state: the page is settled once it has stopped.
-SETTLED = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app !== null && app.dataset.testScriptState === "notRunning"
-        && document.querySelector('[data-testid="stMain"] h1') !== null;
-}"""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+SETTLED = settled('[data-testid="stMain"] h1')
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
@@ -65,7 +46,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 1
 @contextmanager
 def served_app(ledger: LedgerFiles, log: Path) -> Iterator[str]:
     """``gpuledger app`` on a free port of 127.0.0.1 (its output in ``log``); yields its URL."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gpuledger", "--home", str(ledger.home)]
     command += ["--config", str(ledger.config), "app", "--port", str(port)]
     command += ["--address", "127.0.0.1"]
@@ -89,7 +70,7 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield browser

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
+from bench.chromium import CHROMIUM, VIEWPORT
 from tests.app.browser import (
-    CHROMIUM,
-    VIEWPORT,
     WAIT_MS,
     chromium,
     metrics,
@@ -28,7 +27,7 @@ from tests.app.conftest import LedgerFiles
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
+        not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)"
     ),
 ]
 

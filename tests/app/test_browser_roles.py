@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.chromium import CHROMIUM, VIEWPORT
 from tests.app.browser import (
-    CHROMIUM,
-    VIEWPORT,
     chromium,
     metrics,
     open_settled,
@@ -28,7 +28,7 @@ from tests.app.ledger import NLP_LEAD
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
+        not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)"
     ),
 ]
 REFUSED = "Team vision is not among the teams you may see."

@@ -1,9 +1,10 @@
 """Settings: one typed model, loaded from a TOML file.
 
-No setting is overridden from the environment; two variables are read here: ``GPULEDGER_CONFIG``,
-the file to load when no path is given, and ``GPULEDGER_SMTP_PASSWORD``, the SMTP password.
-Secrets never live in the file: cloud credentials come from the providers' standard chains and the
-SMTP password from that variable. Every section forbids unknown keys, so a typo is an error that
+No setting is overridden from the environment; the variables read here are ``GPULEDGER_CONFIG``,
+the file to load when no path is given, and the secrets: ``GPULEDGER_SMTP_PASSWORD`` (the SMTP
+password), the state database password and the alerts webhook URL (variables named by ``[state]
+password_env`` and ``[alerts] webhook_url_env``). Secrets never live in the file: cloud
+credentials come from the providers' standard chains and the rest from those variables. Every section forbids unknown keys, so a typo is an error that
 names the key, the file and the line, not a silently ignored setting.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -49,6 +51,8 @@ class TeamConfig(Section):
     lead: str | None = None
     budget: Decimal | None = None
     accounts: list[str] = []  # billing sub-accounts / projects this team owns outright
+    slurm_accounts: list[str] = []  # Slurm accounts whose jobs belong to this team
+    namespaces: list[str] = []  # Kubernetes namespaces (glob patterns, e.g. "nlp-*") it owns
 
 
 class RegexRule(Section):
@@ -188,6 +192,83 @@ class TelemetryConfig(Section):
     hosts: dict[str, Annotated[str, Field(min_length=1)]] = {}
 
 
+class EngineConfig(Section):
+    """Where attribution runs: this process (Polars) or a Spark cluster."""
+
+    kind: Literal["local", "spark"] = "local"
+    spark_master: str = "local[*]"  # ignored when the environment already has a SparkSession
+    spark_partitions: int | None = Field(
+        None, ge=1
+    )  # instance partitions; Spark's default if unset
+
+
+class StateConfig(Section):
+    """Where operational state lives: SQLite beside a local home, or a shared database."""
+
+    url: str | None = None  # e.g. "postgresql://gpuledger@db.acme.example:5432/gpuledger"
+    password_env: str = "GPULEDGER_STATE_PASSWORD"  # noqa: S105 -- the variable's name, not a password
+
+    @property
+    def password(self) -> SecretStr | None:
+        """The database password, from the environment only."""
+        value = os.environ.get(self.password_env)
+        return SecretStr(value) if value else None
+
+
+class AlertsConfig(Section):
+    """Spend anomalies and budget alerts."""
+
+    min_impact: Decimal = Decimal("100")  # dollars a day above expected before an anomaly counts
+    min_change: float = 0.5  # and at least this relative change (0.5 = 50 % above expected)
+    baseline_days: int = Field(28, ge=7)  # trailing days the expected value is drawn from
+    mad_threshold: float = 4.0  # robust z-score (scaled MAD) an anomaly must pass
+    budget_thresholds: list[float] = [0.8, 1.0]  # month-to-date shares of the budget to alert at
+    webhook_url_env: str = "GPULEDGER_ALERTS_WEBHOOK_URL"  # the variable holding the webhook URL
+
+    @property
+    def webhook_url(self) -> SecretStr | None:
+        """The Slack/Teams-compatible webhook URL, from the environment only (it is a secret)."""
+        value = os.environ.get(self.webhook_url_env)
+        return SecretStr(value) if value else None
+
+
+class EnergyPrice(Section):
+    """The energy price per kWh from a month on (until the next entry's month)."""
+
+    since: MonthText
+    per_kwh: Decimal = Field(ge=0)
+
+
+class ClusterConfig(Section):
+    """An on-premises GPU cluster, priced from its hardware, fixed costs and measured energy."""
+
+    name: str = Field(min_length=1)
+    hosts: list[str] = []  # host names as the agent reports them (ResourceId of the cost rows)
+    host_pattern: str | None = None  # or a regular expression the host names match
+    gpu_model: str = Field(min_length=1)  # as in the GPU catalog, e.g. "H100"
+    gpus_per_host: int = Field(ge=1)
+    purchase_cost: Decimal = Field(ge=0)  # the whole cluster, in the reporting currency
+    purchase_date: date  # amortization starts in this month
+    amortization_months: int = Field(36, ge=1)
+    support_per_year: Decimal = Field(Decimal(0), ge=0)  # support and maintenance, whole cluster
+    colocation_per_month: Decimal = Field(Decimal(0), ge=0)  # rack, space, network, whole cluster
+    energy_prices: list[EnergyPrice] = []
+    pue: Decimal = Field(Decimal("1.0"), ge=1)
+    idle_power_w: float | None = Field(None, ge=0)  # per GPU, where telemetry is missing
+    tdp_w: float | None = Field(None, ge=0)  # per GPU: the flagged figure for a busy GPU
+    team: str | None = None  # who owns the hosts when no workload names a team
+
+    @field_validator("host_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
 class Settings(Section):
     reporting: ReportingConfig = ReportingConfig()
     tags: TagsConfig = TagsConfig()
@@ -201,6 +282,10 @@ class Settings(Section):
     email: EmailConfig = EmailConfig()
     agent: AgentConfig = AgentConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    engine: EngineConfig = EngineConfig()
+    state: StateConfig = StateConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    clusters: list[ClusterConfig] = []
     fx: dict[MonthText, dict[str, Decimal]] = {}  # {"2026-05": {"EUR": 1.08}}: 1 unit → reporting
 
     def redacted(self) -> dict[str, Any]:

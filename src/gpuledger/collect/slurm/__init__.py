@@ -1,0 +1,1 @@
+"""Slurm accounting (sacct) as GPU allocation telemetry for clusters without the agent."""

@@ -1,0 +1,1 @@
+"""Spend anomalies and budget alerts: daily series from the allocation, detection, budgets."""

@@ -1,0 +1,1 @@
+"""Alert delivery: e-mail and webhook messages, each sent exactly once."""

@@ -173,13 +173,24 @@ def _ingest(ctx: typer.Context, source: str, src: str, **options: Any) -> None:
 
 @ingest_app.command("aws")
 def ingest_aws(
-    ctx: typer.Context, src: Annotated[str, typer.Argument()], force: ForceOption = False
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument()],
+    period: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--period",
+            help="Billing month(s) to read from an athena:// table, YYYY-MM"
+            " (default: this month and last, unless closed).",
+        ),
+    ] = None,
+    force: ForceOption = False,
 ) -> None:
-    """CUR 2.0, legacy CUR or AWS FOCUS export: file, folder or s3://bucket/prefix.
+    """CUR 2.0, legacy CUR or AWS FOCUS export: file, folder, s3://bucket/prefix or
+    athena://workgroup/database.table.
 
-    Example: `gpuledger ingest aws s3://billing/cur2/`
+    Example: `gpuledger ingest aws athena://primary/cur.acme_cur2 --period 2026-10`
     """
-    _ingest(ctx, "aws", src, force=force)
+    _ingest(ctx, "aws", src, periods=period or [], force=force)
 
 
 @ingest_app.command("gcp")

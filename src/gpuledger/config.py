@@ -192,6 +192,14 @@ class TelemetryConfig(Section):
     hosts: dict[str, Annotated[str, Field(min_length=1)]] = {}
 
 
+class AwsConfig(Section):
+    """AWS specifics beyond the sources list."""
+
+    # s3://bucket/prefix/ for the Parquet answers of athena:// ingests; default: the workgroup's
+    # query result location
+    athena_unload_prefix: str | None = Field(None, pattern=r"^s3://")
+
+
 class EngineConfig(Section):
     """Where attribution runs: this process (Polars) or a Spark cluster."""
 
@@ -282,6 +290,7 @@ class Settings(Section):
     email: EmailConfig = EmailConfig()
     agent: AgentConfig = AgentConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    aws: AwsConfig = AwsConfig()
     engine: EngineConfig = EngineConfig()
     state: StateConfig = StateConfig()
     alerts: AlertsConfig = AlertsConfig()

@@ -10,6 +10,11 @@ Collect step, AWS. The flow, each part in its own module:
 3. :func:`gpuledger.collect.ingest.ingest_cost` validates everything and replaces each
    (billing account, period) partition in one commit, so a re-delivery replaces the old copy.
 
+``athena://<workgroup>/<database>.<table>`` reads a CUR table through one Athena query instead
+(:mod:`~gpuledger.collect.aws.athena`), for the billing periods asked for (``periods``, ``YYYY-MM``)
+or, when none are, the months still open (this month and the last, unless closed), as ``bq://``
+does: a scheduled ingest never scans the table's whole history.
+
 Any file-level fault (a CSV that ends inside a row, a manifest of the wrong shape) raises before
 the store is touched. A row that repeats an earlier line item whole, or whose billing period is
 not its delivery's, is quarantined. A period counts as invoiced once every
@@ -18,12 +23,15 @@ one of its rows carries an invoice id (``bill_invoice_id``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
 import polars as pl
 
+from gpuledger.collect.aws.athena import download_answer, is_athena, stage_answer
 from gpuledger.collect.aws.deliveries import AwsDelivery, find_deliveries
 from gpuledger.collect.aws.read import stage_file
 from gpuledger.collect.ingest import (
@@ -36,6 +44,8 @@ from gpuledger.collect.ingest import (
 from gpuledger.collect.quarantine import RepeatedRows
 from gpuledger.collect.staging import Staging
 from gpuledger.config import Settings
+from gpuledger.errors import UsageError
+from gpuledger.period import Period
 from gpuledger.progress import progress_bar
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost
 from gpuledger.store.delta import Store
@@ -44,16 +54,62 @@ SOURCE = "aws"
 
 
 def ingest(
-    store: Store, settings: Settings, src: str, *, force: bool = False, **options: Any
+    store: Store,
+    settings: Settings,
+    src: str,
+    *,
+    periods: Sequence[str] = (),
+    force: bool = False,
+    **options: Any,
 ) -> IngestResult:
     """Ingest every AWS billing delivery under ``src`` into the store.
 
     A delivery older than the one stored for its period is refused unless ``force``.
+    ``periods`` only applies to ``athena://`` tables; ``options`` are passed on to
+    :func:`~gpuledger.collect.aws.athena.download_answer`.
     """
     with TemporaryDirectory(prefix="gpuledger-aws-") as staging:
+        if is_athena(src):
+            options.setdefault("unload_prefix", settings.aws.athena_unload_prefix)
+            months = athena_periods(store, periods)
+            return ingest_cost(
+                store,
+                SOURCE,
+                src,
+                lambda run_id: read_athena(src, months, Path(staging), **options),
+                force=force,
+            )
+        if periods:
+            raise UsageError(
+                f"{src}: --period applies to athena:// tables; a file or folder is read whole"
+            )
         return ingest_cost(
             store, SOURCE, src, lambda run_id: read_batch(src, Path(staging)), force=force
         )
+
+
+def athena_periods(
+    store: Store, periods: Sequence[str], now: datetime | None = None
+) -> list[Period]:
+    """The billing periods to read from Athena: those asked for, else the months still open."""
+    if periods:
+        return sorted({Period.parse(period) for period in periods})
+    this_month = Period.of(now or datetime.now(UTC))
+    months = [m for m in (this_month.previous(), this_month) if not store.state.is_closed(str(m))]
+    if not months:
+        raise UsageError(f"{this_month.previous()} and {this_month} are closed: name a --period")
+    return months
+
+
+def read_athena(src: str, periods: list[Period], staging: Path, **options: Any) -> CostBatch:
+    """The rows of THE Athena query's answer, refused rows, and each period's invoice state.
+
+    Athena does not say which delivery a table's rows came from: the delivery is left unknown.
+    """
+    files = download_answer(src, periods, staging / "answer", **options)
+    (staging / "rows").mkdir()
+    rows, refused = stage_answer(files, src, staging / "rows")
+    return CostBatch(rows=rows, quarantine=refused, deliveries=period_deliveries(rows, {}))
 
 
 def read_batch(src: str, staging: Path) -> CostBatch:

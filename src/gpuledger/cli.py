@@ -235,6 +235,33 @@ def ingest_gpu(
     _ingest(ctx, "gpu", src, start=start, end=end)
 
 
+@ingest_app.command("onprem")
+def ingest_onprem(
+    ctx: typer.Context,
+    period: Annotated[
+        list[str] | None,
+        typer.Option("--period", help="Month(s) to price, YYYY-MM; default: this month and last."),
+    ] = None,
+    cluster: Annotated[
+        str, typer.Option(help="One [[clusters]] name; default: every one.")
+    ] = "all",
+) -> None:
+    """On-prem clusters from [[clusters]]: amortized hardware, fixed costs and measured energy.
+
+    Example: `gpuledger ingest onprem --period 2026-10 --cluster dgx-onprem`
+    """
+    _ingest(ctx, "onprem", cluster, periods=period or [])
+
+
+@ingest_app.command("slurm")
+def ingest_slurm(ctx: typer.Context, src: Annotated[str, typer.Argument()]) -> None:
+    """Slurm accounting: `sacct --json` or `--parsable2` output (file, folder or - for stdin).
+
+    Example: `sacct -a --json -S 2026-10-01 -E 2026-11-01 | gpuledger ingest slurm -`
+    """
+    _ingest(ctx, "slurm", src)
+
+
 @app.command()
 def agent(
     ctx: typer.Context,
@@ -343,6 +370,80 @@ def waste(
 
 
 @app.command()
+def anomalies(
+    ctx: typer.Context,
+    period: PeriodOption = None,
+    team: Annotated[str | None, typer.Option(help="Only this team's anomalies.")] = None,
+    format: Annotated[TextFormat, typer.Option("--format", help=FORMAT_HELP)] = TextFormat.table,
+    out: OutOption = None,
+) -> None:
+    """Days whose spend left its expected band, by team, model, GPU model and instance.
+
+    Example: `gpuledger anomalies --period 2026-10 --team nlp --format json`
+    """
+    _run(ctx, "anomalies", period=period, team=team, format=format.value, out=out)
+
+
+@app.command()
+def budgets(
+    ctx: typer.Context,
+    period: PeriodOption = None,
+    format: Annotated[TextFormat, typer.Option("--format", help=FORMAT_HELP)] = TextFormat.table,
+    out: OutOption = None,
+) -> None:
+    """Each team's budget, month to date, forecast, state and thresholds crossed.
+
+    Example: `gpuledger budgets --period 2026-10 --format json`
+    """
+    _run(ctx, "budgets", period=period, format=format.value, out=out)
+
+
+@app.command()
+def alerts(
+    ctx: typer.Context,
+    period: PeriodOption = None,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help="Deliver the alerts not delivered yet: e-mail to leads and finance, the webhook.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="With --send: write .eml files and webhook bodies instead."),
+    ] = False,
+    outbox: Annotated[
+        Path | None, typer.Option(help="Folder for --dry-run messages. Default: <home>/outbox.")
+    ] = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help=FORMAT_HELP)
+    ] = OutputFormat.table,
+    acknowledge: Annotated[str | None, typer.Option(help="Acknowledge this alert id.")] = None,
+    dismiss: Annotated[
+        str | None, typer.Option(help="Dismiss this alert id: it is never sent.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the status).")] = None,
+) -> None:
+    """Spend anomalies and budget alerts with their status and delivery; --send delivers new ones.
+
+    Example: `gpuledger alerts --period 2026-10 --send`
+    """
+    _run(
+        ctx,
+        "alerts",
+        period=period,
+        send=send,
+        dry_run=dry_run,
+        outbox=outbox,
+        format=format.value,
+        acknowledge=acknowledge,
+        dismiss=dismiss,
+        reason=reason,
+    )
+
+
+@app.command()
 def recommend(
     ctx: typer.Context,
     period: PeriodOption = None,
@@ -355,7 +456,7 @@ def recommend(
     done: Annotated[str | None, typer.Option(help="Mark this id as done.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why (required with --dismiss).")] = None,
 ) -> None:
-    """Savings recommendations: spot, rightsize, distill, idle, commit.
+    """Savings recommendations: spot, rightsize, distill, idle, commit, placement.
 
     Example: `gpuledger recommend --period 2026-10 --format json`
     """

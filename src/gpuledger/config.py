@@ -93,12 +93,14 @@ class RulesConfig(Section):
 
 
 class SourcesConfig(Section):
-    """Where the scheduler ingests from: local paths, s3://, gs://, bq://, prometheus+http://."""
+    """Where the scheduler ingests from: local paths, s3://, gs://, bq://, athena://,
+    prometheus+http://; on-prem clusters are priced from ``[[clusters]]`` after telemetry."""
 
     aws: list[str] = []
     gcp: list[str] = []
     focus: list[str] = []
     gpu: list[str] = []
+    slurm: list[str] = []  # folders (or s3://, gs://) where `sacct --json` output is dropped
 
 
 class WasteThresholds(Section):
@@ -127,6 +129,9 @@ class RecommendThresholds(Section):
     rightsize_target_sm_util: float = 70.0  # p95 SM activity the smaller GPU may reach
     distill_min_params_b: float = 30.0  # billions of parameters, read from the model name
     distill_min_busy_share: float = 0.8  # share of the month the serving instances were busy
+    placement_min_busy_share: float = (
+        0.7  # a cloud instance with work this share of hours is steady
+    )
 
 
 class ThresholdsConfig(Section):

@@ -1,9 +1,10 @@
 """On the sample company's bills, statement GPU-hours equal billed GPU instance-hours × GPUs.
 
 The sample's AWS CUR 2.0 has Savings Plan covered usage with its negation rows and
-reservation-discounted usage, its GCP export bills each GPU VM as GPU, core and RAM SKUs, and its
-Azure bill is a FOCUS export. The billed figure is computed here from the cost table on its own:
-usage rows with a GPU count, negations aside, one per (instance, charge period).
+reservation-discounted usage, its GCP export bills each GPU VM as GPU, core and RAM SKUs, its
+Azure bill is a FOCUS export, and its on-prem cluster is priced per host-hour. The billed figure
+is computed here from the cost table on its own: usage rows with a GPU count, negations aside,
+one per (instance, charge period).
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import pytest
 from typer.testing import CliRunner
 
 from gpuledger.cli import app
-from gpuledger.config import Settings
+from gpuledger.collect import onprem
+from gpuledger.config import Settings, load_settings
 from gpuledger.engine.chargeback.build import build_statements
 from gpuledger.engine.waste.compute import compute_waste
 from gpuledger.schema import Alloc, Cost, Waste
 from gpuledger.store.delta import Store
 
 PERIOD = "2026-10"
+SAMPLE_CONFIG = (
+    Path(__file__).resolve().parents[2] / "src" / "gpuledger" / "data" / "gpuledger.toml"
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +44,13 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Store:
         ["--home", home, "ingest", "gpu", str(exports / "gpu")],
         ["--home", home, "attribute", "--period", PERIOD],
     ]
-    for command in commands:
+    for command in commands[:-1]:
         result = runner.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
+    # the sample's on-prem cluster, priced from the packaged config's [[clusters]]
+    onprem.ingest(Store(home), load_settings(SAMPLE_CONFIG), "all", periods=[PERIOD])
+    result = runner.invoke(app, commands[-1])
+    assert result.exit_code == 0, (commands[-1], result.output)
     return Store(home)
 
 

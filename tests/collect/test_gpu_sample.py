@@ -21,6 +21,13 @@ def company() -> Company:
     return build_company(1, 7, ["2026-09", "2026-10"])
 
 
+def every_gpu_hour(company: Company) -> pl.DataFrame:
+    """The cloud instances' hourly activity and the on-prem hosts', as the telemetry has them."""
+    return pl.concat(
+        [company.gpu_hours, company.onprem_gpu_hours.select(company.gpu_hours.columns)]
+    )
+
+
 @pytest.fixture(scope="module")
 def written(company: Company, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_gpu_telemetry(company, tmp_path_factory.mktemp("gpu"))
@@ -30,7 +37,8 @@ def test_every_gpu_hour_becomes_twelve_buckets_with_the_same_means(
     company: Company, written: list[Path]
 ) -> None:
     rows = pl.concat([pl.read_parquet(p) for p in written])
-    assert rows.height == company.gpu_hours.height * BUCKETS_PER_HOUR
+    hours = every_gpu_hour(company)
+    assert rows.height == hours.height * BUCKETS_PER_HOUR
     hourly = (
         rows.group_by(
             pl.col(Usage.ResourceId).alias("resource_id"),
@@ -40,7 +48,7 @@ def test_every_gpu_hour_becomes_twelve_buckets_with_the_same_means(
         .agg(pl.col(Usage.sm_util).mean(), pl.col(Usage.power_w).mean(), pl.len().alias("n"))
         .sort("resource_id", "gpu_index", "hour_start")
     )
-    expected = company.gpu_hours.select(
+    expected = hours.select(
         "resource_id",
         "gpu_index",
         "hour_start",
@@ -52,8 +60,8 @@ def test_every_gpu_hour_becomes_twelve_buckets_with_the_same_means(
     assert rows[Usage.sm_util].is_between(0, 100).all()
     # idle hours are idle rows: no workload, no SM activity; busy ones name their pod
     idle = rows.filter(pl.col(Usage.pod).is_null())
-    busy_hours = company.gpu_hours["busy"].sum()
-    assert idle.height == (company.gpu_hours.height - busy_hours) * BUCKETS_PER_HOUR
+    busy_hours = hours["busy"].sum()
+    assert idle.height == (hours.height - busy_hours) * BUCKETS_PER_HOUR
     assert idle[Usage.sm_util].max() == 0
     assert idle[Usage.pid_command].null_count() == idle.height
 
@@ -62,7 +70,7 @@ def test_one_file_per_host_and_month(company: Company, written: list[Path]) -> N
     hosts = company.instances.join(
         company.gpu_hours.select("resource_id").unique(), on="resource_id"
     )
-    assert len(written) == hosts.height
+    assert len(written) == hosts.height + company.onprem_hosts.height
     assert all(
         p.name.startswith("gpu_usage-") and p.name.endswith("-2026-10.parquet") for p in written
     )
@@ -77,5 +85,6 @@ def test_same_seed_same_rows(company: Company, written: list[Path], tmp_path: Pa
 def test_sample_spool_ingests_whole(company: Company, written: list[Path], tmp_path: Path) -> None:
     store = Store(tmp_path / "home")
     result = gpu.ingest(store, Settings(), str(written[0].parent))
-    assert (result.rows, result.quarantined) == (company.gpu_hours.height * BUCKETS_PER_HOUR, 0)
+    expected = every_gpu_hour(company).height * BUCKETS_PER_HOUR
+    assert (result.rows, result.quarantined) == (expected, 0)
     assert result.periods == ["2026-10"]

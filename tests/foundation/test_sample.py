@@ -81,6 +81,8 @@ def test_sample_files_are_deterministic_and_parse(tmp_path: Path) -> None:
                 first_line = handle.readline()
             if name.endswith("Manifest.json"):
                 json.loads(path.read_text())
+            elif name.startswith("sacct-"):  # `sacct --json`: one document
+                assert json.loads(path.read_text())["jobs"], name
             else:
                 assert isinstance(json.loads(first_line), dict), name
         elif name.endswith((".csv", ".csv.gz")):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gpuledger.cli import app
 
-KINDS = {"spot", "rightsize", "distill", "idle", "commit"}
+KINDS = {"spot", "rightsize", "distill", "idle", "commit", "placement"}
 
 
 @pytest.mark.slow

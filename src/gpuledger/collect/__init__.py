@@ -1,4 +1,4 @@
-"""Collect step: each source (``aws``, ``gcp``, ``focus``, ``gpu``) is a subpackage with one contract.
+"""Collect step: each source (``aws``, ``gcp``, ``focus``, ``gpu``, ``onprem``, ``slurm``) is a subpackage with one contract.
 
 A collector module exposes ``ingest(store, settings, src, **options)`` and returns a result that
 can describe itself; :func:`collector` finds one by source name, importing only that source.
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from gpuledger.config import Settings
     from gpuledger.store.delta import Store
 
-SOURCES = ("aws", "gcp", "focus", "gpu")
+SOURCES = ("aws", "gcp", "focus", "gpu", "onprem", "slurm")
 
 
 class IngestSummary(Protocol):

@@ -1,7 +1,8 @@
 """`gpuledger demo`: a fresh home, the sample company's exports through every stage, the app.
 
 The steps are the ones a real deployment runs, in the same order and through the same code:
-ingest each source, attribute each month, print the chargeback, recommendations and waste, then
+ingest each source (the on-prem clusters after the telemetry they are priced from), attribute
+each month, print the chargeback, recommendations and waste, then
 serve the app. Nothing here computes anything itself.
 """
 
@@ -24,7 +25,13 @@ from gpuledger.sample.company import build_company
 
 MARKER = ".gpuledger-demo"
 DEFAULT_HOME = Path.home() / ".gpuledger-demo"
-SOURCES = (("aws", "aws"), ("gcp", "gcp"), ("focus", "azure"), ("gpu", "gpu"))
+SOURCES = (
+    ("aws", "aws"),
+    ("gcp", "gcp"),
+    ("focus", "azure"),
+    ("gpu", "gpu"),
+    ("slurm", "slurm"),
+)
 
 
 def _repo_sample_data() -> Path | None:
@@ -77,6 +84,8 @@ def run(ctx: Context, *, no_app: bool, port: int) -> None:
     console.print(f"ledger home: {home}\nsample data: {sample}", highlight=False)
     for source, folder in SOURCES:
         _step(console, f"ingest {source}", "ingest", ctx, source=source, src=str(sample / folder))
+    if ctx.settings.clusters:  # the on-prem cluster, priced from its settings and the telemetry
+        _step(console, "ingest onprem", "ingest", ctx, source="onprem", src="all", periods=months)
     for month in months:
         _step(console, f"attribute {month}", "attribute", ctx, period=month)
     latest = months[-1]

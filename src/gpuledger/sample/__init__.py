@@ -19,6 +19,7 @@ WRITERS: tuple[tuple[str, str, str], ...] = (
     ("gcp", "gpuledger.sample.gcp_export", "write_gcp_export"),
     ("azure", "gpuledger.sample.focus_export", "write_focus_export"),
     ("gpu", "gpuledger.sample.gpu_telemetry", "write_gpu_telemetry"),
+    ("slurm", "gpuledger.sample.slurm", "write_slurm_accounting"),
 )
 
 

@@ -10,7 +10,9 @@ for its pricing kind, and the company's other AWS charges follow as their own li
   no usage consumed is the unused commitment);
 * reservation (no upfront): ``DiscountedUsage`` at the reservation's effective rate, and one
   ``RIFee`` per reservation and month whose unused hours are its unused recurring fee;
-* disks and transfer as ``Usage``, support as ``Fee``, and ``Tax``, ``Credit``, ``Refund``.
+* disks and transfer as ``Usage``, support as ``Fee``, and ``Tax``, ``Credit``, ``Refund``;
+* EKS split cost allocation: the speech inference node is an EKS GPU node whose hours are split
+  over two teams' pods (``split_line_item_*``, :func:`~.aws_cur2_lines.eks_split_lines`).
 
 The layout is AWS's: ``<out>/cur2/<export>/data/BILLING_PERIOD=YYYY-MM/<export>-0000N.snappy.parquet``
 and ``<out>/cur2/<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json``. Every month
@@ -29,6 +31,7 @@ import polars as pl
 from gpuledger.period import Period
 from gpuledger.sample.aws_cur2_lines import (
     LINE_SCHEMA,
+    eks_split_lines,
     instance_lines,
     other_lines,
     reservation_fees,
@@ -59,6 +62,7 @@ def aws_lines(company: Company) -> pl.DataFrame:
     hours = company.instance_hours.join(aws, on="resource_id")
     frames = [
         instance_lines(hours),
+        eks_split_lines(hours),
         savings_plan_fees(hours, company.months),
         reservation_fees(aws, hours, company.months),
         other_lines(company.other_charges.filter(pl.col("provider") == "AWS"), aws),
@@ -147,6 +151,9 @@ def to_cur2(lines: pl.DataFrame, invoiced: bool) -> pl.DataFrame:
         _double("sp_effective").alias("savings_plan_savings_plan_effective_cost"),
         _double("sp_total_commitment").alias("savings_plan_total_commitment_to_date"),
         _double("sp_used_commitment").alias("savings_plan_used_commitment"),
+        pl.col("split_parent").alias("split_line_item_parent_resource_id"),
+        _double("split_cost").alias("split_line_item_split_cost"),
+        _double("split_unused").alias("split_line_item_unused_cost"),
     )
 
 

@@ -49,6 +49,9 @@ LINE_SCHEMA: Final = make_schema(
         "ri_unused_recurring": MONEY,
         "team_tag": pl.String,
         "model_tag": pl.String,
+        "split_parent": pl.String,
+        "split_cost": MONEY,
+        "split_unused": MONEY,
     }
 )
 
@@ -305,6 +308,66 @@ def other_lines(charges: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, dtype=pl.String).alias("model_tag"),
     )
     return _with_missing(lines.join(names, on="account", how="left").join(payers, on="payer"))
+
+
+# The sample's EKS GPU node group: the untagged speech inference node (g5.12xlarge) is a node of
+# cluster acme-prod running pods of two teams' namespaces. Per pod: namespace, name, and the share
+# of the node's hourly cost it used and was given of the unused capacity (AWS splits the unused
+# part in proportion to use: 20 % unused here).
+EKS_CLUSTER: Final = "acme-prod"
+EKS_NODE: Final = {"instance_type": "g5.12xlarge", "owner_team": "speech"}
+EKS_PODS: Final = (
+    ("speech-asr", "asr-server-0", "0.55", "0.1375"),
+    ("nlp-eval", "eval-runner-0", "0.25", "0.0625"),
+)
+
+
+def eks_split_lines(hours: pl.DataFrame) -> pl.DataFrame:
+    """EKS split cost allocation lines of the node group: one per pod and node-hour, worth 0
+    themselves, the pod's split and unused cost of its node (the parent) beside."""
+    node = (
+        pl.all_horizontal(pl.col(k) == v for k, v in EKS_NODE.items())
+        & pl.col("team_tag").is_null()
+    )
+    node_hours = _common(hours.filter(node))
+    pods = pl.DataFrame(
+        EKS_PODS, schema=["namespace", "pod", "used_share", "unused_share"], orient="row"
+    )
+    lines = node_hours.drop("namespace").join(pods, how="cross")
+    pod_arn = pl.concat_str(
+        pl.lit("arn:aws:eks:"),
+        "region",
+        pl.lit(":"),
+        "sub_account_id",
+        pl.lit(f":pod/{EKS_CLUSTER}/"),
+        "namespace",
+        pl.lit("/"),
+        "pod",
+        pl.lit("/"),
+        pl.concat_str("resource_id", "pod").hash(seed=5).cast(pl.String),
+    )
+    hourly = pl.col("effective_rate").cast(MONEY)
+    return _with_missing(
+        lines.with_columns(
+            pod_arn.alias("resource_id"),
+            pl.col("resource_id").alias("split_parent"),
+            pl.lit("Usage").alias("line_type"),
+            pl.lit("USE1-EKS-EC2-vCPU-Hours").alias("usage_type"),
+            pl.lit("EKSPod-EC2").alias("operation"),
+            pl.lit("vCPU-Hours").alias("unit"),
+            pl.lit(None, dtype=pl.String).alias("instance_type"),
+            _money(0).alias("unblended"),
+            _money(0).alias("rate"),
+            _money(0).alias("public_on_demand"),
+            (hourly * pl.col("used_share").cast(MONEY)).cast(MONEY).alias("split_cost"),
+            (hourly * pl.col("unused_share").cast(MONEY)).cast(MONEY).alias("split_unused"),
+            pl.lit(None, dtype=pl.String).alias("team_tag"),
+            pl.lit(None, dtype=pl.String).alias("model_tag"),
+            pl.concat_str(pl.lit("EKS split cost of pod "), "namespace", pl.lit("/"), "pod").alias(
+                "description"
+            ),
+        )
+    )
 
 
 def _with_missing(frame: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,8 @@ exports of one company do: the same instance ids on the bill and in the telemetr
 Scale 1 is a small company (about twenty GPU instances across AWS, GCP and Azure) built so that
 every kind of finding shows up: idle dev boxes, on-demand training that could run on spot,
 underused H100s, a large model served steadily, a steady on-demand baseline, untagged spend,
-instances without telemetry. Larger scales add a bulk fleet of mostly single-GPU instances,
+instances without telemetry; beside the clouds, a small on-prem DGX cluster with spare capacity
+(:mod:`gpuledger.sample.onprem`). Larger scales add a bulk fleet of mostly single-GPU instances,
 about sixteen per unit of scale, for benchmarks (scale 62 ≈ 1,000 GPU instances).
 """
 
@@ -25,6 +26,7 @@ from gpuledger.period import Period
 from gpuledger.prices.catalog import gpu_catalog
 from gpuledger.sample.accounts import ACCOUNTS, REGIONS
 from gpuledger.sample.company_charges import other_charges
+from gpuledger.sample.onprem import onprem_gpu_hours, onprem_hosts
 from gpuledger.schema import MONEY, UTC_TIME
 
 GIB = 1024**3
@@ -109,6 +111,8 @@ class Company:
     gpu_hours: pl.DataFrame
     other_charges: pl.DataFrame
     seed: int
+    onprem_hosts: pl.DataFrame  # the on-prem cluster's hosts (sample/onprem.py): no cloud bill
+    onprem_gpu_hours: pl.DataFrame  # their hourly activity, in gpu_hours' columns
 
 
 def build_company(scale: float = 1, seed: int = 7, months: list[str] | None = None) -> Company:
@@ -128,6 +132,8 @@ def build_company(scale: float = 1, seed: int = 7, months: list[str] | None = No
             instances, instance_hours, months, rng, base_fleet_size=len(_fleet(1))
         ),
         seed=seed,
+        onprem_hosts=onprem_hosts(),
+        onprem_gpu_hours=onprem_gpu_hours(months[-1], seed),
     )
 
 

@@ -54,9 +54,20 @@ def write_gpu_telemetry(company: Company, out: Path) -> list[Path]:
 
 
 def gpu_usage_rows(company: Company) -> pl.DataFrame:
-    """The company's ``gpu_hours`` expanded to 5-minute canonical gpu_usage rows."""
-    hours = company.gpu_hours.join(_gpus(company), on=["resource_id", "gpu_index"], how="left")
-    jitter = pl.Series("jitter", _zero_sum_jitter(hours.height, company.seed).ravel())
+    """The company's ``gpu_hours``, then its on-prem hosts', as 5-minute canonical gpu_usage rows.
+
+    The on-prem hosts draw their jitter from a generator of their own, so the cloud rows are the
+    same with or without them.
+    """
+    cloud = _expand(company.gpu_hours, _gpus(company.instances), (company.seed, 5))
+    onprem = _expand(company.onprem_gpu_hours, _gpus(company.onprem_hosts), (company.seed, 22))
+    return pl.concat([cloud, onprem])
+
+
+def _expand(hourly: pl.DataFrame, gpus: pl.DataFrame, seed: tuple[int, int]) -> pl.DataFrame:
+    """Hourly per-GPU activity expanded to twelve 5-minute buckets (module docstring)."""
+    hours = hourly.join(gpus, on=["resource_id", "gpu_index"], how="left")
+    jitter = pl.Series("jitter", _zero_sum_jitter(hours.height, seed).ravel())
     expanded = hours.with_columns(
         pl.int_ranges(0, BUCKETS_PER_HOUR, dtype=pl.Int32).alias("slot")
     ).explode("slot")
@@ -105,10 +116,10 @@ def _canonical(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _gpus(company: Company) -> pl.DataFrame:
-    """One row per GPU of the instances with telemetry: host, stable UUID, NVML name, memory."""
+def _gpus(machines: pl.DataFrame) -> pl.DataFrame:
+    """One row per GPU of ``machines`` (instances or hosts): host, stable UUID, NVML name, memory."""
     gpus = (
-        company.instances.select("resource_id", "host", "gpu_model", "gpu_memory_gib", "gpu_count")
+        machines.select("resource_id", "host", "gpu_model", "gpu_memory_gib", "gpu_count")
         .with_columns(pl.int_ranges(0, pl.col("gpu_count"), dtype=pl.Int32).alias("gpu_index"))
         .explode("gpu_index")
     )
@@ -134,9 +145,9 @@ def _gpu_uuid(resource_id: str, index: int) -> str:
     return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def _zero_sum_jitter(hours: int, seed: int) -> np.ndarray:
+def _zero_sum_jitter(hours: int, seed: tuple[int, int]) -> np.ndarray:
     """Per hour, twelve values in [-1, 1] that sum to exactly zero (the hour's mean is kept)."""
-    rng = np.random.default_rng([seed, 5])
+    rng = np.random.default_rng(list(seed))
     noise = rng.normal(0.0, 1.0, (hours, BUCKETS_PER_HOUR))
     noise -= noise.mean(axis=1, keepdims=True)
     scale = np.abs(noise).max(axis=1, keepdims=True)

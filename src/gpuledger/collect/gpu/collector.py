@@ -21,7 +21,7 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from gpuledger.collect.gpu.files import (
     read_usage_slices,
     refuse_impossible,
 )
+from gpuledger.collect.gpu.nodes import with_cluster_resource_ids
 from gpuledger.collect.gpu.replace import (
     Stored,
     day_parts,
@@ -48,7 +49,7 @@ from gpuledger.collect.gpu.replace import (
     replace_buckets,
 )
 from gpuledger.collect.gpu.staging import DaySpill
-from gpuledger.config import Settings
+from gpuledger.config import ClusterConfig, Settings
 from gpuledger.errors import GpuledgerError, InputError
 from gpuledger.progress import progress_bar
 from gpuledger.schema import QUARANTINE_SCHEMA, Quarantine, Tokens, Usage
@@ -108,13 +109,11 @@ def ingest(
     run_id = store.state.start_ingest(SOURCE_NAME, src)
     try:
         if src.startswith(("prometheus+http://", "prometheus+https://")):
-            result = _ingest_prometheus(
-                store, src, start, end, hosts=settings.telemetry.hosts, **options
-            )
+            result = _ingest_prometheus(store, src, start, end, settings=settings, **options)
         else:
             if start or end:
                 raise InputError("--start/--end apply to prometheus+http:// sources only", file=src)
-            result = _ingest_files(store, src)
+            result = _ingest_files(store, src, settings.clusters)
     except GpuledgerError as exc:
         store.state.finish_ingest(run_id, status="failed", message=str(exc))
         raise
@@ -128,7 +127,7 @@ def ingest(
     return result
 
 
-def _ingest_files(store: Store, src: str) -> GpuIngestResult:
+def _ingest_files(store: Store, src: str, clusters: Sequence[ClusterConfig]) -> GpuIngestResult:
     files = list_files(src, FILE_PATTERNS)
     if not files:
         raise InputError("no .parquet or .csv files here", file=src)
@@ -138,12 +137,13 @@ def _ingest_files(store: Store, src: str) -> GpuIngestResult:
         task = bar.add_task("reading GPU telemetry", total=len(files))
         ordered = day_ordered(files)
         if ordered is None:
-            stored = _store_spilled(store, files, now, refused, lambda: bar.advance(task))
+            stored = _store_spilled(store, files, now, refused, lambda: bar.advance(task), clusters)
         else:
             for file in ordered.files:
                 check_parquet_schema(file)  # refused before the write starts
             parts = ordered.parts(now, refused, lambda: bar.advance(task))
-            stored = replace_buckets(store, parts, ordered.delivery())
+            named = ((end, with_cluster_resource_ids(rows, clusters)) for end, rows in parts)
+            stored = replace_buckets(store, named, ordered.delivery())
     quarantine = pl.concat(refused, how="vertical")
     _replace_quarantine(store, quarantine, [f.uri for f in files])
     shipped = _mark_shipped([f.uri for f in files])
@@ -156,12 +156,13 @@ def _store_spilled(
     now: datetime,
     refused: list[pl.DataFrame],
     file_done: Callable[[], None],
+    clusters: Sequence[ClusterConfig],
 ) -> Stored:
     """Any input: every file read and checked into a spill by day, then written day by day."""
     with DaySpill() as spill:
         for file in files:
             for rows, quarantine in read_usage_slices(file, now=now):
-                spill.add(rows)
+                spill.add(with_cluster_resource_ids(rows, clusters))
                 refused.append(quarantine)
                 del rows  # one slice in memory: release it before reading the next
             file_done()
@@ -174,12 +175,14 @@ def _ingest_prometheus(
     start: str | None,
     end: str | None,
     *,
-    hosts: dict[str, str],
+    settings: Settings,
     **options: Any,
 ) -> GpuIngestResult:
     from gpuledger.collect.gpu import dcgm
 
+    hosts = settings.telemetry.hosts
     usage, tokens = dcgm.read_prometheus(src, start=start, end=end, hosts=hosts, **options)
+    usage = with_cluster_resource_ids(usage, settings.clusters)
     usage, quarantine = refuse_impossible(usage, _query_name(src, usage), datetime.now(UTC))
     stored = _store(store, usage)
     store_tokens(store, tokens)

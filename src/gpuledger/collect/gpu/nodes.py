@@ -32,11 +32,12 @@ its GPU-hours as telemetry with no billed instance.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import polars as pl
 
+from gpuledger.config import ClusterConfig
 from gpuledger.schema import Usage
 
 NODE = "node"
@@ -167,6 +168,26 @@ def attach_resource_ids(
             ).alias(Usage.ResourceId)
         )
         .select(usage.columns)
+    )
+
+
+def with_cluster_resource_ids(
+    usage: pl.DataFrame, clusters: Sequence[ClusterConfig]
+) -> pl.DataFrame:
+    """``usage`` where a row of an on-prem cluster's host without ``ResourceId`` takes the host
+    name: on-prem hosts have no cloud instance id, and ``ingest onprem`` bills them by name."""
+    named = [host for cluster in clusters for host in cluster.hosts]
+    patterns = [cluster.host_pattern for cluster in clusters if cluster.host_pattern]
+    if not named and not patterns:
+        return usage
+    on_prem = pl.col(Usage.host).is_in(named)
+    for pattern in patterns:
+        on_prem = on_prem | pl.col(Usage.host).str.contains(f"^(?:{pattern})$")
+    return usage.with_columns(
+        pl.when(pl.col(Usage.ResourceId).is_null() & on_prem)
+        .then(pl.col(Usage.host))
+        .otherwise(pl.col(Usage.ResourceId))
+        .alias(Usage.ResourceId)
     )
 
 

@@ -13,6 +13,13 @@ How a bucket is shared (rule 2 of :mod:`gpuledger.engine.attribution.attribute`)
   to ``active_seconds × sm_util``, or equally when all of those are zero. A bucket whose only row
   has no workload (namespace, pod, job and pid_command all null) is idle time of that slot.
 * A bucket belongs to the hour its ``bucket_start`` falls in.
+
+Scheduler allocation rows (``source`` ``slurm``: a job held the GPU, activity unknown) meet
+measured rows (the agent, DCGM) first, per GPU slot — (ResourceId, ``gpu_index``, 5-minute bucket)
+— in :func:`prefer_measured`: where a GPU was measured, the measurement wins and the allocation row
+is dropped; a measured workload (a process the agent saw) without ``job`` or ``team`` takes the
+job's. A GPU the agent saw idle stays idle although a job held it: its time follows the idle
+policy. Allocation rows of slots nothing measured count as they are.
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ _ROW: Final = "_row"
 CHUNK_ROWS: Final = 40_000_000  # telemetry rows reduced at a time: about 2 GiB of working set
 _GPU_SLICES_A30: Final = 4.0
 _GPU_SLICES: Final = 7.0
+SCHEDULER_SOURCES: Final = ("slurm",)  # gpu_usage sources that know allocation, not activity
+SLOT_SECONDS: Final = 300  # allocation rows' bucket: measured rows meet them on this grid
+_SLOT_START: Final = "_slot_start"
+_SLOT: Final = (Usage.ResourceId, Usage.gpu_index, _SLOT_START)
 
 
 def slot_fraction(mig_profile: pl.Expr, gpu_model: pl.Expr) -> pl.Expr:
@@ -201,6 +212,51 @@ def hourly_gpu_seconds(rows: pl.DataFrame, usage: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def prefer_measured(usage: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
+    """``usage`` of [start, end) with scheduler rows merged into measured ones (module docstring).
+
+    Without scheduler rows in the period the telemetry is returned as it is; otherwise only the
+    measured rows of the instances a scheduler reported are joined, the rest pass untouched.
+    Every reader of telemetry that counts GPU time (attribution, waste) should read it so.
+    """
+    in_period = pl.col(Usage.bucket_start).is_between(start, end, closed="left")
+    from_scheduler = pl.col(Usage.source).is_in(SCHEDULER_SOURCES).fill_null(False)
+    slot = pl.col(Usage.bucket_start).dt.truncate(f"{SLOT_SECONDS}s").alias(_SLOT_START)
+    allocated = usage.filter(in_period & from_scheduler).with_columns(slot).collect()
+    if allocated.is_empty():
+        return usage.filter(in_period)
+    columns = usage.collect_schema().names()
+    measured = usage.filter(in_period & ~from_scheduler)
+    scheduled = (
+        pl.col(Usage.ResourceId)
+        .is_in(allocated.get_column(Usage.ResourceId).drop_nulls().unique().implode())
+        .fill_null(False)
+    )
+    nearby = measured.filter(scheduled).with_columns(slot).collect()
+    labels = (
+        allocated.sort(Usage.job, nulls_last=True)
+        .group_by(_SLOT)
+        .agg(pl.col(Usage.job).first().alias("_job"), pl.col(Usage.team).first().alias("_team"))
+    )
+    work = working()
+    enriched = nearby.join(labels, on=_SLOT, how="left", maintain_order="left").with_columns(
+        pl.when(work).then(pl.coalesce(Usage.job, "_job")).otherwise(Usage.job).alias(Usage.job),
+        pl.when(work)
+        .then(pl.coalesce(Usage.team, "_team"))
+        .otherwise(Usage.team)
+        .alias(Usage.team),
+    )
+    unmeasured = allocated.join(nearby.select(_SLOT).unique(), on=_SLOT, how="anti")
+    return pl.concat(
+        [
+            measured.filter(~scheduled),
+            enriched.select(columns).lazy(),
+            unmeasured.select(columns).lazy(),
+        ],
+        how="vertical",
+    )
+
+
 def reduce_usage(
     usage: pl.LazyFrame, start: datetime, end: datetime, rows_per_chunk: int = CHUNK_ROWS
 ) -> pl.DataFrame:
@@ -211,10 +267,10 @@ def reduce_usage(
     chunks' results are simply stacked; memory stays near one chunk's rows whatever the size
     of the fleet.
     """
-    indexed = usage.with_row_index(_ROW)
-    period = indexed.filter(
-        pl.col(Usage.bucket_start).is_between(start, end, closed="left")
-        & pl.col(Usage.ResourceId).is_not_null()
+    period = (
+        prefer_measured(usage, start, end)
+        .filter(pl.col(Usage.ResourceId).is_not_null())
+        .with_row_index(_ROW)
     )
     rows = bucket_rows(period).head(rows_per_chunk + 1).collect(engine="streaming")
     if rows.height <= rows_per_chunk:

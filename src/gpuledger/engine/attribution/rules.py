@@ -2,10 +2,23 @@
 
 Rules apply in this order of precedence, first match wins (rule 4 of
 :mod:`gpuledger.engine.attribution.attribute`): resource tags (the configured ``[tags] team`` keys, in order,
-compared case-insensitively) → the account map (``[rules.account_map]`` and each team's
-``accounts``, matched on SubAccountId, then SubAccountName, then BillingAccountId) → regex rules
-(``[[rules.regex]]`` in order, ``re.search`` on the named field) → ``(unallocated)``. Team names go
-through :func:`gpuledger.config.canonical_team`, so aliases and spellings meet in one team.
+compared case-insensitively) → Kubernetes pod labels (``k8s-label/<key>`` for those keys; rule
+``k8s:label``) → Kubernetes namespaces (``k8s-namespace`` matched against each team's
+``namespaces`` globs, teams in config order; rule ``k8s:namespace``) → the account map
+(``[rules.account_map]`` and each team's ``accounts``, matched on SubAccountId, then
+SubAccountName, then BillingAccountId) → regex rules (``[[rules.regex]]`` in order, ``re.search``
+on the named field) → ``(unallocated)``. Team names go through
+:func:`gpuledger.config.canonical_team`, so aliases and spellings meet in one team. Model: the
+first ``[tags] model`` tag, else the pod's ``k8s-label/<model key>``, else the regex rule's
+model; workload: the first ``[tags] workload`` tag, else the pod's ``k8s-label/<workload key>``,
+else the namespace.
+
+A Kubernetes node's unused capacity (GKE's namespace ``kube:unallocated``, EKS's split unused cost
+tagged ``k8s-unused`` by :mod:`gpuledger.engine.attribution.k8s`) is idle cost (cost type
+``idle``, model ``(idle)``) and follows ``[reporting] idle``: ``owner`` → the owner by the rules
+above without the Kubernetes ones (rule ``idle:owner``); ``shared`` → the team of the pod it was
+split to (rule ``idle:shared``), else the owner; ``unallocated`` → ``(unallocated)`` (rule
+``idle:unallocated``).
 """
 
 from __future__ import annotations
@@ -16,7 +29,14 @@ from typing import Final
 import polars as pl
 
 from gpuledger.config import Settings, SharedPool, canonical_team
-from gpuledger.schema import UNALLOCATED, UNLABELLED, Cost
+from gpuledger.engine.attribution.k8s import (
+    LABEL_PREFIX,
+    NAMESPACE_TAG,
+    UNUSED_NAMESPACES,
+    UNUSED_TAG,
+    namespace_teams,
+)
+from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED, Cost
 
 OWNER_TEAM: Final = "_owner_team"
 OWNER_RULE: Final = "_owner_rule"
@@ -145,15 +165,69 @@ def canonical_teams(names: pl.Expr, settings: Settings) -> pl.Expr:
     return names.map_batches(_map, return_dtype=pl.String, is_elementwise=True)
 
 
+def namespace_team(namespace: pl.Expr, settings: Settings) -> pl.Expr:
+    """The team whose ``namespaces`` globs match a namespace, computed once per distinct value."""
+
+    def _map(series: pl.Series) -> pl.Series:
+        owners = namespace_teams(settings, series.drop_nulls().unique().to_list())
+        return series.replace_strict(owners, default=None, return_dtype=pl.String)
+
+    return namespace.map_batches(_map, return_dtype=pl.String, is_elementwise=True)
+
+
+def _label_keys(keys: Sequence[str]) -> list[str]:
+    return [f"{LABEL_PREFIX}{key}" for key in keys]
+
+
 _TAG_TEAM: Final = "_tag_team"
 _TAG_RULE: Final = "_tag_rule"
 _TAG_MODEL: Final = "_tag_model"
 _TAG_WORKLOAD: Final = "_tag_workload"
-TAG_ANSWERS: Final = (_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
+_K8S_TEAM: Final = "_k8s_team"
+_K8S_RULE: Final = "_k8s_rule"
+_K8S_MODEL: Final = "_k8s_model"
+_K8S_WORKLOAD: Final = "_k8s_workload"
+_K8S_UNUSED: Final = "_k8s_unused"
+TAG_ANSWERS: Final = (
+    _TAG_TEAM,
+    _TAG_RULE,
+    _TAG_MODEL,
+    _TAG_WORKLOAD,
+    _K8S_TEAM,
+    _K8S_RULE,
+    _K8S_MODEL,
+    _K8S_WORKLOAD,
+    _K8S_UNUSED,
+)
+
+
+def _k8s_answers(settings: Settings) -> list[pl.Expr]:
+    """What a row's Kubernetes labels say: team and rule (pod label, then namespace), model,
+    workload, and whether it is a node's unused capacity."""
+    label_team, _ = first_tag(_label_keys(settings.tags.team))
+    label_team = canonical_teams(label_team, settings)
+    namespace = tag_value(NAMESPACE_TAG)
+    by_namespace = namespace_team(namespace, settings)
+    label_model, _ = first_tag(_label_keys(settings.tags.model))
+    label_workload, _ = first_tag(_label_keys(settings.tags.workload))
+    unused = (tag_value(UNUSED_TAG) == "true").fill_null(False) | namespace.is_in(
+        UNUSED_NAMESPACES
+    ).fill_null(False)
+    return [
+        pl.coalesce(label_team, by_namespace).alias(_K8S_TEAM),
+        pl.when(label_team.is_not_null())
+        .then(pl.lit("k8s:label"))
+        .when(by_namespace.is_not_null())
+        .then(pl.lit("k8s:namespace"))
+        .alias(_K8S_RULE),
+        label_model.alias(_K8S_MODEL),
+        pl.coalesce(label_workload, namespace).alias(_K8S_WORKLOAD),
+        unused.alias(_K8S_UNUSED),
+    ]
 
 
 def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
-    """What the tags of each distinct tag set say: team (canonical), its rule, model, workload.
+    """What the tags of each distinct tag set say: :data:`TAG_ANSWERS` (teams canonical).
 
     Rows share a handful of tag sets, so reading tags once per set and joining the answer back
     is much cheaper than reading them on every row.
@@ -169,6 +243,7 @@ def tag_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
             rule.alias(_TAG_RULE),
             model.alias(_TAG_MODEL),
             workload.alias(_TAG_WORKLOAD),
+            *_k8s_answers(settings),
         )
     )
 
@@ -180,28 +255,59 @@ def with_tag_owners(frame: pl.DataFrame, settings: Settings) -> pl.LazyFrame:
 
 
 def with_owners(frame: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
-    """``frame`` (with :data:`TAG_ANSWERS`) with the owner of each row by the precedence above.
+    """``frame`` (with :data:`TAG_ANSWERS` and :data:`NATURE`) with the owner of each row by the
+    precedence above.
 
     :data:`OWNER_TEAM` (canonical, ``(unallocated)`` when no rule matches), :data:`OWNER_RULE`,
-    :data:`OWNER_MODEL` (model tag, else the regex rule's model, else ``(unlabelled)``) and
-    :data:`OWNER_WORKLOAD` (workload tag, else null).
+    :data:`OWNER_MODEL` and :data:`OWNER_WORKLOAD`. A node's unused capacity becomes
+    :data:`NATURE` ``idle`` (when it was ``usage``) and goes by ``[reporting] idle``.
     """
     account = account_team(settings)
     regex_team, regex_model, regex_rule = regex_owner(settings)
-    team = pl.col(_TAG_TEAM)
-    return frame.with_columns(
-        pl.coalesce(team, account, regex_team, pl.lit(UNALLOCATED)).alias(OWNER_TEAM),
-        pl.when(team.is_not_null())
+    tag_team, k8s_team = pl.col(_TAG_TEAM), pl.col(_K8S_TEAM)
+    owner = pl.coalesce(tag_team, account, regex_team, pl.lit(UNALLOCATED))
+    owner_rule = (
+        pl.when(tag_team.is_not_null())
         .then(pl.col(_TAG_RULE))
         .when(account.is_not_null())
         .then(pl.lit("account-map"))
         .when(regex_team.is_not_null())
         .then(regex_rule)
         .otherwise(pl.lit("unallocated"))
-        .alias(OWNER_RULE),
-        pl.coalesce(pl.col(_TAG_MODEL), regex_model, pl.lit(UNLABELLED)).alias(OWNER_MODEL),
-        pl.col(_TAG_WORKLOAD).alias(OWNER_WORKLOAD),
-    ).drop(_TAG_TEAM, _TAG_RULE, _TAG_MODEL, _TAG_WORKLOAD)
+    )
+    team = pl.coalesce(tag_team, k8s_team, owner)
+    rule = (
+        pl.when(tag_team.is_null() & k8s_team.is_not_null())
+        .then(pl.col(_K8S_RULE))
+        .otherwise(owner_rule)
+    )
+    idle_team, idle_rule = _idle_owner(settings, owner, k8s_team)
+    unused = pl.col(_K8S_UNUSED).fill_null(False)
+    model = pl.coalesce(pl.col(_TAG_MODEL), pl.col(_K8S_MODEL), regex_model, pl.lit(UNLABELLED))
+    return frame.with_columns(
+        pl.when(unused).then(idle_team).otherwise(team).alias(OWNER_TEAM),
+        pl.when(unused).then(idle_rule).otherwise(rule).alias(OWNER_RULE),
+        pl.when(unused).then(pl.lit(IDLE_MODEL)).otherwise(model).alias(OWNER_MODEL),
+        pl.when(~unused)
+        .then(pl.coalesce(pl.col(_TAG_WORKLOAD), pl.col(_K8S_WORKLOAD)))
+        .alias(OWNER_WORKLOAD),
+        pl.when(unused & (pl.col(NATURE) == "usage"))
+        .then(pl.lit("idle"))
+        .otherwise(pl.col(NATURE))
+        .alias(NATURE),
+    ).drop(*TAG_ANSWERS)
+
+
+def _idle_owner(settings: Settings, owner: pl.Expr, k8s_team: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(team, rule) of a node's unused capacity under ``[reporting] idle``."""
+    policy = settings.reporting.idle
+    if policy == "unallocated":
+        return pl.lit(UNALLOCATED), pl.lit("idle:unallocated")
+    if policy == "shared":
+        return pl.coalesce(k8s_team, owner), pl.when(k8s_team.is_not_null()).then(
+            pl.lit("idle:shared")
+        ).otherwise(pl.lit("idle:owner"))
+    return owner, pl.lit("idle:owner")
 
 
 def pool_match(pool: SharedPool) -> pl.Expr:

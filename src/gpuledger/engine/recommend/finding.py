@@ -17,7 +17,7 @@ from gpuledger.config import Settings
 from gpuledger.prices.book import PriceBook
 
 CENT = Decimal("0.01")
-KINDS = ("spot", "rightsize", "distill", "idle", "commit")
+KINDS = ("spot", "rightsize", "distill", "idle", "commit", "placement")
 CONFIDENCE = ("low", "medium", "high")
 
 

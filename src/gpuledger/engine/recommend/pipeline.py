@@ -1,6 +1,8 @@
-"""Savings recommendations: profiles → the five rules → the ``recommendation`` table + status.
+"""Savings recommendations: profiles → the six rules → the ``recommendation`` table + status.
 
 Each rule lives in ``engine/recommend/<kind>.py`` with its trigger and saving formula written out in full.
+The five cloud rules see cloud instances only (stopping or resizing an on-prem host saves none of
+its paid-for hardware); ``placement`` compares on-prem hosts with the cloud.
 This module runs them over the period's instance profiles, stores the findings (one Delta partition
 per period, replaced on every run) and joins the lifecycle status from SQLite.
 """
@@ -20,6 +22,7 @@ from gpuledger.engine.recommend.distill import distill_findings
 from gpuledger.engine.recommend.finding import Finding, RuleContext, cents
 from gpuledger.engine.recommend.idle import idle_findings
 from gpuledger.engine.recommend.owners import instance_owners
+from gpuledger.engine.recommend.placement import is_onprem, placement_findings
 from gpuledger.engine.recommend.profile import Profile, profiles_from, usage_stats
 from gpuledger.engine.recommend.rightsize import rightsize_findings
 from gpuledger.engine.recommend.spot import spot_findings
@@ -35,7 +38,7 @@ from gpuledger.store.delta import Store
 STATUS = "status"
 FINGERPRINT = "fingerprint"
 Rule = Callable[[list[Profile], RuleContext], list[Finding]]
-RULES: tuple[Rule, ...] = (
+CLOUD_RULES: tuple[Rule, ...] = (
     idle_findings,
     spot_findings,
     rightsize_findings,
@@ -47,9 +50,10 @@ RULES: tuple[Rule, ...] = (
 def find(profiles: list[Profile], context: RuleContext) -> list[Finding]:
     """Every rule's findings, largest saving first (ties by id, so the order is stable)."""
     by_id = {profile.resource_id: profile for profile in profiles}
-    findings = [
-        with_billed_teams(finding, by_id) for rule in RULES for finding in rule(profiles, context)
-    ]
+    cloud = [profile for profile in profiles if not is_onprem(profile)]
+    produced = [f for rule in CLOUD_RULES for f in rule(cloud, context)]
+    produced += placement_findings(profiles, context)
+    findings = [with_billed_teams(finding, by_id) for finding in produced]
     return sorted(findings, key=lambda f: (-f.monthly_saving, f.id))
 
 

@@ -27,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import polars as pl
 
 from gpuledger.config import Settings, canonical_team
+from gpuledger.engine.attribution.gpu_weights import prefer_measured
 from gpuledger.engine.waste.inputs import (
     HELD_S,
     IDLE,
@@ -232,7 +233,7 @@ def usage_slices(
     slice, the rows of :func:`usage_rows` as they are.
     """
     start, end = Period.parse(period).bounds()
-    scan = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
+    scan = prefer_measured(store.scan("gpu_usage"), start, end)
     total = scan.select(pl.len()).collect().item()
     slices = max(1, -(-total // chunk_rows))
     if slices == 1:

@@ -16,6 +16,7 @@ import polars as pl
 
 from gpuledger.config import Settings, WasteThresholds, canonical_team
 from gpuledger.engine.attribution.gpu_hours import NEGATION_LINE_TYPES
+from gpuledger.engine.attribution.gpu_weights import prefer_measured
 from gpuledger.period import Period
 from gpuledger.schema import IDLE_MODEL, UNALLOCATED, UNLABELLED, Cost, Usage
 from gpuledger.store.delta import Store
@@ -184,7 +185,7 @@ def usage_rows(
     used it most), else to "(unallocated)".
     """
     start, end = Period.parse(period).bounds()
-    rows = store.scan("gpu_usage").filter(pl.col(Usage.bucket_start).is_between(start, end, "left"))
+    rows = prefer_measured(store.scan("gpu_usage"), start, end)
     return label_rows(rows, settings, owners)
 
 

@@ -10,9 +10,10 @@ and never writes the store itself. :func:`ingest_cost` then, in this order:
    validating every row on the way (in chunks when the batch is lazy, so memory stays bounded);
    an invalid row aborts the write before its commit;
 4. replaces the quarantine rows of the touched partitions;
-5. records each period's delivery and invoice state, and the run, in SQLite.
+5. records each period's delivery and invoice state, and the run, in the state database.
 
-A failure at any step leaves the earlier ``cost`` version in place and records the run as failed.
+A failure at any step (any exception) leaves the earlier ``cost`` version in place and records the
+run as failed.
 
 **An older delivery never replaces a newer one.** Providers restate a month by delivering it
 again (a new CUR assembly or Data Exports execution, a new Azure export run). The state database
@@ -30,10 +31,10 @@ from datetime import datetime
 
 import polars as pl
 
-from gpuledger.errors import GpuledgerError, InputError, SchemaError
+from gpuledger.errors import InputError, SchemaError
 from gpuledger.schema import QUARANTINE_SCHEMA, Cost, Quarantine, validate
 from gpuledger.store.delta import Store
-from gpuledger.store.state import StateDB
+from gpuledger.store.state import StateDB, run_failure
 
 PARTITION_KEYS = (Cost.x_Source, Cost.BillingAccountId, Cost.x_BillingPeriod)
 
@@ -128,8 +129,8 @@ def ingest_cost(
                 delivery=delivery.delivery_id,
                 delivered_at=delivery.delivered_at,
             )
-    except GpuledgerError as exc:
-        store.state.finish_ingest(run_id, status="failed", message=str(exc))
+    except BaseException as exc:  # any failure, not only ours: no run is left `running`
+        store.state.finish_ingest(run_id, status="failed", message=run_failure(exc))
         raise
     store.state.finish_ingest(
         run_id,

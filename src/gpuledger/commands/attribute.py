@@ -1,6 +1,9 @@
-"""`gpuledger attribute --period YYYY-MM`: split the period's spend, then say where it went."""
+"""`gpuledger attribute --period YYYY-MM [--engine local|spark]`: split the period's spend, then
+say where it went."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -9,16 +12,21 @@ from gpuledger.commands.context import Context
 from gpuledger.commands.period_choice import chosen_period, require_billing_data
 from gpuledger.engine.attribution.attribute import AttributionResult, run_attribution
 from gpuledger.engine.chargeback.freshness import input_versions, record_attribution
+from gpuledger.engine.spark import allocator
 from gpuledger.engine.waste.compute import store_waste
 from gpuledger.errors import GpuledgerError
 
 
-def run(ctx: Context, *, period: str | None) -> None:
+def run(
+    ctx: Context, *, period: str | None, engine: Literal["local", "spark"] | None = None
+) -> None:
+    """Attribute ``period`` on ``engine`` (default ``[engine] kind``), record its inputs, check it."""
     store = ctx.read_store
     period = chosen_period(store, period)
     require_billing_data(store, period)
     versions = input_versions(store)  # before the inputs are read: see engine.chargeback.freshness
-    result = run_attribution(store, ctx.settings, period)
+    kind = engine or ctx.settings.engine.kind
+    result = run_attribution(store, ctx.settings, period, allocator(kind))
     record_attribution(store, period, versions, result.version)
     # The app's waste page reads this precompute; storing it here, not inside attribution, keeps
     # the attribution step itself as fast as it is for the scheduler and the benchmarks.
@@ -32,7 +40,7 @@ def run(ctx: Context, *, period: str | None) -> None:
         )
     console.print(
         f"conservation: allocation == cost basis in every currency "
-        f"({result.rows:,} rows, allocation version {result.version})",
+        f"({result.rows:,} rows, allocation version {result.version}, {kind} engine)",
         highlight=False,
     )
 

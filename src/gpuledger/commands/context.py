@@ -33,11 +33,12 @@ class Context:
 
     @property
     def store(self) -> Store:
-        """The ledger, created under the home if it is not there yet (ingest, demo, maintain)."""
+        """The ledger, created under the home if it is not there yet (ingest, demo, maintain);
+        its state where ``[state]`` says (a remote home without ``[state] url`` is refused)."""
         if self._store is None:
             from gpuledger.store.delta import Store
 
-            self._store = Store(self.home)
+            self._store = Store(self.home, state=self.settings.state)
         return self._store
 
     @property

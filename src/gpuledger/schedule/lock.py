@@ -1,8 +1,9 @@
 """The scheduler's run lock in the state database: one run per job and fire time, across processes.
 
-APScheduler 3.x lets several schedulers share one SQLite job store but does not coordinate them,
+APScheduler 3.x lets several schedulers share one job store but does not coordinate them,
 so two ``gpuledger schedule`` processes on one home would both run every job. Each job run
-therefore first claims its row in ``schedule_runs``, in one ``BEGIN IMMEDIATE`` transaction:
+therefore first claims its row in ``schedule_runs``, in one state transaction holding the
+ledger's write lock (on PostgreSQL too, so schedulers on different machines coordinate alike):
 
 - a row for the same (job, fire time) already exists: another process ran it or runs it: skip;
 - another run of the job is still ``running`` with a live lease: skip (no overlapping runs);
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gpuledger.store.state import StateDB
+from gpuledger.store.state_sql import next_seq
 
 DDL = """
 CREATE TABLE IF NOT EXISTS schedule_runs (
@@ -34,10 +36,12 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
     finished_at TEXT,
     status TEXT NOT NULL,           -- running | ok | failed | abandoned
     message TEXT,
+    seq INTEGER,                    -- insertion order
     PRIMARY KEY (job_id, fire_time)
 );
 """
 
+_COLUMNS = "job_id, fire_time, holder, started_at, lease_until, finished_at, status, message"
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
@@ -56,7 +60,7 @@ class RunLock:
     """Claims on ``schedule_runs``; ``holder`` names this process in the table and the logs."""
 
     def __init__(self, state: StateDB, holder: str, lease: timedelta = DEFAULT_LEASE) -> None:
-        state.ensure(DDL)
+        _ready(state)
         self.state = state
         self.holder = holder
         self.lease = lease
@@ -83,7 +87,7 @@ class RunLock:
                 return Refusal(f"run for {busy[1]} still running in {busy[0]}")
             db.execute(
                 "INSERT INTO schedule_runs (job_id, fire_time, holder, started_at, lease_until,"
-                " status) VALUES (?, ?, ?, ?, ?, 'running')",
+                f" status, seq) VALUES (?, ?, ?, ?, ?, 'running', {next_seq('schedule_runs')})",
                 (job_id, _iso(fire_time), self.holder, _iso(now), _iso(now + self.lease)),
             )
         return None
@@ -133,12 +137,17 @@ class RunLock:
 
 def last_runs(state: StateDB) -> dict[str, dict[str, Any]]:
     """The latest run of every job, for ``gpuledger schedule --list``."""
-    state.ensure(DDL)
+    _ready(state)
     with state.connect() as db:
         rows = db.execute(
-            "SELECT * FROM schedule_runs ORDER BY started_at DESC, rowid DESC"
+            f"SELECT {_COLUMNS} FROM schedule_runs ORDER BY started_at DESC, seq DESC"
         ).fetchall()
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:
         latest.setdefault(row["job_id"], dict(row))
     return latest
+
+
+def _ready(state: StateDB) -> None:
+    state.ensure(DDL)
+    state.add_order_column("schedule_runs")

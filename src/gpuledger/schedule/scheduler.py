@@ -151,14 +151,10 @@ class LedgerScheduler(BackgroundScheduler):  # type: ignore[misc]
         return wait
 
 
-def job_store_url(store: Store) -> str:
-    return f"sqlite:///{store.state.path}"
-
-
 def build_scheduler(store: Store, settings: Settings) -> LedgerScheduler:
     """A scheduler on the ledger's job store; not started."""
     return LedgerScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=job_store_url(store))},
+        jobstores={"default": SQLAlchemyJobStore(**store.state.job_store())},
         job_defaults={
             "coalesce": True,
             "misfire_grace_time": settings.schedule.misfire_grace_seconds,

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -28,7 +28,11 @@ from gpuledger.errors import GpuledgerError, StoreError
 from gpuledger.schema import TABLES, empty, validate
 from gpuledger.store.file_replace import KEEP_LOG, Target, replace_keys
 from gpuledger.store.partition_files import table_filesystem
-from gpuledger.store.state import StateDB
+from gpuledger.store.remote_home import check_home_endpoint
+from gpuledger.store.state_location import open_state
+
+if TYPE_CHECKING:
+    from gpuledger.config import StateConfig
 
 __all__ = ["DEFAULT_HOME", "KEEP_LOG", "STREAM_CHUNK_ROWS", "Store", "resolve_home"]
 
@@ -43,18 +47,23 @@ def resolve_home(home: str | Path | None) -> str:
 
 
 class Store:
-    """Delta tables for facts, SQLite for operational state, both under one home."""
+    """Delta tables for facts under one home, and the ledger's operational state."""
 
     def __init__(
-        self, home: str | Path | None = None, storage_options: Mapping[str, str] | None = None
+        self,
+        home: str | Path | None = None,
+        storage_options: Mapping[str, str] | None = None,
+        state: StateConfig | None = None,
     ) -> None:
+        """Open the ledger at ``home``; its state where ``state`` (``[state]``) says, see
+        :mod:`~gpuledger.store.state_location` (a remote home needs ``[state] url``)."""
         self.home = resolve_home(home)
         self.is_local = "://" not in self.home
         self.storage_options = dict(storage_options or {})
+        check_home_endpoint(self.home)
         if self.is_local:
             Path(self.home).mkdir(parents=True, exist_ok=True)
-        state_dir = Path(self.home) if self.is_local else Path.home() / ".gpuledger-state"
-        self.state = StateDB(state_dir / "state.sqlite")
+        self.state = open_state(self.home, state)
 
     def uri(self, table: str) -> str:
         if table not in TABLES:

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from gpuledger.store.state import StateDB, utc_now
+from gpuledger.store.state_sql import next_seq
 
+_COLUMNS = (
+    "run_id, table_name, finished_at, dry_run, retention_hours, files_before, files_after,"
+    " bytes_before, bytes_after, files_compacted, files_vacuumed, seconds"
+)
 _DDL = """
 CREATE TABLE IF NOT EXISTS maintenance_runs (
     run_id TEXT NOT NULL,
@@ -25,6 +30,7 @@ CREATE TABLE IF NOT EXISTS maintenance_runs (
     files_compacted INTEGER NOT NULL,   -- small files rewritten (a dry run: that would be)
     files_vacuumed INTEGER NOT NULL,    -- files deleted (a dry run: that would be)
     seconds REAL NOT NULL,
+    seq INTEGER,                        -- insertion order
     PRIMARY KEY (run_id, table_name)
 );
 """
@@ -34,10 +40,11 @@ def record_table_run(
     state: StateDB, run_id: str, retention_hours: int, result: Mapping[str, Any]
 ) -> None:
     """Record one table's maintenance (``TableMaintenance.as_dict()``) as finished now."""
-    state.ensure(_DDL)
+    _ready(state)
     with state.connect() as db:
         db.execute(
-            "INSERT INTO maintenance_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO maintenance_runs ({_COLUMNS}, seq)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {next_seq('maintenance_runs')})",
             (
                 run_id,
                 result["table"],
@@ -57,7 +64,7 @@ def record_table_run(
 
 def last_maintained(state: StateDB) -> Mapping[str, str]:
     """When each table was last maintained for real (dry runs do not count), by table name."""
-    state.ensure(_DDL)
+    _ready(state)
     with state.connect() as db:
         rows = db.execute(
             "SELECT table_name, MAX(finished_at) AS at FROM maintenance_runs"
@@ -68,10 +75,15 @@ def last_maintained(state: StateDB) -> Mapping[str, str]:
 
 def maintenance_runs(state: StateDB, limit: int = 50) -> list[dict[str, Any]]:
     """The most recent per-table maintenance records, newest first."""
-    state.ensure(_DDL)
+    _ready(state)
     with state.connect() as db:
         rows = db.execute(
-            "SELECT * FROM maintenance_runs ORDER BY finished_at DESC, rowid DESC LIMIT ?",
+            f"SELECT {_COLUMNS} FROM maintenance_runs ORDER BY finished_at DESC, seq DESC LIMIT ?",
             (limit,),
         ).fetchall()
     return [dict(row) for row in rows]
+
+
+def _ready(state: StateDB) -> None:
+    state.ensure(_DDL)
+    state.add_order_column("maintenance_runs")

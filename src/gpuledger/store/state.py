@@ -1,8 +1,13 @@
-"""Operational state in SQLite (WAL): ingest runs, closed periods and whatever later parts record.
+"""Operational state: ingest runs, closed periods and whatever later parts record.
 
 Facts live in Delta tables (``store/delta.py``); this database holds what the tool did and decided.
 Each part that keeps state declares its own tables with :meth:`StateDB.ensure`, so nothing here
-knows about recommendations or e-mails.
+knows about recommendations or e-mails. Two backends share one API: SQLite beside a local home
+(:mod:`~gpuledger.store.state_sqlite`) and PostgreSQL for a ledger several machines use
+(:mod:`~gpuledger.store.state_postgres`); where a ledger's state lives is decided in
+:mod:`~gpuledger.store.state_location`. Every statement is written once, in portable SQL with
+``?`` placeholders; ``connect()`` is one transaction that serializes against every other
+``connect()`` on the ledger, on either backend.
 """
 
 from __future__ import annotations
@@ -10,14 +15,17 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+
+from gpuledger.errors import GpuledgerError
+from gpuledger.store.state_sql import StateBackend, StateConnection, TableMark, next_seq
+from gpuledger.store.state_sqlite import SqliteState
 
 # A run still `running` after this long is taken for interrupted whatever its host: the largest
 # monthly export ingests in minutes, and a process on another host cannot be asked.
@@ -36,7 +44,8 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
     partitions TEXT NOT NULL DEFAULT '[]',
     message TEXT,
     pid INTEGER,                     -- the ingesting process, on host
-    host TEXT
+    host TEXT,
+    seq INTEGER                      -- insertion order
 );
 CREATE TABLE IF NOT EXISTS billing_periods (
     source TEXT NOT NULL,
@@ -59,9 +68,15 @@ CREATE TABLE IF NOT EXISTS period_events (
     period TEXT NOT NULL,
     at TEXT NOT NULL,
     event TEXT NOT NULL,             -- closed | reopened
-    reason TEXT
+    reason TEXT,
+    seq INTEGER                      -- insertion order
 );
 """
+
+_RUN_COLUMNS: Final = (
+    "id, source, src, started_at, finished_at, status, rows, quarantined, partitions, message,"
+    " pid, host"
+)
 
 
 def utc_now() -> str:
@@ -98,48 +113,52 @@ class IngestRun:
 
 
 class StateDB:
-    """The ledger's SQLite database, opened per use so that several processes can share it."""
+    """A ledger's state database, on the backend given (a path: SQLite there).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+    Opened per use so that several processes, or machines on PostgreSQL, can share it.
+    """
+
+    def __init__(self, where: Path | StateBackend) -> None:
+        self.backend: StateBackend = SqliteState(where) if isinstance(where, Path) else where
+        self.path: Path | None = where if isinstance(where, Path) else None
         self.ensure(_CORE_DDL)
-        self._add_column("billing_periods", "delivered_at", "TEXT")
-        self._add_column("ingest_runs", "pid", "INTEGER")
-        self._add_column("ingest_runs", "host", "TEXT")
+        self.add_column("billing_periods", "delivered_at", "TEXT")
+        self.add_column("ingest_runs", "pid", "INTEGER")
+        self.add_column("ingest_runs", "host", "TEXT")
+        self.add_order_column("ingest_runs")
+        self.add_order_column("period_events")
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed on success, rolled back on error."""
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=30000")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+    def connect(self) -> AbstractContextManager[StateConnection]:
+        """A connection in one transaction: committed on success, rolled back on error.
+
+        It holds the ledger's write lock from the start (SQLite's ``BEGIN IMMEDIATE``,
+        PostgreSQL's advisory lock), so a read-then-write inside it sees no other writer.
+        """
+        return self.backend.connect()
 
     def ensure(self, ddl: str) -> None:
         """Create tables that a part of gpuledger keeps, if they do not exist yet."""
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(ddl)
-        finally:
-            db.close()
+        self.backend.ensure(ddl)
 
-    def _add_column(self, table: str, column: str, kind: str) -> None:
+    def add_column(self, table: str, column: str, kind: str) -> None:
         """Give a table written by an older gpuledger a column it lacks."""
-        with self.connect() as db:
-            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self.backend.add_column(table, column, kind)
+
+    def add_order_column(self, table: str) -> None:
+        """Give a table written by an older gpuledger its ``seq`` (insertion order) column."""
+        self.backend.add_order_column(table)
+
+    def marks(self, tables: Sequence[str]) -> tuple[TableMark, ...]:
+        """Row count and insertion high-water mark of each table: moves with writes, not reads."""
+        return self.backend.marks(tables)
+
+    def job_store(self) -> dict[str, Any]:
+        """Keyword arguments for APScheduler's ``SQLAlchemyJobStore`` in this database."""
+        return self.backend.job_store()
+
+    def describe(self) -> str:
+        """Where the state is kept (no password)."""
+        return self.backend.describe()
 
     # ingest runs ---------------------------------------------------------------------------
 
@@ -148,8 +167,8 @@ class StateDB:
         run_id = uuid.uuid4().hex[:16]
         with self.connect() as db:
             db.execute(
-                "INSERT INTO ingest_runs (id, source, src, started_at, status, pid, host)"
-                " VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                "INSERT INTO ingest_runs (id, source, src, started_at, status, pid, host, seq)"
+                f" VALUES (?, ?, ?, ?, 'running', ?, ?, {next_seq('ingest_runs')})",
                 (run_id, source, src, utc_now(), os.getpid(), socket.gethostname()),
             )
         return run_id
@@ -184,7 +203,8 @@ class StateDB:
         ``interrupted`` (see :func:`run_interrupted`)."""
         with self.connect() as db:
             rows = db.execute(
-                "SELECT * FROM ingest_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+                f"SELECT {_RUN_COLUMNS} FROM ingest_runs ORDER BY started_at DESC, seq DESC LIMIT ?",
+                (limit,),
             ).fetchall()
         runs = [
             IngestRun(**{**dict(row), "partitions": json.loads(row["partitions"])}) for row in rows
@@ -258,6 +278,11 @@ class StateDB:
 
     def is_closed(self, period: str) -> bool:
         return period in self.closed_periods()
+
+
+def run_failure(exc: BaseException) -> str:
+    """The message a run that ``exc`` ended records: an unexpected error also names its type."""
+    return str(exc) if isinstance(exc, GpuledgerError) else f"{type(exc).__name__}: {exc}"
 
 
 def run_interrupted(run: IngestRun) -> bool:

@@ -16,7 +16,6 @@ come back with the rows that replace it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -27,6 +26,7 @@ from deltalake import DeltaTable
 from gpuledger.schema import Usage, make_schema
 from gpuledger.store.delta import Store
 from gpuledger.store.state import utc_now
+from gpuledger.store.state_sql import StateConnection, StateRow
 
 # Delta operations whose commits change no row: the index stays true across them.
 NO_DATA_CHANGE = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
@@ -238,14 +238,14 @@ def _merge(current: dict[str, Any] | None, change: dict[str, Any], sign: int) ->
     }
 
 
-def _stored_entry(db: sqlite3.Connection, key: tuple[str, str, str]) -> dict[str, Any] | None:
+def _stored_entry(db: StateConnection, key: tuple[str, str, str]) -> dict[str, Any] | None:
     found = db.execute(
         "SELECT * FROM usage_index WHERE source=? AND period=? AND host=?", key
     ).fetchone()
     return None if found is None else _from_db(found)
 
 
-def _from_db(row: sqlite3.Row) -> dict[str, Any]:
+def _from_db(row: StateRow) -> dict[str, Any]:
     return {
         **dict(row),
         "gpu_uuids": json.loads(row["gpu_uuids"]),
@@ -255,9 +255,14 @@ def _from_db(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _write(db: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> None:
+def _write(db: StateConnection, entries: Iterable[dict[str, Any]]) -> None:
     db.executemany(
-        "INSERT OR REPLACE INTO usage_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO usage_index (source, period, host, rows, gpu_uuids, resource_id_rows,"
+        " first_bucket, last_bucket, seconds_without_resource) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (source, period, host) DO UPDATE SET rows=excluded.rows,"
+        " gpu_uuids=excluded.gpu_uuids, resource_id_rows=excluded.resource_id_rows,"
+        " first_bucket=excluded.first_bucket, last_bucket=excluded.last_bucket,"
+        " seconds_without_resource=excluded.seconds_without_resource",
         [
             (
                 entry["source"],
@@ -275,9 +280,12 @@ def _write(db: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> None:
     )
 
 
-def _note_version(db: sqlite3.Connection, table_version: int) -> None:
+def _note_version(db: StateConnection, table_version: int) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO usage_index_version VALUES (1, ?, ?)", (table_version, utc_now())
+        "INSERT INTO usage_index_version (id, table_version, updated_at) VALUES (1, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET table_version=excluded.table_version,"
+        " updated_at=excluded.updated_at",
+        (table_version, utc_now()),
     )
 
 

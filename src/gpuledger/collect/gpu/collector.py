@@ -50,10 +50,11 @@ from gpuledger.collect.gpu.replace import (
 )
 from gpuledger.collect.gpu.staging import DaySpill
 from gpuledger.config import ClusterConfig, Settings
-from gpuledger.errors import GpuledgerError, InputError
+from gpuledger.errors import InputError
 from gpuledger.progress import progress_bar
 from gpuledger.schema import QUARANTINE_SCHEMA, Quarantine, Tokens, Usage
 from gpuledger.store.delta import Store
+from gpuledger.store.state import run_failure
 
 __all__ = ["GpuIngestResult", "combine_duplicates", "ingest", "store_tokens", "store_usage"]
 
@@ -114,8 +115,8 @@ def ingest(
             if start or end:
                 raise InputError("--start/--end apply to prometheus+http:// sources only", file=src)
             result = _ingest_files(store, src, settings.clusters)
-    except GpuledgerError as exc:
-        store.state.finish_ingest(run_id, status="failed", message=str(exc))
+    except BaseException as exc:  # whatever ended it, the run must not stay `running`
+        store.state.finish_ingest(run_id, status="failed", message=run_failure(exc))
         raise
     store.state.finish_ingest(
         run_id,

@@ -35,6 +35,8 @@ The rules, exactly as applied:
    the granularity is the instance-hour) is **no telemetry**: it goes whole to the instance's
    owner by rule 4, model ``(no telemetry)``, cost type ``no_telemetry``, rule
    ``no-telemetry:owner``, and is neither a workload's nor idle (waste never counts it).
+   Scheduler allocation rows (``source`` ``slurm``) are merged first: where a GPU was measured,
+   the measurement wins and takes the job's labels (``gpu_weights.prefer_measured``).
    A workload's team is its telemetry ``team`` label
    (rule ``telemetry``), else the instance's owner by rule 4 (under that rule's name); its model is
    its ``model`` label, else the owner's model; cost type ``usage``.
@@ -45,13 +47,19 @@ The rules, exactly as applied:
    Cost type ``idle``.
 4. **Everything else** (GPU instances without telemetry and all other spend) goes to its owner, by
    the first rule that names one: the first configured ``[tags] team`` key present on the row
-   (case-insensitive; rule ``tag:<key>``) → the account map (``[rules.account_map]``, then each
-   team's ``accounts``, on SubAccountId, SubAccountName, BillingAccountId; rule ``account-map``) →
-   ``[[rules.regex]]`` in order (rule ``regex:<pattern>``) → ``(unallocated)`` (rule
-   ``unallocated``). Model: the first ``[tags] model`` tag, else the regex rule's model, else
-   ``(unlabelled)``; workload: the first ``[tags] workload`` tag. Team names from tags and
-   telemetry go through ``[teams]`` aliases (case-insensitive); unknown names are teams of their
-   own.
+   (case-insensitive; rule ``tag:<key>``) → the pod's Kubernetes label ``k8s-label/<key>`` for
+   those keys (rule ``k8s:label``) → its namespace ``k8s-namespace`` matched against each team's
+   ``namespaces`` globs, teams in config order (rule ``k8s:namespace``) → the account map
+   (``[rules.account_map]``, then each team's ``accounts``, on SubAccountId, SubAccountName,
+   BillingAccountId; rule ``account-map``) → ``[[rules.regex]]`` in order (rule
+   ``regex:<pattern>``) → ``(unallocated)`` (rule ``unallocated``). Model: the first ``[tags]
+   model`` tag, else the pod's ``k8s-label/<model key>``, else the regex rule's model, else
+   ``(unlabelled)``; workload: the first ``[tags] workload`` tag, else the pod's
+   ``k8s-label/<workload key>``, else the namespace. Team names from tags and telemetry go through
+   ``[teams]`` aliases (case-insensitive); unknown names are teams of their own. EKS instance rows
+   are first split over their pods' split lines (:mod:`gpuledger.engine.attribution.k8s`); a
+   Kubernetes node's unused capacity (GKE ``kube:unallocated``, EKS split unused cost) is cost
+   type ``idle``, model ``(idle)``, and follows ``[reporting] idle`` as in rule 3.
 
 Cost types: usage rows keep ``usage`` (``unallocated`` when their team is ``(unallocated)``); tax,
 credit, adjustment and commitment rows keep their own type wherever rules 2–4 put them (rule 1
@@ -80,10 +88,18 @@ grouped by 64-bit keys folded from per-column hashes (:mod:`gpuledger.engine.att
 second key so that a collision falls back to exact grouping; only numbers are held per row, and
 the strings of a group are read back from one of its rows; the rules run once per group. GPU-hour
 carriers are chosen per 64-bit instance key, checked by a second key the same way.
+
+Two phases, so that the same rules also run on Spark (:mod:`gpuledger.engine.spark`):
+:func:`instance_lines` does all that reads one instance's rows at a time — rules 2–4 with their
+settling, and the source groups of pooled rows — and
+:func:`~gpuledger.engine.attribution.period_wide.period_allocation` what needs the whole period:
+rule 1's split by the teams' direct cost, and the final lines. :func:`attribute` runs both in this
+process; the Spark engine runs the first once per partition of instances.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -100,8 +116,14 @@ from gpuledger.engine.attribution.gpu_hours import (
     row_gpu_hours,
 )
 from gpuledger.engine.attribution.gpu_split import GPU_HOURS, GPUS, SOURCE, telemetry_allocation
+from gpuledger.engine.attribution.k8s import split_eks_pods
 from gpuledger.engine.attribution.keys import disagrees, row_key
-from gpuledger.engine.attribution.money import AMOUNT, AMOUNT_F, COST, PART, settle
+from gpuledger.engine.attribution.money import AMOUNT, AMOUNT_F
+from gpuledger.engine.attribution.period_wide import (
+    INSTANCE_LINES_SCHEMA,
+    SOURCE_KEYS,
+    period_allocation,
+)
 from gpuledger.engine.attribution.rules import (
     NATURE,
     OWNER_MODEL,
@@ -114,32 +136,17 @@ from gpuledger.engine.attribution.rules import (
     with_owners,
     with_tag_owners,
 )
-from gpuledger.engine.attribution.shared import (
-    POOL,
-    SHARE,
-    direct_team_costs,
-    pool_shares,
-    split_pools,
-)
+from gpuledger.engine.attribution.shared import POOL
+from gpuledger.engine.attribution.sums import exact_sum
 from gpuledger.period import Period
 from gpuledger.progress import progress_bar
-from gpuledger.schema import (
-    ALLOCATION_SCHEMA,
-    ALLOCATION_SOURCE_KEYS,
-    MONEY,
-    UNALLOCATED,
-    UNLABELLED,
-    Alloc,
-    Cost,
-    Usage,
-)
+from gpuledger.schema import MONEY, UNALLOCATED, Alloc, Cost, Usage
 from gpuledger.store.delta import Store
 
 TELEMETRY: Final = "_telemetry"
+# An engine: the allocation of a period (ALLOCATION_SCHEMA) from a store and the settings.
+Allocator = Callable[[Store, Settings, str], pl.DataFrame]
 
-# The allocation columns that describe the source row (everything but the labels and measures).
-SOURCE_KEYS: Final = (Alloc.x_BillingPeriod, Alloc.BillingPeriodStart, *ALLOCATION_SOURCE_KEYS)
-LABELS: Final = (Alloc.team, Alloc.model, Alloc.workload, Alloc.cost_type, Alloc.rule)
 # A source group: the source columns, what the row is, its pool and its owner (rule 4).
 SOURCE_GROUP: Final = (
     *SOURCE_KEYS,
@@ -155,8 +162,6 @@ SOURCE_GROUP: Final = (
 _GROUP_SEED: Final = 0x736F7572
 _CHECK_SEED: Final = 0x63686563
 _CHECK: Final = "_check"
-_ORDER_SEED: Final = 0x6F726465
-_LINE: Final = tuple(pl.col(name) for name in (*SOURCE_KEYS, *LABELS))
 _ROW: Final = "_row"
 _INSTANCE_CHECK: Final = "_instance_check"
 _INSTANCE_CHECK_SEED: Final = 0x696E7374
@@ -298,7 +303,7 @@ def source_groups(rows: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col(_ROW).first(),
             pl.col(AMOUNT).sum(),
-            pl.col(GPU_HOURS).sum(),
+            exact_sum(pl.col(GPU_HOURS)).alias(GPU_HOURS),
             pl.col(GPUS).max(),
             disagrees(_CHECK).alias("_collided"),
         )
@@ -324,42 +329,24 @@ def owned_allocation(owned: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def pooled_allocation(
-    pooled: pl.LazyFrame, direct: pl.LazyFrame, settings: Settings
-) -> pl.LazyFrame:
-    """Rule 1: pool rows split over teams by their pool's split, settled exactly."""
-    group = [*SOURCE_KEYS, NATURE, POOL]
-    sources = pooled.group_by(group).agg(pl.col(AMOUNT).sum(), pl.col(GPU_HOURS).sum())
-    shares = pool_shares(settings, direct_team_costs(direct))
-    pieces = split_pools(sources, shares).select(
-        *group,
-        Alloc.team,
-        AMOUNT,
-        (pl.col(AMOUNT).cast(pl.Float64) * pl.col(SHARE)).alias(PART),
-        (pl.col(GPU_HOURS) * pl.col(SHARE)).alias(Alloc.gpu_hours),
-    )
-    settled = settle(pieces, group, [Alloc.team])
-    return settled.select(
-        *SOURCE_KEYS,
-        Alloc.team,
-        pl.lit(UNLABELLED).alias(Alloc.model),
-        pl.lit(None, dtype=pl.String).alias(Alloc.workload),
-        pl.lit("shared").alias(Alloc.cost_type),
-        pl.concat_str(pl.lit("shared:"), pl.col(POOL)).alias(Alloc.rule),
-        pl.col(COST).alias(Alloc.cost),
-        Alloc.gpu_hours,
-    )
-
-
-def attribute(
+def instance_lines(
     cost: pl.LazyFrame, usage: pl.LazyFrame, settings: Settings, period: str
-) -> pl.LazyFrame:
-    """The allocation of ``period`` (``ALLOCATION_SCHEMA``), by the rules in the module docstring."""
+) -> pl.DataFrame:
+    """The first phase of attribution: everything that needs only one instance's rows at a time.
+
+    Returns the period's instance lines (:data:`INSTANCE_LINES_SCHEMA`): the direct allocation
+    lines of rules 2–4, settled, and one row per shared-pool source group (rule 1, split later
+    by :func:`~gpuledger.engine.attribution.period_wide.period_allocation`). Run on a subset of
+    instances — all rows of each instance in ``cost`` and ``usage`` — it returns exactly those
+    instances' lines, which is how the Spark engine runs it per partition.
+    """
     start, end = Period.parse(period).bounds()
     # Each stage is materialized once: later stages read it several times, and the millions of
     # telemetry rows are gone (reduced to per-hour weights) before the cost rows are read.
     hourly, seed = gw.keyed(gw.reduce_usage(usage, start, end))
-    measured_rows, sources = prepare_costs(cost, hourly, settings, period, seed)
+    measured_rows, sources = prepare_costs(
+        split_eks_pods(cost, settings), hourly, settings, period, seed
+    )
     groups = sources.lazy()
     direct_groups = groups.filter(pl.col(POOL).is_null())
     owned = owned_allocation(direct_groups.filter(~pl.col(TELEMETRY)))
@@ -370,20 +357,31 @@ def attribute(
         settings,
         SOURCE_KEYS,
     )
-    direct = pl.concat([owned, measured], how="vertical").collect(engine="in-memory").lazy()
-    pooled = pooled_allocation(groups.filter(pl.col(POOL).is_not_null()), direct, settings)
-    return (
-        pl.concat([direct, pooled], how="vertical")
-        .group_by([*SOURCE_KEYS, *LABELS])
-        .agg(pl.col(Alloc.cost).sum(), pl.col(Alloc.gpu_hours).sum())
-        .filter((pl.col(Alloc.cost) != 0) | (pl.col(Alloc.gpu_hours) != 0))
-        .select(pl.col(name).cast(dtype).alias(name) for name, dtype in ALLOCATION_SCHEMA.items())
-        # By day and resource, then a key of the whole line: a total, repeatable order at the
-        # cost of three sort columns instead of seventeen.
-        .sort(Alloc.day, Alloc.ResourceId, row_key(_LINE, _ORDER_SEED), nulls_last=True)
-        .collect(engine="in-memory")
-        .lazy()
+    pooled = (
+        groups.filter(pl.col(POOL).is_not_null())
+        .group_by([*SOURCE_KEYS, NATURE, POOL])
+        .agg(
+            pl.col(AMOUNT).sum().alias(Alloc.cost),
+            exact_sum(pl.col(GPU_HOURS)).alias(Alloc.gpu_hours),
+        )
     )
+    return (
+        pl.concat([owned, measured, pooled], how="diagonal_relaxed")
+        .select(pl.col(name).cast(dtype) for name, dtype in INSTANCE_LINES_SCHEMA.items())
+        .collect(engine="in-memory")
+    )
+
+
+def attribute(
+    cost: pl.LazyFrame, usage: pl.LazyFrame, settings: Settings, period: str
+) -> pl.LazyFrame:
+    """The allocation of ``period`` (``ALLOCATION_SCHEMA``), by the rules in the module docstring.
+
+    Both phases in this process: :func:`instance_lines` over all instances at once, then
+    :func:`~gpuledger.engine.attribution.period_wide.period_allocation`.
+    """
+    lines = instance_lines(cost, usage, settings, period)
+    return period_allocation(lines, settings).lazy()
 
 
 @dataclass(frozen=True)
@@ -422,13 +420,24 @@ def rule_kind(rule: pl.Expr) -> pl.Expr:
     return rule.str.split(":").list.first()
 
 
-def run_attribution(store: Store, settings: Settings, period: str) -> AttributionResult:
-    """Attribute ``period`` from the store and replace its allocation partition in one commit."""
+def local_allocation(store: Store, settings: Settings, period: str) -> pl.DataFrame:
+    """The allocation of ``period`` from the store's tables, both phases in this process."""
+    return attribute(store.scan("cost"), store.scan("gpu_usage"), settings, period).collect()
+
+
+def run_attribution(
+    store: Store, settings: Settings, period: str, allocate: Allocator = local_allocation
+) -> AttributionResult:
+    """Attribute ``period`` from the store and replace its allocation partition in one commit.
+
+    ``allocate`` computes the allocation: :func:`local_allocation`, or the Spark engine's
+    (:func:`gpuledger.engine.spark.spark_allocation`), which gives the same lines.
+    """
     Period.parse(period)
     with progress_bar(transient=True) as bar:
         task = bar.add_task(f"attributing {period}", total=3)
         cost = store.scan("cost")
-        frame = attribute(cost, store.scan("gpu_usage"), settings, period).collect()
+        frame = allocate(store, settings, period)
         bar.advance(task)
         invoice = (
             cost.filter(pl.col(Cost.x_BillingPeriod) == period)

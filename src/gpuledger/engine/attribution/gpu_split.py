@@ -28,6 +28,7 @@ from gpuledger.engine.attribution.rules import (
     canonical_teams,
     cost_type,
 )
+from gpuledger.engine.attribution.sums import exact_sum
 from gpuledger.schema import IDLE_MODEL, NO_TELEMETRY_MODEL, UNALLOCATED, Alloc, Cost, Usage
 
 GPUS: Final = "_gpus"
@@ -64,7 +65,7 @@ def hour_fractions(hourly: pl.LazyFrame, gpus: pl.LazyFrame) -> pl.LazyFrame:
     instance has, so an hour is never split into more than its cost.
     """
     share = pl.col(gw.GPU_SECONDS) / (pl.col(GPUS) * 3600.0)
-    total = share.sum().over(gw.RESOURCE, gw.HOUR)
+    total = exact_sum(share).over(gw.RESOURCE, gw.HOUR)
     return (
         hourly.filter(pl.col(gw.IS_WORK))
         .join(gpus, on=gw.RESOURCE, how="inner")
@@ -150,8 +151,8 @@ def workload_pieces(
         hours.join(fractions, on=[gw.RESOURCE, gw.HOUR], how="inner")
         .group_by(SOURCE, gw.LABELS_ID)
         .agg(
-            (pl.col(AMOUNT_F) * factor).sum().alias(PART),
-            (pl.col(GPU_HOURS) * factor).sum().alias(Alloc.gpu_hours),
+            exact_sum(pl.col(AMOUNT_F) * factor).alias(PART),
+            exact_sum(pl.col(GPU_HOURS) * factor).alias(Alloc.gpu_hours),
         )
         .join(labels, on=gw.LABELS_ID, how="left")
         .join(sources.select(SOURCE, *OWNER), on=SOURCE, how="left")
@@ -184,8 +185,8 @@ def no_telemetry_pieces(hours: pl.LazyFrame, sources: pl.LazyFrame) -> pl.LazyFr
     return (
         hours.group_by(SOURCE)
         .agg(
-            (pl.col(AMOUNT_F) * weight).sum().alias(PART),
-            (pl.col(GPU_HOURS) * weight).sum().alias(Alloc.gpu_hours),
+            exact_sum(pl.col(AMOUNT_F) * weight).alias(PART),
+            exact_sum(pl.col(GPU_HOURS) * weight).alias(Alloc.gpu_hours),
         )
         .join(sources.select(SOURCE, *OWNER), on=SOURCE, how="left")
         .select(
@@ -208,12 +209,12 @@ def idle_users(hourly: pl.LazyFrame, settings: Settings) -> pl.LazyFrame:
         .with_columns(canonical_teams(pl.col(gw.TEAM_LABEL), settings).alias("_user"))
         .filter(pl.col("_user").is_not_null())
         .group_by(Usage.ResourceId, "_user")
-        .agg(pl.col(gw.GPU_SECONDS).sum())
+        .agg(exact_sum(pl.col(gw.GPU_SECONDS)).alias(gw.GPU_SECONDS))
         .filter(pl.col(gw.GPU_SECONDS) > 0)
         .with_columns(
-            (pl.col(gw.GPU_SECONDS) / pl.col(gw.GPU_SECONDS).sum().over(Usage.ResourceId)).alias(
-                "_user_share"
-            )
+            (
+                pl.col(gw.GPU_SECONDS) / exact_sum(pl.col(gw.GPU_SECONDS)).over(Usage.ResourceId)
+            ).alias("_user_share")
         )
         .drop(gw.GPU_SECONDS)
     )
@@ -231,7 +232,8 @@ def idle_pieces(
     """Rule 3: what no workload used in a reported hour, per source group, given to whom the idle
     policy says. ``used`` holds the workload and no-telemetry pieces."""
     consumed = used.group_by(SOURCE).agg(
-        pl.col(PART).sum().alias("_used"), pl.col(Alloc.gpu_hours).sum().alias("_used_hours")
+        exact_sum(pl.col(PART)).alias("_used"),
+        exact_sum(pl.col(Alloc.gpu_hours)).alias("_used_hours"),
     )
     remainder = pl.col(AMOUNT_F) - pl.col("_used").fill_null(0.0)
     idle_hours = pl.col(GPU_HOURS) - pl.col("_used_hours").fill_null(0.0)
@@ -290,7 +292,10 @@ def telemetry_allocation(
     known = pl.concat([used, unreported], how="vertical").collect(engine="streaming").lazy()
     idle = idle_pieces(sources, known, hourly, settings)
     pieces = pl.concat([known, idle], how="vertical")
-    summed = pieces.group_by(SOURCE, *LABELS).agg(pl.col(PART).sum(), pl.col(Alloc.gpu_hours).sum())
+    summed = pieces.group_by(SOURCE, *LABELS).agg(
+        exact_sum(pl.col(PART)).alias(PART),
+        exact_sum(pl.col(Alloc.gpu_hours)).alias(Alloc.gpu_hours),
+    )
     totals = summed.join(sources.select(SOURCE, AMOUNT), on=SOURCE, how="left")
     settled = settle(totals, [SOURCE], LABELS)
     return settled.join(sources.select(SOURCE, *source_keys), on=SOURCE, how="left").select(

@@ -31,6 +31,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.engine.attribution.keys import disagrees, row_key
+from gpuledger.engine.attribution.sums import exact_sum
 from gpuledger.schema import Usage
 
 HOUR: Final = "_hour"
@@ -136,7 +137,7 @@ def shared_bucket_seconds(rows: pl.LazyFrame) -> pl.LazyFrame:
     of those are zero; a bucket with no workload at all is idle time split over its rows.
     """
     is_work = pl.col(IS_WORK)
-    total_activity = pl.col(_ACTIVITY).filter(is_work).sum().over(_BUCKET)
+    total_activity = exact_sum(pl.col(_ACTIVITY).filter(is_work)).over(_BUCKET)
     workloads = is_work.sum().over(_BUCKET)
     share = (
         pl.when(is_work)
@@ -182,7 +183,7 @@ def hourly_gpu_seconds(rows: pl.DataFrame, usage: pl.LazyFrame) -> pl.DataFrame:
         shares = shared_bucket_seconds(sliced.lazy().join(detail, on=_ROW))
         numbers = numbers.join(shares, on=_ROW, how="left")
         seconds = pl.coalesce(_SHARED_SECONDS, _SECONDS)
-    sums = (seconds.sum().alias(_SECONDS), pl.col(_ROW).first())
+    sums = (exact_sum(seconds).alias(_SECONDS), pl.col(_ROW).first())
     grouped = (
         numbers.group_by(_KEY, HOUR)
         .agg(*sums, disagrees(_CHECK).alias("_collided"))
@@ -326,7 +327,7 @@ def gpus_seen(hourly: pl.LazyFrame) -> pl.LazyFrame:
     """
     return (
         hourly.group_by(RESOURCE, HOUR)
-        .agg(pl.col(GPU_SECONDS).sum())
+        .agg(exact_sum(pl.col(GPU_SECONDS)).alias(GPU_SECONDS))
         .group_by(RESOURCE)
         .agg((pl.col(GPU_SECONDS).max() / 3600.0 - 1e-9).ceil().clip(1.0).alias("_gpus_seen"))
     )

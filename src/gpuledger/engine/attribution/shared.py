@@ -20,6 +20,7 @@ from typing import Final
 import polars as pl
 
 from gpuledger.config import Settings, SharedPool, canonical_team
+from gpuledger.engine.attribution.sums import exact_sum
 from gpuledger.schema import UNALLOCATED, Alloc
 
 POOL: Final = "_pool"
@@ -54,7 +55,7 @@ def _pool_shares(pool: SharedPool, direct: pl.LazyFrame, settings: Settings) -> 
             schema={Alloc.currency: pl.String, Alloc.team: pl.String, SHARE: pl.Float64},
         )
     base = (
-        pl.col("_direct") / pl.col("_direct").sum().over(Alloc.currency)
+        pl.col("_direct") / exact_sum(pl.col("_direct")).over(Alloc.currency)
         if pool.split == "proportional"
         else 1.0 / pl.len().over(Alloc.currency)
     )

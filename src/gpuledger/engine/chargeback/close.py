@@ -10,7 +10,6 @@ adjustment lines on the next open month (:mod:`gpuledger.engine.chargeback.adjus
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -26,6 +25,7 @@ from gpuledger.period import Period
 from gpuledger.schema import STATEMENT_SCHEMA, Stmt
 from gpuledger.store.delta import Store
 from gpuledger.store.state import utc_now
+from gpuledger.store.state_sql import StateConnection, next_seq
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def close_period(
     )
     content_hash = frozen.content_hash()
     ensure_tables(store.state)
-    # The state transaction (BEGIN IMMEDIATE) is held across the Delta write, so two closers
+    # The state transaction (it holds the ledger's write lock) is held across the Delta write, so two closers
     # of one month cannot both write: the second finds the first's row and stops.
     with store.state.connect() as db:
         if db.execute("SELECT 1 FROM closed_periods WHERE period=?", (period,)).fetchone():
@@ -120,7 +120,7 @@ def statement_rows(statements: Statements, content_hash: str) -> pl.DataFrame:
 
 
 def _record_close(
-    db: sqlite3.Connection,
+    db: StateConnection,
     statements: Statements,
     content_hash: str,
     versions: dict[str, int | None],
@@ -139,11 +139,13 @@ def _record_close(
         ),
     )
     db.execute(
-        "INSERT OR REPLACE INTO statement_documents (period, document) VALUES (?, ?)",
+        "INSERT INTO statement_documents (period, document) VALUES (?, ?)"
+        " ON CONFLICT (period) DO UPDATE SET document=excluded.document",
         (statements.period, statements.document_text()),
     )
     db.execute(
-        "INSERT INTO period_events (period, at, event, reason) VALUES (?, ?, 'closed', ?)",
+        "INSERT INTO period_events (period, at, event, reason, seq)"
+        f" VALUES (?, ?, 'closed', ?, {next_seq('period_events')})",
         (statements.period, statements.closed_at, reason),
     )
 
@@ -180,7 +182,8 @@ def reopen_period(store: Store, period: str, reason: str | None) -> None:
         db.execute("DELETE FROM closed_periods WHERE period=?", (period,))
         db.execute("DELETE FROM statement_documents WHERE period=?", (period,))
         db.execute(
-            "INSERT INTO period_events (period, at, event, reason) VALUES (?, ?, 'reopened', ?)",
+            "INSERT INTO period_events (period, at, event, reason, seq)"
+            f" VALUES (?, ?, 'reopened', ?, {next_seq('period_events')})",
             (period, utc_now(), reason.strip()),
         )
 
@@ -189,6 +192,6 @@ def period_events(store: Store, period: str) -> list[dict[str, str | None]]:
     """The close / re-open history of ``period``, oldest first."""
     with store.state.connect() as db:
         rows = db.execute(
-            "SELECT at, event, reason FROM period_events WHERE period=? ORDER BY rowid", (period,)
+            "SELECT at, event, reason FROM period_events WHERE period=? ORDER BY seq", (period,)
         ).fetchall()
     return [dict(row) for row in rows]

@@ -82,9 +82,11 @@ def observe(state: StateDB, period: str, seen: list[Seen]) -> None:
                 continue
             reraise = row["status"] == "dismissed" and row["fingerprint"] != finding.fingerprint
             db.execute(
-                "UPDATE recommendation_status SET last_seen=max(last_seen, ?), status=?,"
+                "UPDATE recommendation_status SET"
+                " last_seen=CASE WHEN last_seen > ? THEN last_seen ELSE ? END, status=?,"
                 " fingerprint=CASE WHEN ? THEN ? ELSE fingerprint END, updated_at=? WHERE id=?",
                 (
+                    period,
                     period,
                     "new" if reraise else row["status"],
                     reraise,

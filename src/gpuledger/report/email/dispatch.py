@@ -4,7 +4,7 @@ The exactly-once protocol, as :func:`deliver` applies it to every message:
 
 1. **Render.** The content (subject, text, HTML, chart, workbook) is rendered and hashed. The
    message gets a Message-ID derived from its slot and content hash, and is serialized to bytes.
-2. **Claim before sending.** In one SQLite write transaction (``BEGIN IMMEDIATE``) the slot
+2. **Claim before sending.** In one state transaction, holding the ledger's write lock, the slot
    (team, kind, period-or-week) is looked up in ``email_sends``:
 
    - no row: insert it as ``sending`` with the content hash, the recipients, the exact message

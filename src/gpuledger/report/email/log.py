@@ -20,12 +20,12 @@ The protocol is written out in full in :mod:`gpuledger.report.email.dispatch`, w
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gpuledger.store.state import StateDB
+from gpuledger.store.state_sql import StateConnection, StateRow, next_seq
 
 DDL = """
 CREATE TABLE IF NOT EXISTS email_sends (
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS email_sends (
     last_error TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
+    seq INTEGER,                     -- insertion order
     PRIMARY KEY (team, kind, period)
 );
 """
@@ -118,7 +119,7 @@ class SendLog:
     """The ``email_sends`` table: claims, outcomes, and what `status` shows."""
 
     def __init__(self, state: StateDB, *, holder: str, lease: timedelta = DEFAULT_LEASE) -> None:
-        state.ensure(DDL)
+        ensure_table(state)
         self.state = state
         self.holder = holder
         self.lease = lease
@@ -178,14 +179,14 @@ class SendLog:
 
 def send_records(state: StateDB, status: SlotStatus | None = None) -> list[SendRecord]:
     """Every slot (or those in ``status``), newest first."""
-    state.ensure(DDL)
+    ensure_table(state)
     query = "SELECT * FROM email_sends"
     args: tuple[str, ...] = ()
     if status is not None:
         query += " WHERE status=?"
         args = (status,)
     with state.connect() as db:
-        rows = db.execute(query + " ORDER BY updated_at DESC, rowid DESC", args).fetchall()
+        rows = db.execute(query + " ORDER BY updated_at DESC, seq DESC", args).fetchall()
     return [
         SendRecord(
             key=SlotKey(row["team"], row["kind"], row["period"]),
@@ -202,19 +203,25 @@ def send_records(state: StateDB, status: SlotStatus | None = None) -> list[SendR
     ]
 
 
-def _row(db: sqlite3.Connection, key: SlotKey) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = db.execute(
+def ensure_table(state: StateDB) -> None:
+    """The send log's table, with the insertion order a log of an older gpuledger lacks."""
+    state.ensure(DDL)
+    state.add_order_column("email_sends")
+
+
+def _row(db: StateConnection, key: SlotKey) -> StateRow | None:
+    row: StateRow | None = db.execute(
         "SELECT * FROM email_sends WHERE team=? AND kind=? AND period=?",
         (key.team, key.kind, key.period),
     ).fetchone()
     return row
 
 
-def _insert(db: sqlite3.Connection, draft: Draft, holder: str, now: datetime) -> None:
+def _insert(db: StateConnection, draft: Draft, holder: str, now: datetime) -> None:
     db.execute(
         "INSERT INTO email_sends (team, kind, period, content_hash, message_id, recipients,"
-        " message, status, attempts, claimed_by, claimed_at, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?)",
+        " message, status, attempts, claimed_by, claimed_at, created_at, updated_at, seq)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, {next_seq('email_sends')})",
         (
             draft.key.team,
             draft.key.kind,
@@ -231,7 +238,7 @@ def _insert(db: sqlite3.Connection, draft: Draft, holder: str, now: datetime) ->
     )
 
 
-def _replace(db: sqlite3.Connection, draft: Draft, holder: str, now: datetime) -> None:
+def _replace(db: StateConnection, draft: Draft, holder: str, now: datetime) -> None:
     """Claim a pending slot with the current rendering: nothing of it ever reached a mailbox."""
     db.execute(
         "UPDATE email_sends SET content_hash=?, message_id=?, recipients=?, message=?,"
@@ -252,7 +259,7 @@ def _replace(db: sqlite3.Connection, draft: Draft, holder: str, now: datetime) -
     )
 
 
-def _take(db: sqlite3.Connection, key: SlotKey, holder: str, now: datetime) -> None:
+def _take(db: StateConnection, key: SlotKey, holder: str, now: datetime) -> None:
     """Take over a slot whose holder died mid-delivery; its stored message is kept as it was."""
     db.execute(
         "UPDATE email_sends SET status='sending', attempts=attempts+1, claimed_by=?,"

@@ -1,4 +1,4 @@
-"""gpuledger's Streamlit app: chargeback for finance, waste and recommendations for team leads.
+"""gpuledger's Streamlit app: chargeback for finance; waste, recommendations and alerts for team leads.
 
 Started by ``gpuledger app`` (which passes the ledger home and config through ``GPULEDGER_HOME`` and
 ``GPULEDGER_CONFIG``). Pages read engine results through :mod:`gpuledger.report.readmodel.cached` only;
@@ -32,9 +32,11 @@ pages = [
     chargeback,
     st.Page("views/waste.py", title="GPU waste", icon=":material/local_fire_department:"),
     st.Page("views/recommendations.py", title="Recommendations", icon=":material/savings:"),
+    st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
 ]
 if viewer.finance:
     pages.append(st.Page("views/health.py", title="Data health", icon=":material/monitor_heart:"))
+    pages.append(st.Page("views/onprem.py", title="On-prem", icon=":material/dns:"))
 GLOSSARY = """
 **Invoice**: what the cloud bills for the month on the configured cost basis, every service, fee,
 tax and credit included.

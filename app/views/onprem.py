@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from gpuledger.report.readmodel import cached
 from gpuledger.report.readmodel import onprem as onprem_rm
-from gpuledger.report.readmodel.cached import CACHE, Fingerprint, Ledger
 from ledger_ui import Table, money, period_picker, session
 
 ledger, viewer = session()
 viewer.require_finance("on-prem costs")
 
 
-@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
-def clusters_of(ledger: Ledger, key: Fingerprint, period: str) -> onprem_rm.OnpremView:
-    return onprem_rm.onprem_view(ledger.store(), ledger.settings(), period)
-
-
 info = period_picker(ledger)
 if info is None:
     st.stop()
-view = clusters_of(ledger, ledger.fingerprint(), info.period)
+view = cached.onprem(ledger, info.period, viewer)
 currency = ledger.settings().reporting.currency
 
 st.title("On-prem clusters")

@@ -298,13 +298,29 @@ def agent(
     )
 
 
+class EngineKind(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 @app.command()
-def attribute(ctx: typer.Context, period: PeriodOption = None) -> None:
+def attribute(
+    ctx: typer.Context,
+    period: PeriodOption = None,
+    engine: Annotated[
+        EngineKind | None,
+        typer.Option(
+            "--engine",
+            help="Where attribution runs: local (this process) or spark (the environment's"
+            " SparkSession, else [engine] spark_master). Default: [engine] kind.",
+        ),
+    ] = None,
+) -> None:
     """Split the period's spend over teams, models and workloads.
 
-    Example: `gpuledger attribute --period 2026-10`
+    Example: `gpuledger attribute --period 2026-10 --engine spark`
     """
-    _run(ctx, "attribute", period=period)
+    _run(ctx, "attribute", period=period, engine=None if engine is None else engine.value)
 
 
 @app.command()

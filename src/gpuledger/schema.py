@@ -40,6 +40,7 @@ __all__ = [
     "CHARGE_CATEGORIES",
     "COST_SCHEMA",
     "COST_TYPES",
+    "DAILY_SPEND_SCHEMA",
     "GPU_USAGE_SCHEMA",
     "IDLE_MODEL",
     "MODEL_TOKENS_SCHEMA",
@@ -61,6 +62,7 @@ __all__ = [
     "WASTE_SCHEMA",
     "Alloc",
     "Cost",
+    "Daily",
     "Quarantine",
     "Rec",
     "Stmt",
@@ -327,6 +329,36 @@ QUARANTINE_SCHEMA: Final = make_schema(
 )
 
 
+class Daily:
+    """Columns of ``daily_spend``: one day's spend of one series (team, model, GPU model or
+    instance) in the reporting currency, from the allocation."""
+
+    period = "period"  # "YYYY-MM" of the allocation the day belongs to: the partition key
+    day = "day"
+    dimension = "dimension"  # team | model | gpu | instance
+    key = "key"  # the series' value on its dimension
+    team = "team"  # the team of a team, model or instance series; null on a GPU series
+    cost = "cost"  # every charge of the day: the series of a month add up to its allocation
+    usage_cost = "usage_cost"  # the part that accrues with days of use, what anomalies watch
+    currency = "currency"
+    inputs = "inputs"  # the allocation version and settings the rows were computed from
+
+
+DAILY_SPEND_SCHEMA: Final = make_schema(
+    {
+        Daily.period: pl.String,
+        Daily.day: pl.Date,
+        Daily.dimension: pl.String,
+        Daily.key: pl.String,
+        Daily.team: pl.String,
+        Daily.cost: pl.Decimal(38, 9),
+        Daily.usage_cost: pl.Decimal(38, 9),
+        Daily.currency: pl.String,
+        Daily.inputs: pl.String,
+    }
+)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """A canonical table: its schema, how it is partitioned, and the columns it may not miss."""
@@ -407,6 +439,12 @@ TABLES: Final[Mapping[str, TableSpec]] = {
             WASTE_HOURLY_SCHEMA,
             (WasteHour.period,),
             frozenset({WasteHour.period, WasteHour.inputs}),
+        ),
+        TableSpec(
+            "daily_spend",
+            DAILY_SPEND_SCHEMA,
+            (Daily.period,),
+            frozenset({Daily.period, Daily.day, Daily.dimension, Daily.key, Daily.inputs}),
         ),
         TableSpec(
             "quarantine",

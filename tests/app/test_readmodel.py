@@ -162,6 +162,7 @@ def test_warm_up_leaves_nothing_to_compute_for_the_newest_month(
         (readmodel.recs_rm, "all_recs"),
         (readmodel.health_rm, "health_view"),
         (readmodel.breakdown_rm, "allocation_by"),
+        (readmodel.alerts_rm, "month_alerts"),
     ):
         monkeypatch.setattr(module, name, recompute)
     lead = Viewer("lead-nlp@example.com", finance=False, teams=frozenset({"nlp"}))
@@ -172,6 +173,7 @@ def test_warm_up_leaves_nothing_to_compute_for_the_newest_month(
         assert readmodel.grouped(ledger, "2026-10", viewer, "team")["group"].len() >= 2
         assert readmodel.daily(ledger, "2026-10", viewer, "team").height >= 2
         assert readmodel.trend(ledger, "2026-10", viewer, "team")["period"].n_unique() == 2
+        assert readmodel.alerts(ledger, "2026-10", viewer).period == "2026-10"
     assert readmodel.health(ledger, FINANCE).coverage.height == 4
 
 
@@ -195,10 +197,9 @@ def test_a_page_run_looks_at_the_ledger_once(
 
 def test_state_fingerprint_moves_with_changes_not_with_reads(own_ledger: LedgerFiles) -> None:
     store = own_ledger.store()
-    path = Path(store.state.path)
-    before = state_fingerprint(path)
+    before = state_fingerprint(store.state)
     store.state.closed_periods()
     store.state.ensure("CREATE TABLE IF NOT EXISTS unrelated_part (x TEXT)")
-    assert state_fingerprint(path) == before
+    assert state_fingerprint(store.state) == before
     reopen_period(store, "2026-09", "restated September invoice")
-    assert state_fingerprint(path) != before
+    assert state_fingerprint(store.state) != before

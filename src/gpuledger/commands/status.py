@@ -140,6 +140,20 @@ def _print_tables(console: Console, home: str, health: Health, currency: str) ->
             highlight=False,
         )
 
+    for post in health.undelivered_webhooks:
+        console.print(
+            f"{WEBHOOK_STATES[post['status']]} alert {post['alert_id']} after {post['attempts']}"
+            f" attempt(s): {markup_text(post['error'] or '')}",
+            highlight=False,
+        )
+
+
+WEBHOOK_STATES = {
+    "failed": "[red]webhook failed[/]",
+    "pending": "[yellow]webhook to retry[/]",
+    "unconfirmed": "[yellow]webhook unconfirmed[/] (may have been posted; not sent again)",
+}
+
 
 def _tables_table(tables: list[dict[str, Any]]) -> Table:
     """Files and size of each Delta table, and when `gpuledger maintain` last ran on it."""

@@ -10,6 +10,7 @@ import polars as pl
 from gpuledger.config import Settings
 from gpuledger.engine.chargeback.adjustments import pending_adjustments
 from gpuledger.report.email.log import SlotStatus, send_records
+from gpuledger.report.notify.webhook_log import undelivered_webhooks
 from gpuledger.schema import UNALLOCATED, Alloc, Cost, Quarantine
 from gpuledger.store.delta import Store
 from gpuledger.store.maintain import table_files
@@ -28,6 +29,7 @@ class Health:
     adjustments: list[dict[str, Any]] = field(default_factory=list)  # corrections of closed months
     last_ingests: list[dict[str, Any]] = field(default_factory=list)
     undelivered_email: list[dict[str, Any]] = field(default_factory=list)
+    undelivered_webhooks: list[dict[str, Any]] = field(default_factory=list)  # alert posts
     tables: list[dict[str, Any]] = field(default_factory=list)  # files per Delta table
     unbilled_telemetry: list[dict[str, Any]] = field(default_factory=list)  # no ResourceId
     # per period: billed hours of reporting instances without telemetry (agent down)
@@ -44,6 +46,7 @@ class Health:
             "adjustments": self.adjustments,
             "last_ingests": self.last_ingests,
             "undelivered_email": self.undelivered_email,
+            "undelivered_webhooks": self.undelivered_webhooks,
             "tables": self.tables,
             "unbilled_telemetry": self.unbilled_telemetry,
             "telemetry_gaps": self.telemetry_gaps,
@@ -126,6 +129,16 @@ def store_health(store: Store, settings: Settings) -> Health:
     health.adjustments = pending_adjustments(store, settings) if health.closed_periods else []
     health.last_ingests = [run.summary() for run in store.state.ingest_runs(limit=10)]
     health.undelivered_email = undelivered_email(store)
+    health.undelivered_webhooks = [
+        {
+            "alert_id": r.alert_id,
+            "status": r.status.value,
+            "attempts": r.attempts,
+            "error": r.last_error,
+            "updated_at": r.updated_at,
+        }
+        for r in undelivered_webhooks(store.state)
+    ]
     health.tables = table_health(store)
     return health
 

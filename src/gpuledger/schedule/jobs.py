@@ -17,6 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -44,6 +45,8 @@ from gpuledger.report.email.dispatch import (
     savings_mail,
     summary,
 )
+from gpuledger.report.notify.deliver import configured_channels, deliver_alerts
+from gpuledger.report.notify.deliver import summary as alert_summary
 from gpuledger.schedule.lock import RunLock
 from gpuledger.schedule.scheduler import job_spec, latest_fire_time, timezone, trigger_for
 from gpuledger.schema import Cost
@@ -113,16 +116,38 @@ def run_job(
     now: datetime | None = None,
     retry: JobRetry = RETRY,
 ) -> str:
-    """Run one scheduled job unless another process has this run (see :mod:`gpuledger.schedule.lock`)."""
+    """Run one scheduled job unless another process has this run (see :mod:`gpuledger.schedule.lock`).
+
+    When this process ran the job, its :data:`FOLLOW_UPS` run right after it, each recorded as a
+    run of its own for the same fire time; a failed follow-up is logged and recorded there and
+    does not undo the job it follows.
+    """
     settings = load_settings(config)
-    store = Store(home)
+    store = Store(home, state=settings.state)
     moment = now or datetime.now(UTC)
     fire = latest_fire_time(trigger_for(settings, job_spec(job_id)), moment) or moment
     lock = RunLock(store.state, holder())
+    ran, message = _locked_run(lock, job_id, fire, store, settings, moment, retry)
+    for follow_up in FOLLOW_UPS.get(job_id, ()) if ran else ():
+        with suppress(Exception):  # recorded in schedule_runs and logged by _locked_run
+            _locked_run(lock, follow_up, fire, store, settings, moment, retry)
+    return message
+
+
+def _locked_run(
+    lock: RunLock,
+    job_id: str,
+    fire: datetime,
+    store: Store,
+    settings: Settings,
+    moment: datetime,
+    retry: JobRetry,
+) -> tuple[bool, str]:
+    """(whether this process ran it, its line): one body under the run lock, recorded."""
     refusal = lock.acquire(job_id, fire, moment)
     if refusal is not None:
         log.info("%s: skipped, %s", job_id, refusal.reason)
-        return f"skipped: {refusal.reason}"
+        return False, f"skipped: {refusal.reason}"
     try:
         with lock.heartbeat(job_id, fire):
             message = call_body(job_id, BODIES[job_id], store, settings, moment, retry)
@@ -132,7 +157,7 @@ def run_job(
         raise
     lock.finish(job_id, fire, datetime.now(UTC), ok=True, message=message)
     log.info("%s: %s", job_id, message)
-    return message
+    return True, message
 
 
 def _ingest(store: Store, settings: Settings, sources: tuple[str, ...]) -> str:
@@ -143,7 +168,7 @@ def _ingest(store: Store, settings: Settings, sources: tuple[str, ...]) -> str:
     """
     done, failed, errors = [], [], []
     for source in sources:
-        for src in getattr(settings.sources, source):
+        for src in _sources(settings, source):
             try:
                 result = collector(source).ingest(store, settings, src)
             except GpuledgerError as exc:
@@ -165,8 +190,17 @@ def ingest_billing(store: Store, settings: Settings, now: datetime) -> str:
     return _ingest(store, settings, ("aws", "gcp", "focus"))
 
 
+def _sources(settings: Settings, source: str) -> list[str]:
+    """What the scheduler ingests of a source: the configured locations; every on-prem cluster."""
+    if source == "onprem":
+        return ["all"] if settings.clusters else []
+    sources: list[str] = getattr(settings.sources, source)
+    return sources
+
+
 def ingest_gpu(store: Store, settings: Settings, now: datetime) -> str:
-    return _ingest(store, settings, ("gpu",))
+    """Telemetry and Slurm accounting, then the on-prem clusters priced from that telemetry."""
+    return _ingest(store, settings, ("gpu", "slurm", "onprem"))
 
 
 def open_periods(store: Store) -> list[str]:
@@ -179,13 +213,36 @@ def open_periods(store: Store) -> list[str]:
 def attribute(store: Store, settings: Settings, now: datetime) -> str:
     from gpuledger.engine.attribution.attribute import run_attribution
     from gpuledger.engine.chargeback.freshness import input_versions, record_attribution
+    from gpuledger.engine.spark import allocator
 
     periods = open_periods(store)
     for period in periods:
         versions = input_versions(store)  # before the inputs are read
-        result = run_attribution(store, settings, period)
+        result = run_attribution(store, settings, period, allocator(settings.engine.kind))
         record_attribution(store, period, versions, result.version)
     return f"attributed {', '.join(periods)}" if periods else "no open months"
+
+
+def alerts(store: Store, settings: Settings, now: datetime) -> str:
+    """Refresh the open months' daily series, detect their alerts, deliver the new ones.
+
+    Follows the attribute job (:data:`FOLLOW_UPS`), on the allocation it just wrote. Every run
+    hands over every alert of the month; the send logs let only those not delivered yet go out.
+    """
+    from gpuledger.engine.alerts.series import refresh_daily_series
+    from gpuledger.report.notify import detected
+
+    periods = open_periods(store)
+    channels = configured_channels(settings)
+    today = _local(settings, now).date()
+    outcomes = []
+    for period in periods:
+        refresh_daily_series(store, settings, period)
+        found = detected.month_alerts(store, settings, period, today=today)
+        outcomes += deliver_alerts(store.state, settings, found, channels)
+    if not periods:
+        return "no open months"
+    return f"alerts {', '.join(periods)}: {alert_summary(outcomes)}"
 
 
 def recommend(store: Store, settings: Settings, now: datetime) -> str:
@@ -251,4 +308,8 @@ BODIES: dict[str, JobBody] = {
     "weekly-email": weekly_email,
     "monthly-notice": monthly_notice,
     "maintain": maintain_tables,
+    "alerts": alerts,
 }
+# Jobs run right after another in the same run, with no crontab of their own: alert detection
+# reads the allocation the attribute job has just written.
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {"attribute": ("alerts",)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -38,3 +39,12 @@ class Alert:
     explanation: str  # GPU-aware sentences drawn from the data
     drivers: tuple[Driver, ...] = field(default_factory=tuple)
     threshold: float | None = None  # budget alerts: the share of the budget crossed (1.0 = 100 %)
+    forecast: bool = False  # budget alerts: crossed by the month's forecast, not month to date
+    last_day: date | None = None  # anomalies: the episode's last day (consecutive anomalous days)
+
+
+def alert_id(kind: AlertKind, period: str, *parts: object) -> str:
+    """The stable id of an alert: a digest of its kind, period and what names it (series and
+    day, or team and threshold), so detection run twice yields the same ids."""
+    text = "|".join([kind, period, *("" if part is None else str(part) for part in parts)])
+    return f"{kind[:3]}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"

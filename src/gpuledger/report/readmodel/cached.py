@@ -1,7 +1,7 @@
 """The app's one door to the engine: every page reads through here, cached and cut per viewer.
 
 Each read is cached with ``st.cache_data`` under a key made of what the answer depends on: the
-version of every Delta table (``Store.versions``), a fingerprint of the SQLite state (closes,
+version of every Delta table (``Store.versions``), a fingerprint of the state database (closes,
 re-opens, recommendation statuses: :func:`state_fingerprint`), a fingerprint of the config file and the question (period,
 team, format). New data therefore shows on the next page load without a restart, and an answer
 computed from older data is never served for newer data.
@@ -15,31 +15,36 @@ computation serves every viewer (so :func:`warm` can prepare it before anyone si
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import ClassVar
 
 import polars as pl
 import streamlit as st
 
 from gpuledger.config import Settings, load_settings
+from gpuledger.engine.alerts.model import Alert
 from gpuledger.engine.chargeback.explain import Explanation, explain
 from gpuledger.engine.chargeback.statements import Statements
 from gpuledger.errors import UsageError
+from gpuledger.report.readmodel import alerts as alerts_rm
 from gpuledger.report.readmodel import breakdown as breakdown_rm
 from gpuledger.report.readmodel import chargeback as chargeback_rm
 from gpuledger.report.readmodel import health as health_rm
+from gpuledger.report.readmodel import onprem as onprem_rm
 from gpuledger.report.readmodel import recs as recs_rm
 from gpuledger.report.readmodel import waste as waste_rm
 from gpuledger.report.readmodel.access import Viewer
+from gpuledger.report.readmodel.alerts import AlertsView, MonthAlerts
 from gpuledger.report.readmodel.chargeback import ChargebackView, PeriodInfo
 from gpuledger.report.readmodel.health import HealthView
+from gpuledger.report.readmodel.onprem import OnpremView
 from gpuledger.report.readmodel.recs import RecsView
 from gpuledger.report.readmodel.waste import FleetWaste, WasteView
 from gpuledger.store.delta import Store, resolve_home
+from gpuledger.store.state import StateDB
+from gpuledger.store.state_sql import TableMark
 
 Fingerprint = tuple[tuple[object, ...], ...]
 CACHE = {"show_spinner": False, "max_entries": 256}
@@ -64,7 +69,7 @@ class Ledger:
         return cls(resolve_home(None), os.environ.get("GPULEDGER_CONFIG") or None)
 
     def store(self) -> Store:
-        return _store(self.home)
+        return _store(self.home, self.config)
 
     def settings(self) -> Settings:
         loaded: Settings = _settings(self.config, _file_fingerprint(self.config))
@@ -84,7 +89,7 @@ class Ledger:
         store = self.store()
         return (
             *sorted(store.versions().items()),
-            *state_fingerprint(Path(store.state.path)),
+            *state_fingerprint(store.state),
             ("config", *_file_fingerprint(self.config)),
         )
 
@@ -101,29 +106,15 @@ STATE_TABLES = (
 )
 
 
-def state_fingerprint(path: Path) -> tuple[tuple[str, int, int | None], ...]:
-    """Row count and highest rowid of each of :data:`STATE_TABLES` in the state database.
+def state_fingerprint(state: StateDB) -> tuple[TableMark, ...]:
+    """Row count and insertion high-water mark of each of :data:`STATE_TABLES` in the state.
 
     Every change the pages show adds or removes a row there: a close or re-open
     (``closed_periods``, ``period_events``), a recommendation status (``recommendation_events``),
     an ingest (``ingest_runs``). Reading the database, or a part of gpuledger creating its empty
     tables, leaves this unchanged, unlike the file's timestamps.
     """
-    if not path.exists():
-        return tuple((name, 0, None) for name in STATE_TABLES)
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        present = {
-            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
-        return tuple(
-            (name, *db.execute(f'SELECT count(*), max(rowid) FROM "{name}"').fetchone())
-            if name in present
-            else (name, 0, None)
-            for name in STATE_TABLES
-        )
-    finally:
-        db.close()
+    return state.marks(STATE_TABLES)
 
 
 def _file_fingerprint(path: str | None) -> tuple[int | None, int | None]:
@@ -138,8 +129,8 @@ def _file_fingerprint(path: str | None) -> tuple[int | None, int | None]:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(home: str) -> Store:
-    return Store(home)
+def _store(home: str, config: str | None) -> Store:
+    return Store(home, state=load_settings(config).state)
 
 
 @st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
@@ -336,6 +327,48 @@ def change_status(
     )
 
 
+# alerts ----------------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _alerts(ledger: Ledger, key: Fingerprint, period: str) -> MonthAlerts:
+    return alerts_rm.month_alerts(ledger.store(), ledger.settings(), period)
+
+
+def alerts(ledger: Ledger, period: str, viewer: Viewer) -> AlertsView:
+    """The month's anomalies and budget alerts for the viewer's teams, with their status."""
+    month: MonthAlerts = _alerts(ledger, ledger.fingerprint(), period)
+    return alerts_rm.alerts_view(month, ledger.store().state, viewer)
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _alert_chart(
+    ledger: Ledger, key: Fingerprint, alert: Alert, same_month: tuple[Alert, ...]
+) -> pl.DataFrame:
+    return alerts_rm.series_chart(ledger.store(), ledger.settings(), alert, same_month)
+
+
+def alert_chart(ledger: Ledger, alert: Alert, same_month: tuple[Alert, ...]) -> pl.DataFrame:
+    """One alert's series with its expected band and marked days (an alert the viewer sees)."""
+    chart: pl.DataFrame = _alert_chart(ledger, ledger.fingerprint(), alert, same_month)
+    return chart
+
+
+# on-prem ---------------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)  # type: ignore[call-overload, untyped-decorator]
+def _onprem(ledger: Ledger, key: Fingerprint, period: str) -> OnpremView:
+    return onprem_rm.onprem_view(ledger.store(), ledger.settings(), period)
+
+
+def onprem(ledger: Ledger, period: str, viewer: Viewer) -> OnpremView:
+    """Each on-prem cluster's cost per GPU-hour beside the cloud's price (finance only)."""
+    viewer.require_finance("on-prem costs")
+    view: OnpremView = _onprem(ledger, ledger.fingerprint(), period)
+    return view
+
+
 # data health -----------------------------------------------------------------------------------
 
 
@@ -355,14 +388,15 @@ def warm(ledger: Ledger) -> None:
     """Compute what the pages of the newest month need, so the first visitor waits for nothing.
 
     The cache is shared by every viewer (each read is cut per viewer after it), so one warm-up
-    serves finance and team leads alike. Recommendations go first: the engine stores them on
-    their first read, which moves the ledger's fingerprint, and every later read must be keyed
-    on the ledger as it is after that.
+    serves finance and team leads alike. Recommendations and alerts go first: the engine stores
+    recommendations and the daily spend series on their first read, which moves the ledger's
+    fingerprint, and every later read must be keyed on the ledger as it is after that.
     """
     found = periods(ledger)
     newest = found[0].period if found else None
     if newest is not None:
         _recs(ledger, ledger.fingerprint(), newest)
+        _alerts(ledger, ledger.fingerprint(), newest)  # stores the month's daily series
     key = ledger.fingerprint()
     _periods(ledger, key)
     _health(ledger, key)
@@ -370,6 +404,7 @@ def warm(ledger: Ledger) -> None:
         for read in (_statements, _waste, _recs):
             read(ledger, key, newest)
         _waste_teams(ledger, key, newest)
+        _alerts(ledger, key, newest)
         _waste_view(ledger, key, newest, None)  # finance's view of every team
         _grouped(ledger, key, newest, "team")
         _daily(ledger, key, newest)

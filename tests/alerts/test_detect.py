@@ -209,3 +209,33 @@ def test_an_instance_alone_is_explained_by_its_models(store: Store) -> None:
     assert (alert.expected, alert.impact) == (Decimal("1000.00"), Decimal("1000.00"))
     assert [(d.label, d.cost) for d in alert.drivers] == [("model llama", Decimal("2000.00"))]
     assert alert.explanation == "model llama +1,000.00 USD over its usual"
+
+
+@pytest.mark.parametrize(
+    ("october_fee", "flagged"),
+    [("5000", False), ("10000", True)],
+    ids=["same-fee-as-last-month", "fee-grew-past-min-change"],
+)
+def test_a_charge_dated_on_the_first_of_every_month_is_no_anomaly(
+    store: Store, october_fee: str, flagged: bool
+) -> None:
+    """A monthly fee billed as usage on the 1st breaches the weekday band every month; the same
+    day of last month tells it apart, unless it grew by ``min_change``."""
+
+    def month(period: str, fee: str) -> list[dict[str, object]]:
+        steady = [
+            {Alloc.day: d, Alloc.ResourceId: "i-1", Alloc.cost: "1000"}
+            for d in Period.parse(period).dates()
+        ]
+        first = Period.parse(period).start.date()
+        return [*steady, {Alloc.day: first, Alloc.ResourceId: "tgw-1", Alloc.cost: fee}]
+
+    write_ledger_month(store, "2026-08", *month("2026-08", "5000"))
+    write_ledger_month(store, "2026-09", *month("2026-09", "5000"))
+    write_ledger_month(store, OCT, *month(OCT, october_fee))
+
+    found = find_anomalies(store, Settings(), OCT)
+
+    assert bool(found) is flagged
+    if flagged:
+        assert {a.day for a in found} == {date(2026, 10, 1)}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 from polars.testing import assert_frame_equal
 
 from gpuledger.config import Settings
 from gpuledger.engine.attribution.gpu_weights import prefer_measured
+from gpuledger.schema import Usage
 from tests.engine.attribute_helpers import (
     START,
     allocate,
@@ -100,3 +103,25 @@ def test_finer_agent_buckets_meet_the_allocation_and_unbilled_rows_stay() -> Non
         ("dgx01", "agent", "4242", "nlp"),  # the 10:02 minute meets the 10:00–10:05 allocation
         ("lab-box", "agent", None, None),
     ]
+
+
+def test_an_alert_counts_a_gpu_that_slurm_and_the_agent_report_once(tmp_path: Path) -> None:
+    """The alerts' telemetry line reads GPUs as attribution does: measured rows win."""
+    from gpuledger.engine.alerts.explain import Detail
+    from gpuledger.store.delta import Store
+
+    store = Store(tmp_path / "home")
+    usage = (
+        _slurm("dgx01", 0, "4242", "nlp")
+        + _slurm("dgx01", 1, "4242", "nlp")
+        + _agent("dgx01", 0, "python train.py")
+        + _agent("dgx01", 1, None)
+    )
+    rows = usage_frame(usage).collect().with_columns(pl.lit("2026-10").alias(Usage.x_BillingPeriod))
+    store.replace_partitions("gpu_usage", rows, [Usage.source, Usage.x_BillingPeriod])
+    day = START.date()
+
+    seen = Detail(store, pl.DataFrame(), "USD").telemetry(["dgx01"], day, day)["dgx01"]
+
+    assert seen.gpus == 2
+    assert seen.sm == 40.0  # one GPU at 80 % and one idle, not diluted by the allocation rows

@@ -42,6 +42,7 @@ from gpuledger.engine.alerts.series import (
     SERIES,
     baseline_months,
     daily_series,
+    stored_series,
 )
 from gpuledger.engine.chargeback.rounding import round_money
 from gpuledger.period import Period
@@ -77,7 +78,7 @@ def find_anomalies(
 ) -> list[Alert]:
     """The anomalies of ``period`` (of ``team``'s series only, when given), largest impact first."""
     series = daily_series(store, settings, period)
-    found = flagged_spans(series, settings, period)
+    found = _not_monthly(flagged_spans(series, settings, period), store, settings, period)
     if not found:
         return []
     detail = load_detail(store, settings, baseline_months(settings, period))
@@ -99,6 +100,38 @@ def flagged_spans(series: pl.DataFrame, settings: Settings, period: str) -> list
     ).filter(pl.col("first") >= start)
     found = [_found(row, settings, new=False) for row in breaches.to_dicts()]
     return found + _new_series(series, settings, start, end)
+
+
+def _not_monthly(found: list[Found], store: Store, settings: Settings, period: str) -> list[Found]:
+    """Leave out the one-day breaches and "new" series that the same day of last month showed
+    as well: a charge dated on one day each month (a monthly fee billed as usage on the 1st) is
+    no anomaly, though the weekday baseline (which does not reach back a month) cannot know it.
+    A day at least ``min_change`` above last month's is."""
+    previous = stored_series(store, settings, str(Period.parse(period).previous()))
+    last_month = {
+        (row[Daily.dimension], row[Daily.key], row[Daily.team], row[Daily.day]): row[DETECTED]
+        for row in previous.iter_rows(named=True)
+    }
+    growth = Decimal(str(1 + settings.alerts.min_change))
+    kept = []
+    for item in found:
+        span = item.span
+        if span.first == span.last:
+            same_day = _month_before(span.first)
+            before = last_month.get((span.dimension, span.key, span.team, same_day))
+            if before is not None and before > 0 and item.actual < before * growth:
+                continue
+        kept.append(item)
+    return kept
+
+
+def _month_before(day: date) -> date | None:
+    """The same day of the month before, or None where that month is shorter."""
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    try:
+        return day.replace(year=year, month=month)
+    except ValueError:
+        return None
 
 
 def _without_new_model_spend(found: list[Found], detail: Detail, settings: Settings) -> list[Found]:

@@ -15,6 +15,7 @@ from gpuledger.columns import IDLE_MODEL, UNALLOCATED, UNLABELLED
 from gpuledger.config import Settings
 from gpuledger.engine.alerts.model import Driver
 from gpuledger.engine.alerts.series import NO_GPU, NO_RESOURCE, SERIES_MONEY
+from gpuledger.engine.attribution.gpu_weights import prefer_measured
 from gpuledger.engine.chargeback.live import fx_rates, run_rate_charge
 from gpuledger.engine.chargeback.rounding import round_money
 from gpuledger.period import Period
@@ -148,12 +149,9 @@ class Detail:
             return {}
         start = datetime.combine(first, time(), tzinfo=UTC)
         end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+        usage = self.store.scan("gpu_usage").filter(pl.col(Usage.ResourceId).is_in(wanted))
         per_gpu = (
-            self.store.scan("gpu_usage")
-            .filter(
-                pl.col(Usage.bucket_start).is_between(start, end, "left")
-                & pl.col(Usage.ResourceId).is_in(wanted)
-            )
+            prefer_measured(usage, start, end)  # a GPU that Slurm and the agent report is one
             .group_by(Usage.ResourceId, Usage.gpu_uuid, Usage.bucket_start)
             .agg(
                 pl.col(Usage.bucket_seconds).max().alias("_seconds"),

@@ -34,6 +34,8 @@ PAGES = (
     ("waste", "waste", '[data-testid="stMetric"]'),
     ("recommendations", "recommendations", '[data-testid="stMetric"]'),
     ("health", "health", '[data-testid="stVegaLiteChart"]'),
+    ("alerts", "alerts", '[data-testid="stMetric"]'),
+    ("onprem", "onprem", '[data-testid="stMetric"]'),
 )
 
 

@@ -1,13 +1,16 @@
-"""Shared fixtures: a fresh ledger home per test, default settings, and the shipped sample data."""
+"""Shared fixtures: a fresh ledger home per test, default settings, the shipped sample data and a
+real SMTP server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gpuledger.config import Settings
 from gpuledger.store.delta import Store
+from tests.email.smtp_testserver import SmtpServer, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -22,6 +25,16 @@ def store(tmp_path: Path) -> Store:
 @pytest.fixture
 def settings() -> Settings:
     return Settings()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """An aiosmtpd server on 127.0.0.1 for one test, recording what it received."""
+    controller, server = start_server()
+    try:
+        yield server
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(autouse=True)

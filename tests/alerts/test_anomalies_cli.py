@@ -1,6 +1,5 @@
-"""`gpuledger anomalies` and `gpuledger budgets` end to end, through the Typer functions proposed
-for cli.py on a small local app: JSON shape, formula-safe CSV, tables, and a stale allocation
-refused as `chargeback` refuses it."""
+"""`gpuledger anomalies` and `gpuledger budgets` end to end through the command line: JSON shape,
+formula-safe CSV, tables, and a stale allocation refused as `chargeback` refuses it."""
 
 from __future__ import annotations
 
@@ -8,52 +7,19 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import polars as pl
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from gpuledger.cli import FORMAT_HELP, OutOption, PeriodOption, TextFormat, _run, main_options
+from gpuledger.cli import app as cli
 from gpuledger.errors import UsageError
 from gpuledger.schema import Alloc, Cost
 from gpuledger.store.delta import Store
 from tests.alerts.fleet import OCT, RUNAWAY
 from tests.chargeback.ledger import day
 from tests.chargeback.ledger import write_month as write_ledger_month
-
-cli = typer.Typer()
-cli.callback()(main_options)
-
-
-@cli.command()
-def anomalies(
-    ctx: typer.Context,
-    period: PeriodOption = None,
-    team: Annotated[str | None, typer.Option(help="Only this team's anomalies.")] = None,
-    format: Annotated[TextFormat, typer.Option("--format", help=FORMAT_HELP)] = TextFormat.table,
-    out: OutOption = None,
-) -> None:
-    """Days whose spend left its expected band, by team, model, GPU model and instance.
-
-    Example: `gpuledger anomalies --period 2026-10 --team nlp --format json`
-    """
-    _run(ctx, "anomalies", period=period, team=team, format=format.value, out=out)
-
-
-@cli.command()
-def budgets(
-    ctx: typer.Context,
-    period: PeriodOption = None,
-    format: Annotated[TextFormat, typer.Option("--format", help=FORMAT_HELP)] = TextFormat.table,
-    out: OutOption = None,
-) -> None:
-    """Each team's budget, month to date, forecast, state and thresholds crossed.
-
-    Example: `gpuledger budgets --period 2026-10 --format json`
-    """
-    _run(ctx, "budgets", period=period, format=format.value, out=out)
 
 
 def invoke(store: Store, *args: str) -> str:

@@ -94,3 +94,22 @@ def table(at: AppTest, *columns: str) -> pd.DataFrame:
     raise AssertionError(
         f"no table with columns {columns}; tables: {[list(d.value.columns) for d in at.dataframe]}"
     )
+
+
+def open_link(
+    monkeypatch: pytest.MonkeyPatch,
+    ledger: LedgerFiles,
+    page: str,
+    email: str | None = None,
+    **query: str,
+) -> AppTest:
+    """A new session opened on ``page`` (e.g. ``views/chargeback.py``) with ``?query``."""
+    monkeypatch.setenv("GPULEDGER_HOME", str(ledger.home))
+    monkeypatch.setenv("GPULEDGER_CONFIG", str(ledger.config))
+    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
+    if email is not None:
+        at.user = {"is_logged_in": True, "email": email, "name": email}
+    at.query_params.update(query)
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

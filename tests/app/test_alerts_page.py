@@ -14,7 +14,8 @@ from gpuledger.report.notify import detected
 from gpuledger.report.notify.message import alert_link
 from gpuledger.report.notify.status import DISMISSED, statuses
 from gpuledger.store.delta import Store
-from tests.app.conftest import HOME_SCRIPT, LedgerFiles
+from tests.app.conftest import LedgerFiles
+from tests.app.conftest import open_link as open_page
 from tests.app.ledger import NLP_LEAD, VISION_LEAD
 
 PAGE = "views/alerts.py"
@@ -30,15 +31,7 @@ def open_link(
     monkeypatch: pytest.MonkeyPatch, ledger: LedgerFiles, email: str | None = None, **query: str
 ) -> AppTest:
     """A new session on the Alerts page with ``?query``, as a message's link opens it."""
-    monkeypatch.setenv("GPULEDGER_HOME", str(ledger.home))
-    monkeypatch.setenv("GPULEDGER_CONFIG", str(ledger.config))
-    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
-    if email is not None:
-        at.user = {"is_logged_in": True, "email": email, "name": email}
-    at.query_params.update(query)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(monkeypatch, ledger, PAGE, email, **query)
 
 
 def test_page_shows_budget_states_and_open_alerts(

@@ -8,32 +8,12 @@ the query string is there before the first run.
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from gpuledger.config import load_settings
 from gpuledger.report.email.digest import app_link
 from gpuledger.schema import UNALLOCATED
-from tests.app.conftest import HOME_SCRIPT, LedgerFiles, table
+from tests.app.conftest import LedgerFiles, open_link, table
 from tests.app.ledger import NLP_LEAD, VISION_LEAD
-
-
-def open_link(
-    monkeypatch: pytest.MonkeyPatch,
-    ledger: LedgerFiles,
-    page: str,
-    email: str | None = None,
-    **query: str,
-) -> AppTest:
-    """A new session opened on ``page`` (e.g. ``views/chargeback.py``) with ``?query``."""
-    monkeypatch.setenv("GPULEDGER_HOME", str(ledger.home))
-    monkeypatch.setenv("GPULEDGER_CONFIG", str(ledger.config))
-    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
-    if email is not None:
-        at.user = {"is_logged_in": True, "email": email, "name": email}
-    at.query_params.update(query)
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_chargeback_link_opens_its_month(

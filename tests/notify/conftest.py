@@ -9,7 +9,6 @@ import pytest
 
 from gpuledger.store.delta import Store
 from gpuledger.store.state import StateDB
-from tests.email.smtp_testserver import SmtpServer, start_server
 from tests.notify.webhook_server import Hook, webhook_server
 from tests.state.postgres import Postgres, postgres, postgres_env
 
@@ -20,15 +19,6 @@ __all__ = ["postgres", "postgres_env"]
 def hook() -> Iterator[Hook]:
     with webhook_server() as started:
         yield started
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    controller, server = start_server()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from gpuledger.schedule.jobs import run_job
 from gpuledger.schedule.lock import last_runs
 from gpuledger.store.delta import Store
 from tests.app.ledger import CONFIG, NLP_LEAD, VISION_LEAD, build_ledger
-from tests.email.smtp_testserver import SmtpServer, start_server
+from tests.email.smtp_testserver import SmtpServer
 from tests.notify.webhook_server import Hook, webhook_server
 
 pytestmark = pytest.mark.slow
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.slow
 CFO = "cfo@example.com"
 FIRST = datetime(2026, 10, 15, 10, 31, tzinfo=UTC)  # just after the attribute job's :30 fire time
 SECOND = datetime(2026, 10, 15, 11, 31, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    controller, server = start_server()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import email.policy
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +24,7 @@ from gpuledger.schema import UNALLOCATED, Alloc
 from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month, write_two_team_october
 from tests.conftest import FIXTURES, REPO
-from tests.email.smtp_testserver import SmtpServer, start_server
+from tests.email.smtp_testserver import SmtpServer
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +32,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_NOV_2 = datetime(2026, 11, 2, 8, 0, tzinfo=BERLIN)  # ISO week 45
 MONDAY_NOV_9 = datetime(2026, 11, 9, 8, 0, tzinfo=BERLIN)  # ISO week 46
 LEADS = {"nlp": "lead-nlp@example.com", "vision": "lead-vision@example.com"}
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    controller, server = start_server()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 def write_config(tmp_path: Path, server: SmtpServer, extra: str = "") -> str:

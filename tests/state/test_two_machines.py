@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from gpuledger.schema import Alloc
 from gpuledger.store.delta import Store
 from tests.chargeback.ledger import write_month, write_two_team_october
-from tests.email.smtp_testserver import SmtpServer, start_server
+from tests.email.smtp_testserver import SmtpServer
 from tests.servers import S3, moto_server, s3
 from tests.state.postgres import Postgres
 
@@ -58,15 +57,6 @@ def shared(
             delivery=period["delivery"],
         )
     return store
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    controller, server = start_server()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 def config_file(tmp_path: Path, postgres: Postgres, smtp_port: int = 25) -> Path:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gpuledger.commands.anomalies import alert_json
 from gpuledger.commands.context import Context
 from gpuledger.commands.email import default_outbox
 from gpuledger.commands.output import emit, terminal
 from gpuledger.commands.period_choice import chosen_period, require_billing_data
 from gpuledger.engine.alerts.model import Alert
 from gpuledger.errors import DeliveryError, UsageError
-from gpuledger.report.export.json_rule import json_bytes, money
+from gpuledger.report.export.json_rule import json_bytes
 from gpuledger.report.export.tabular import Column, Tabular
 from gpuledger.report.export.terminal import terminal_table
 from gpuledger.report.notify import detected
@@ -160,26 +161,12 @@ def as_json(
 
 
 def _json_alert(alert: Alert, state: AlertState, currency: str) -> dict[str, Any]:
+    """The alert as `gpuledger anomalies` writes it, with its status and delivery."""
     return {
-        "id": alert.id,
-        "kind": alert.kind,
+        **alert_json(alert, currency),
         "status": state.status,
-        "team": alert.team,
-        "dimension": alert.dimension,
-        "key": alert.key,
-        "day": alert.day,
-        "last_day": alert.last_day,
         "threshold": alert.threshold,
         "forecast": alert.forecast,
-        "expected": money(alert.expected, currency),
-        "actual": money(alert.actual, currency),
-        "impact": money(alert.impact, currency),
-        "title": alert.title,
-        "explanation": alert.explanation,
-        "drivers": [
-            {"label": d.label, "detail": d.detail, "cost": money(d.cost, currency)}
-            for d in alert.drivers
-        ],
         "delivery": {
             "lead_mail": state.lead_mail,
             "finance_mail": state.finance_mail,

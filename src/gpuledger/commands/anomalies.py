@@ -41,12 +41,7 @@ TERMINAL_KEYS = frozenset(c.key for c in COLUMNS) - {"id", "drivers"}
 def run(
     ctx: Context, *, period: str | None, team: str | None, format: str, out: Path | None = None
 ) -> None:
-    if format not in FORMATS:
-        raise UsageError(f"--format {format} is not one of {', '.join(FORMATS)}")
-    require_out(format, out)
-    store = ctx.read_store
-    period = chosen_period(store, period)
-    require_current_allocation(store, period)
+    store, period = attributed_month(ctx, period, format, out)
     currency = ctx.settings.reporting.currency
     alerts = find_anomalies(store, ctx.settings, period, team)
     document = as_json(alerts, period, currency, team)
@@ -56,6 +51,20 @@ def run(
         emit(json_bytes(document), out)
     else:
         emit(tabular_csv(anomaly_tabular(document)), out)
+
+
+def attributed_month(
+    ctx: Context, period: str | None, format: str, out: Path | None
+) -> tuple[Store, str]:
+    """The ledger and the month a report of daily spend reads, once the format, the output and
+    the month's allocation are checked (:func:`require_current_allocation`)."""
+    if format not in FORMATS:
+        raise UsageError(f"--format {format} is not one of {', '.join(FORMATS)}")
+    require_out(format, out)
+    store = ctx.read_store
+    chosen = chosen_period(store, period)
+    require_current_allocation(store, chosen)
+    return store, chosen
 
 
 def require_current_allocation(store: Store, period: str) -> None:

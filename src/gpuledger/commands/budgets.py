@@ -7,12 +7,10 @@ from typing import Any
 
 from rich.console import Console
 
-from gpuledger.commands.anomalies import FORMATS, require_current_allocation
+from gpuledger.commands.anomalies import attributed_month
 from gpuledger.commands.context import Context
-from gpuledger.commands.output import emit, require_out, terminal
-from gpuledger.commands.period_choice import chosen_period
+from gpuledger.commands.output import emit, terminal
 from gpuledger.engine.alerts.budget import BudgetState, budget_states
-from gpuledger.errors import UsageError
 from gpuledger.report.export.json_rule import json_bytes, money
 from gpuledger.report.export.tabular import Column, Tabular, tabular_csv
 from gpuledger.report.export.terminal import terminal_table
@@ -29,12 +27,7 @@ COLUMNS = (
 
 
 def run(ctx: Context, *, period: str | None, format: str, out: Path | None = None) -> None:
-    if format not in FORMATS:
-        raise UsageError(f"--format {format} is not one of {', '.join(FORMATS)}")
-    require_out(format, out)
-    store = ctx.read_store
-    period = chosen_period(store, period)
-    require_current_allocation(store, period)
+    store, period = attributed_month(ctx, period, format, out)
     currency = ctx.settings.reporting.currency
     document = as_json(budget_states(store, ctx.settings, period), period, currency)
     if format == "table":

@@ -17,8 +17,9 @@ from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from typing import Final
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from gpuledger.report.email.delivery import checked_address
 from gpuledger.report.email.digest import FinanceDigest, TeamDigest
@@ -81,9 +82,16 @@ def signed_money(value: Decimal | None, currency: str) -> str:
     return ("+" if value > 0 else "") + money(value, currency)
 
 
-def _environment() -> Environment:
+EMAIL_TEMPLATES: Final = "gpuledger.report.email"  # the package whose templates/ hold _layout.html
+
+
+def template_environment(*packages: str) -> Environment:
+    """Jinja templates of ``packages`` (each one's ``templates/``) and then of the e-mails
+    (``_layout.html``), escaped in HTML, strict about missing values, with the money filters."""
     env = Environment(
-        loader=PackageLoader("gpuledger.report.email", "templates"),
+        loader=ChoiceLoader(
+            [PackageLoader(package, "templates") for package in (*packages, EMAIL_TEMPLATES)]
+        ),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -95,7 +103,7 @@ def _environment() -> Environment:
     return env
 
 
-_ENV = _environment()
+_ENV = template_environment()
 
 
 def checked_label(label: str) -> str:

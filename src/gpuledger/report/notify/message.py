@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from gpuledger.config import Settings
 from gpuledger.engine.alerts.model import Alert, Driver
 from gpuledger.report.email.digest import app_link
-from gpuledger.report.email.message import Rendered, checked_label, money, signed_money
+from gpuledger.report.email.message import (
+    Rendered,
+    checked_label,
+    template_environment,
+)
 
 ALERTS_PAGE = "alerts"
 MAX_DRIVERS = 5  # the largest ones; the app shows every driver
@@ -100,26 +102,7 @@ def subject(facts: AlertFacts) -> str:
     return f"{facts.heading}, {facts.period}"
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=ChoiceLoader(
-            [
-                PackageLoader("gpuledger.report.notify", "templates"),
-                PackageLoader("gpuledger.report.email", "templates"),  # _layout.html
-            ]
-        ),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["money"] = money
-    env.filters["signed_money"] = signed_money
-    return env
-
-
-_ENV = _environment()
+_ENV = template_environment("gpuledger.report.notify")
 
 
 def email_content(facts: AlertFacts) -> Rendered:

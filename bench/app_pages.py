@@ -187,11 +187,14 @@ def links(newest: str, older: str, team: str) -> list[tuple[str, str, str]]:
         ("GPU waste", "page", "/waste"),
         ("Recommendations", "page", "/recommendations"),
         ("Data health", "page", "/health"),
+        ("Alerts", "page", "/alerts"),
+        ("On-prem", "page", "/onprem"),
         ("Chargeback", "deep link", f"/chargeback?period={older}&team={team}"),
         ("GPU waste", "deep link", f"/waste?period={older}&team={team}&group=instance"),
         ("Recommendations", "deep link", f"/recommendations?period={newest}&team={team}"),
         ("Chargeback trend", "deep link", f"/chargeback?period={newest}&view=trend&group=model"),
         ("Chargeback group-by", "deep link", f"/chargeback?period={newest}&group=instance"),
+        ("Alerts", "deep link", f"/alerts?period={newest}&team={team}"),
     ]
 
 

@@ -129,18 +129,26 @@ def test_signed_in_without_a_role_sees_no_numbers(
     assert not at.table
 
 
+def signed_in_cfo(
+    monkeypatch: pytest.MonkeyPatch, ledger: LedgerFiles, verified: object
+) -> AppTest:
+    """The CFO signed in through OIDC, whose provider says ``email_verified: verified``."""
+    monkeypatch.setenv("GPULEDGER_HOME", str(ledger.home))
+    monkeypatch.setenv("GPULEDGER_CONFIG", str(ledger.config))
+    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": CFO, "name": CFO, "email_verified": verified}
+    at.run()
+    assert not at.exception
+    return at
+
+
 @pytest.mark.parametrize(
     "verified", [False, "false", "False", 0], ids=["false", "string-false", "string-False", "zero"]
 )
 def test_unverified_finance_email_gets_no_role(
     oidc_ledger: LedgerFiles, verified: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GPULEDGER_HOME", str(oidc_ledger.home))
-    monkeypatch.setenv("GPULEDGER_CONFIG", str(oidc_ledger.config))
-    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": CFO, "name": CFO, "email_verified": verified}
-    at.run()
-    assert not at.exception
+    at = signed_in_cfo(monkeypatch, oidc_ledger, verified)
     assert "not verified" in at.error[0].value
     assert not at.metric
     assert not at.table
@@ -150,10 +158,5 @@ def test_unverified_finance_email_gets_no_role(
 def test_verified_finance_email_sees_finance_view(
     oidc_ledger: LedgerFiles, verified: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GPULEDGER_HOME", str(oidc_ledger.home))
-    monkeypatch.setenv("GPULEDGER_CONFIG", str(oidc_ledger.config))
-    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": CFO, "name": CFO, "email_verified": verified}
-    at.run()
-    assert not at.exception
+    at = signed_in_cfo(monkeypatch, oidc_ledger, verified)
     assert {m.label for m in at.metric} == {"Invoice", "Allocated to teams", UNALLOCATED}

@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from gpuledger.schema import UNALLOCATED
-from tests.app.conftest import HOME_SCRIPT, LedgerFiles, table
+from tests.app.conftest import LedgerFiles, table
+from tests.app.conftest import open_link as open_page
 from tests.app.ledger import NLP_LEAD
 
 PAGE = "views/chargeback.py"
@@ -19,15 +20,7 @@ PAGE = "views/chargeback.py"
 def open_link(
     monkeypatch: pytest.MonkeyPatch, ledger: LedgerFiles, email: str | None = None, **query: str
 ) -> AppTest:
-    monkeypatch.setenv("GPULEDGER_HOME", str(ledger.home))
-    monkeypatch.setenv("GPULEDGER_CONFIG", str(ledger.config))
-    at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=60)
-    if email is not None:
-        at.user = {"is_logged_in": True, "email": email, "name": email}
-    at.query_params.update(query)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(monkeypatch, ledger, PAGE, email, **query)
 
 
 def rows(at: AppTest, *columns: str) -> dict[str, list[object]]:

@@ -116,15 +116,10 @@ def _threshold_alert(state: BudgetState, period: str, threshold: float) -> Alert
     assert state.budget is not None
     line = round_money(state.budget * Decimal(str(threshold)), state.currency)
     share = state.share or 0.0
-    return Alert(
-        id=alert_id("budget", period, "team", state.team, f"{threshold:g}"),
-        kind="budget",
-        period=period,
-        team=state.team,
-        dimension="team",
-        key=state.team,
-        day=None,
-        expected=state.budget,
+    return _budget_alert(
+        state,
+        period,
+        f"{threshold:g}",
         actual=state.month_to_date,
         impact=state.month_to_date - line,
         title=(
@@ -142,15 +137,10 @@ def _threshold_alert(state: BudgetState, period: str, threshold: float) -> Alert
 def _forecast_alert(state: BudgetState, period: str) -> Alert:
     assert state.budget is not None
     assert state.forecast is not None
-    return Alert(
-        id=alert_id("budget", period, "team", state.team, "forecast"),
-        kind="budget",
-        period=period,
-        team=state.team,
-        dimension="team",
-        key=state.team,
-        day=None,
-        expected=state.budget,
+    return _budget_alert(
+        state,
+        period,
+        "forecast",
         actual=state.forecast,
         impact=state.forecast - state.budget,
         title=(
@@ -163,6 +153,38 @@ def _forecast_alert(state: BudgetState, period: str) -> Alert:
         ),
         threshold=1.0,
         forecast=True,
+    )
+
+
+def _budget_alert(
+    state: BudgetState,
+    period: str,
+    crossing: str,
+    *,
+    actual: Decimal,
+    impact: Decimal,
+    title: str,
+    explanation: str,
+    threshold: float,
+    forecast: bool = False,
+) -> Alert:
+    """A team's budget alert for one ``crossing`` (a threshold, or the forecast) of ``period``."""
+    assert state.budget is not None
+    return Alert(
+        id=alert_id("budget", period, "team", state.team, crossing),
+        kind="budget",
+        period=period,
+        team=state.team,
+        dimension="team",
+        key=state.team,
+        day=None,
+        expected=state.budget,
+        actual=actual,
+        impact=impact,
+        title=title,
+        explanation=explanation,
+        threshold=threshold,
+        forecast=forecast,
     )
 
 
